@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The CPU build of torch; a looser request can pull a multi-GB CUDA build.
+TORCH_PIN := torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: venv install test lint typecheck pytest demo docs clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install --quiet $(TORCH_PIN)
+	$(PIP) install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests benchmarks examples
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+# pytest exits with 5 when no test was collected: that is a failure here, said plainly.
+pytest: $(STAMP)
+	@$(VENV)/bin/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	exit $$rc
+
+test: lint typecheck pytest
+
+demo: $(STAMP)
+	$(VENV)/bin/python examples/demo/run_demo.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info demo-run
