@@ -1,0 +1,121 @@
+"""The trainer hyperparameters shared by every architecture built on the engine.
+
+An architecture's ``documentation.py`` declares
+``class TrainerHypers(BaseTrainerHypers)`` and adds its own keys; defaults are the
+class-level values, the string under each key is its documentation. TypedDict
+subclasses do not inherit class attributes, so the defaults of the shared keys are also
+available from :func:`base_trainer_defaults`.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Literal, Optional, Union
+
+from typing_extensions import NotRequired, TypedDict
+
+LossType = Literal["mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber"]
+
+
+class GradientLossHypers(TypedDict):
+    """The loss on one gradient of a target (forces, stress or virial)."""
+
+    type: NotRequired[LossType]
+    """Pointwise loss: ``mse``, ``mae`` or ``huber`` (default: the target's type)."""
+    weight: NotRequired[float]
+    """Weight of this term in the total loss (default 1.0)."""
+    reduction: NotRequired[Literal["mean", "sum"]]
+    """How the pointwise losses of a batch are reduced (default: the target's)."""
+    delta: NotRequired[float]
+    """Threshold between quadratic and linear regimes of the ``huber`` loss."""
+
+
+class TargetLossHypers(TypedDict):
+    """The loss on one target, and on its gradients."""
+
+    type: NotRequired[LossType]
+    """Pointwise loss; ``masked_*`` variants read a boolean mask ``<target>_mask``
+    from ``extra_data``."""
+    weight: NotRequired[float]
+    """Weight of this target in the total loss (default 1.0)."""
+    reduction: NotRequired[Literal["mean", "sum"]]
+    """``mean`` (default) or ``sum`` over the elements of a batch."""
+    delta: NotRequired[float]
+    """Threshold of the ``huber`` loss (default 1.0, in the target's units)."""
+    forces: NotRequired[GradientLossHypers]
+    """The loss on the forces (the positions gradient)."""
+    stress: NotRequired[GradientLossHypers]
+    """The loss on the stress (the strain gradient)."""
+    virial: NotRequired[GradientLossHypers]
+    """The loss on the virial (the strain gradient); give ``stress`` or ``virial``."""
+
+
+class BaseTrainerHypers(TypedDict):
+    """Trainer hyperparameters common to all architectures using the shared engine."""
+
+    num_epochs: int = 100
+    """Number of passes over the training set."""
+    batch_size: int = 16
+    """Number of structures per batch."""
+    max_atoms_per_batch: Optional[int] = None
+    """Cap on the number of atoms in a batch (``null`` = no cap)."""
+    max_edges_per_batch: Optional[int] = None
+    """Cap on the number of neighbour pairs in a batch (``null`` = no cap)."""
+    optimizer: Literal["adam", "adamw"] = "adam"
+    """``adam`` (L2 penalty in the gradient) or ``adamw`` (decoupled weight decay)."""
+    learning_rate: float = 1e-3
+    """Peak learning rate."""
+    weight_decay: float = 0.0
+    """Weight decay of the optimiser."""
+    scheduler: Literal["warmup_cosine", "plateau", "constant"] = "warmup_cosine"
+    """Learning-rate schedule: linear warm-up then cosine decay, reduce-on-plateau of
+    the validation loss, or constant."""
+    warmup_fraction: float = 0.05
+    """Fraction of all steps spent warming up linearly (``warmup_cosine``)."""
+    min_lr_ratio: float = 0.01
+    """Final learning rate of the cosine decay, as a fraction of ``learning_rate``."""
+    plateau_factor: float = 0.5
+    """Factor applied to the learning rate on a plateau (``plateau``)."""
+    plateau_patience: int = 10
+    """Epochs without improvement of the validation loss before reducing it."""
+    grad_clip_norm: Optional[float] = None
+    """Clip the global norm of the gradients to this value (``null`` = off)."""
+    ema_decay: Optional[float] = None
+    """Decay of an exponential moving average of the weights, used for validation and
+    the final model (``null`` = off; typical 0.99 to 0.999)."""
+    early_stopping_patience: Optional[int] = None
+    """Stop after this many epochs without improvement of ``best_model_metric``
+    (``null`` = off)."""
+    best_model_metric: str = "loss"
+    """Validation metric that selects the best model: ``loss`` (total validation
+    loss), or ``<target>.<rmse|mae>``, or ``<target>.<forces|stress|virial>.<rmse|mae>``
+    (e.g. ``energy.forces.rmse``)."""
+    log_interval: int = 1
+    """Write a log line every this many epochs."""
+    checkpoint_interval: int = 25
+    """Write ``model_<epoch>.ckpt`` every this many epochs."""
+    loss: Union[LossType, Dict[str, TargetLossHypers]] = "mse"
+    """A loss type for every target, or per-target settings (see the loss section)."""
+    atomic_baseline: Dict[str, Dict[int, float]] = {}
+    """Fixed per-element values of the composition baseline, per target
+    (e.g. ``{energy: {1: -13.6}}``); the other elements are fitted."""
+    scale_targets: bool = True
+    """Divide each target's errors in the loss by the standard deviation of its
+    labels (after removing the composition baseline)."""
+    per_structure_targets: List[str] = []
+    """Per-structure targets whose loss is not normalised by the number of atoms."""
+
+
+def base_trainer_defaults() -> Dict[str, Any]:
+    """The default values of :class:`BaseTrainerHypers`, deep-copied."""
+    return {
+        name: copy.deepcopy(BaseTrainerHypers.__dict__[name])
+        for name in BaseTrainerHypers.__annotations__
+    }
+
+
+def with_defaults(hypers: Dict[str, Any]) -> Dict[str, Any]:
+    """``hypers`` completed with the defaults of the shared keys it lacks."""
+    merged = base_trainer_defaults()
+    merged.update(hypers)
+    return merged

@@ -1,0 +1,150 @@
+"""RMSE and MAE of every target and gradient, accumulated exactly over an epoch.
+
+Errors are summed (squares and absolute values, in float64) with their counts, so the
+epoch value does not depend on how structures were split into batches. Names are
+``<target>.<rmse|mae>`` and ``<target>.<forces|virial|stress>.<rmse|mae>``; values are
+in the user's units: per atom for per-structure targets normalised by the number of
+atoms, forces = -dE/dr (unit/length), virial = -dE/dε (unit), stress = dE/dε / V
+(unit/length³, only for structures with a non-zero cell volume). NaN labels are
+skipped.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import torch
+from metatensor.torch import TensorMap
+
+from ..data.info import TargetInfo
+
+#: metric quantity -> the gradient it is computed from
+_GRADIENT_QUANTITIES: Dict[str, str] = {
+    "forces": "positions",
+    "virial": "strain",
+    "stress": "strain",
+}
+
+
+def quantity_unit(info: TargetInfo, quantity: str, per_atom: bool, length: str) -> str:
+    """The unit of a metric of ``quantity`` (``""`` for the values) of a target."""
+    unit = info.unit
+    if quantity == "":
+        return f"{unit}/atom" if per_atom and unit else unit
+    if quantity == "forces":
+        return f"{unit}/{length}" if unit else ""
+    if quantity == "stress":
+        return f"{unit}/{length}^3" if unit else ""
+    return unit
+
+
+class MetricAccumulator:
+    """Sums of squared and absolute errors per target and gradient over an epoch."""
+
+    def __init__(
+        self,
+        targets: Dict[str, TargetInfo],
+        per_atom_normalised: List[str],
+        length_unit: str,
+    ) -> None:
+        self.targets = targets
+        self.per_atom_normalised = set(per_atom_normalised)
+        self.length_unit = length_unit
+        self.quantities: Dict[str, Tuple[str, str]] = {}
+        for name, info in targets.items():
+            self.quantities[name] = (name, "")
+            for quantity, gradient in _GRADIENT_QUANTITIES.items():
+                if gradient in info.gradients:
+                    self.quantities[f"{name}.{quantity}"] = (name, quantity)
+        self.sums: Dict[str, List[float]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything accumulated (start of an epoch)."""
+        self.sums = {key: [0.0, 0.0, 0.0] for key in self.quantities}
+
+    def units(self) -> Dict[str, str]:
+        """Unit of every metric, keyed like :meth:`compute`."""
+        units = {}
+        for key, (target, quantity) in self.quantities.items():
+            info = self.targets[target]
+            per_atom = target in self.per_atom_normalised
+            unit = quantity_unit(info, quantity, per_atom, self.length_unit)
+            units[f"{key}.rmse"] = unit
+            units[f"{key}.mae"] = unit
+        return units
+
+    @torch.no_grad()
+    def update(
+        self,
+        predictions: Dict[str, TensorMap],
+        labels: Dict[str, TensorMap],
+        atoms_per_structure: torch.Tensor,
+        volumes: torch.Tensor,
+    ) -> None:
+        """Add the errors of one batch. ``atoms_per_structure`` and ``volumes`` have
+        one entry per structure of the batch."""
+        for key, (target, quantity) in self.quantities.items():
+            if target not in labels or target not in predictions:
+                continue
+            errors = self._errors(
+                predictions[target],
+                labels[target],
+                target,
+                quantity,
+                atoms_per_structure,
+                volumes,
+            )
+            if errors is None or errors.numel() == 0:
+                continue
+            sums = self.sums[key]
+            sums[0] += float((errors**2).sum())
+            sums[1] += float(errors.abs().sum())
+            sums[2] += float(errors.numel())
+
+    def _errors(
+        self,
+        prediction: TensorMap,
+        label: TensorMap,
+        target: str,
+        quantity: str,
+        atoms_per_structure: torch.Tensor,
+        volumes: torch.Tensor,
+    ) -> Optional[torch.Tensor]:
+        collected = []
+        for index in range(len(label)):
+            p_block, y_block = prediction.block(index), label.block(index)
+            if quantity != "":
+                gradient = _GRADIENT_QUANTITIES[quantity]
+                if gradient not in p_block.gradients_list():
+                    return None
+                p_block = p_block.gradient(gradient)
+                y_block = y_block.gradient(gradient)
+            error = (p_block.values.detach() - y_block.values).to(torch.float64)
+            shape = [-1] + [1] * (error.dim() - 1)
+            if quantity == "stress":
+                periodic = volumes > 0
+                error = error[periodic] / volumes[periodic].to(torch.float64).reshape(
+                    shape
+                )
+            elif quantity == "" and target in self.per_atom_normalised:
+                error = error / atoms_per_structure.to(torch.float64).reshape(shape)
+            collected.append(error[~torch.isnan(error)])
+        return torch.cat(collected)
+
+    def compute(self) -> Dict[str, float]:
+        """``{"<key>.rmse": ..., "<key>.mae": ...}`` for every quantity seen."""
+        result: Dict[str, float] = {}
+        for key, (squares, absolutes, count) in self.sums.items():
+            if count > 0:
+                result[f"{key}.rmse"] = (squares / count) ** 0.5
+                result[f"{key}.mae"] = absolutes / count
+        return result
+
+    def state_dict(self) -> Dict[str, List[float]]:
+        return {key: list(values) for key, values in self.sums.items()}
+
+    def load_state_dict(self, state: Dict[str, List[float]]) -> None:
+        for key, values in state.items():
+            if key in self.sums:
+                self.sums[key] = [float(v) for v in values]

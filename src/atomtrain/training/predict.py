@@ -1,0 +1,147 @@
+"""Model predictions for a batch, with gradients computed by autograd.
+
+The model is called with the ``forward(systems, outputs, selected_atoms)`` contract;
+for targets that carry gradients, ``positions`` (dE/dr) and ``strain`` (dE/dε)
+gradient blocks are attached in the layout of the labels: samples
+``[sample, system, atom]`` and ``[sample]``, where ``sample`` is the row of the
+structure in the values block. Forces and virials are minus these gradients; the
+engine compares gradients with gradients, so no sign is flipped here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List
+
+import torch
+from metatensor.torch import Labels, TensorBlock, TensorMap
+from metatomic.torch import ModelOutput
+
+from ..data.info import TargetInfo
+
+if TYPE_CHECKING:
+    from ..data.batching import Batch
+
+
+def model_outputs(targets: Dict[str, TargetInfo]) -> Dict[str, ModelOutput]:
+    """What to ask the model for: every target with its quantity, unit and kind."""
+    return {name: info.model_output() for name, info in targets.items()}
+
+
+def predict(
+    model: torch.nn.Module,
+    batch: Batch,
+    targets: Dict[str, TargetInfo],
+    training: bool,
+) -> Dict[str, TensorMap]:
+    """Predictions of ``model`` for ``batch``, with the gradients of ``targets`` whose
+    labels in the batch carry them. ``training`` keeps the graph of the gradients
+    (``create_graph``) so that a loss on forces can be back-propagated."""
+    predictions = model(batch.systems, model_outputs(targets), None)
+    result: Dict[str, TensorMap] = {}
+    for name, tensor in predictions.items():
+        if name not in targets:
+            continue
+        gradients = _requested_gradients(batch, name)
+        if gradients:
+            tensor = with_gradients(tensor, batch, gradients, training)
+        result[name] = tensor
+    return result
+
+
+def _requested_gradients(batch: Batch, name: str) -> List[str]:
+    labels = batch.targets.get(name)
+    if labels is None or len(labels) == 0:
+        return []
+    return list(labels.block(0).gradients_list())
+
+
+def with_gradients(
+    tensor: TensorMap, batch: Batch, gradients: List[str], training: bool
+) -> TensorMap:
+    """``tensor`` (a single-block per-structure scalar) with its ``gradients``
+    (``positions`` and/or ``strain``) attached."""
+    if len(tensor) != 1 or "atom" in tensor.block(0).samples.names:
+        raise ValueError(
+            "gradients are only supported for single-block per-structure targets"
+        )
+    block = tensor.block(0)
+    values = block.values
+    n_systems = len(batch.systems)
+    rows = torch.empty(n_systems, dtype=torch.int32, device=values.device)
+    rows[block.samples.column("system").to(torch.long)] = torch.arange(
+        values.shape[0], dtype=torch.int32, device=values.device
+    )
+    inputs: List[torch.Tensor] = []
+    if "positions" in gradients:
+        inputs += list(batch.positions)
+    if "strain" in gradients:
+        inputs += list(batch.strains)
+    per_property: List[List[torch.Tensor]] = []
+    for p in range(values.shape[-1]):
+        derivatives = torch.autograd.grad(
+            values[:, p].sum(),
+            inputs,
+            create_graph=training,
+            retain_graph=True,
+            allow_unused=True,
+            materialize_grads=True,
+        )
+        per_property.append(list(derivatives))
+    new_block = TensorBlock(
+        values=values,
+        samples=block.samples,
+        components=block.components,
+        properties=block.properties,
+    )
+    offset = 0
+    if "positions" in gradients:
+        count = len(batch.positions)
+        stacked = torch.stack(
+            [torch.cat(d[offset : offset + count]) for d in per_property], dim=-1
+        )
+        offset += count
+        new_block.add_gradient(
+            "positions", _positions_block(stacked, batch, rows, block.properties)
+        )
+    if "strain" in gradients:
+        stacked = torch.stack(
+            [torch.stack(d[offset : offset + n_systems]) for d in per_property], dim=-1
+        )
+        new_block.add_gradient("strain", _strain_block(stacked, rows, block.properties))
+    return TensorMap(tensor.keys, [new_block])
+
+
+def _positions_block(
+    values: torch.Tensor, batch: Batch, rows: torch.Tensor, properties: Labels
+) -> TensorBlock:
+    device = values.device
+    counts = torch.tensor([len(s) for s in batch.systems], device=device)
+    system = torch.repeat_interleave(
+        torch.arange(len(counts), device=device, dtype=torch.int32), counts
+    )
+    starts = torch.cumsum(counts, 0) - counts
+    atom = torch.arange(values.shape[0], device=device) - torch.repeat_interleave(
+        starts, counts
+    )
+    samples = torch.stack([rows[system.long()], system, atom.to(torch.int32)], dim=1)
+    return TensorBlock(
+        values=values,
+        samples=Labels(["sample", "system", "atom"], samples),
+        components=[Labels.range("xyz", 3).to(device)],
+        properties=properties,
+    )
+
+
+def _strain_block(
+    values: torch.Tensor, rows: torch.Tensor, properties: Labels
+) -> TensorBlock:
+    device = values.device
+    return TensorBlock(
+        values=values,
+        samples=Labels(["sample"], rows.reshape(-1, 1)),
+        components=[
+            Labels.range("xyz_1", 3).to(device),
+            Labels.range("xyz_2", 3).to(device),
+        ],
+        properties=properties,
+    )
