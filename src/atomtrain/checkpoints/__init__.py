@@ -1,0 +1,53 @@
+"""Safe, versioned checkpoints.
+
+A checkpoint is one file written by :func:`save_checkpoint` (atomically) and read by
+:func:`load_checkpoint` (with ``torch.load(weights_only=True)``: a crafted file cannot
+run code). It holds plain data only — dicts, lists, tuples, str, int, float, bool,
+``None`` and tensors — laid out as::
+
+    {
+        "format": "atomtrain-checkpoint",
+        "atomtrain_version": "0.1.0",          # the atomtrain that wrote it
+        "architecture_name": "composition",     # as users write it in the options
+        "model_checkpoint_version": 1,          # the model's __checkpoint_version__
+        "model": {...},                         # the architecture's own plain data
+        "trainer_checkpoint_version": 1,        # optional: only with a trainer section
+        "trainer": {...},                       # optional: state to restart training
+    }
+
+``ModelInterface.get_checkpoint()`` returns this dict without the trainer entries (start
+it with :func:`new_checkpoint`); ``TrainerInterface.save_checkpoint(model, path)`` adds
+them and calls :func:`save_checkpoint`. An architecture's ``upgrade_checkpoint``
+classmethods call :func:`upgrade` with their chain of one-step upgrades, and its tests
+keep one golden checkpoint per version, compared with :func:`checkpoint_fingerprint`.
+"""
+
+from .io import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    check_plain_data,
+    load_checkpoint,
+    new_checkpoint,
+    save_checkpoint,
+)
+from .versions import (
+    CheckpointVersionError,
+    UpgradeStep,
+    checkpoint_fingerprint,
+    checkpoint_signature,
+    upgrade,
+)
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "CheckpointVersionError",
+    "UpgradeStep",
+    "check_plain_data",
+    "checkpoint_fingerprint",
+    "checkpoint_signature",
+    "load_checkpoint",
+    "new_checkpoint",
+    "save_checkpoint",
+    "upgrade",
+]
