@@ -53,56 +53,56 @@ class TargetLossHypers(TypedDict):
 class BaseTrainerHypers(TypedDict):
     """Trainer hyperparameters common to all architectures using the shared engine."""
 
-    num_epochs: int = 100
+    num_epochs: int = 100  # type: ignore[misc]
     """Number of passes over the training set."""
-    batch_size: int = 16
+    batch_size: int = 16  # type: ignore[misc]
     """Number of structures per batch."""
-    max_atoms_per_batch: Optional[int] = None
+    max_atoms_per_batch: Optional[int] = None  # type: ignore[misc]
     """Cap on the number of atoms in a batch (``null`` = no cap)."""
-    max_edges_per_batch: Optional[int] = None
+    max_edges_per_batch: Optional[int] = None  # type: ignore[misc]
     """Cap on the number of neighbour pairs in a batch (``null`` = no cap)."""
-    optimizer: Literal["adam", "adamw"] = "adam"
+    optimizer: Literal["adam", "adamw"] = "adam"  # type: ignore[misc]
     """``adam`` (L2 penalty in the gradient) or ``adamw`` (decoupled weight decay)."""
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # type: ignore[misc]
     """Peak learning rate."""
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # type: ignore[misc]
     """Weight decay of the optimiser."""
-    scheduler: Literal["warmup_cosine", "plateau", "constant"] = "warmup_cosine"
+    scheduler: Literal["warmup_cosine", "plateau", "constant"] = "warmup_cosine"  # type: ignore[misc]
     """Learning-rate schedule: linear warm-up then cosine decay, reduce-on-plateau of
     the validation loss, or constant."""
-    warmup_fraction: float = 0.05
+    warmup_fraction: float = 0.05  # type: ignore[misc]
     """Fraction of all steps spent warming up linearly (``warmup_cosine``)."""
-    min_lr_ratio: float = 0.01
+    min_lr_ratio: float = 0.01  # type: ignore[misc]
     """Final learning rate of the cosine decay, as a fraction of ``learning_rate``."""
-    plateau_factor: float = 0.5
+    plateau_factor: float = 0.5  # type: ignore[misc]
     """Factor applied to the learning rate on a plateau (``plateau``)."""
-    plateau_patience: int = 10
+    plateau_patience: int = 10  # type: ignore[misc]
     """Epochs without improvement of the validation loss before reducing it."""
-    grad_clip_norm: Optional[float] = None
+    grad_clip_norm: Optional[float] = None  # type: ignore[misc]
     """Clip the global norm of the gradients to this value (``null`` = off)."""
-    ema_decay: Optional[float] = None
+    ema_decay: Optional[float] = None  # type: ignore[misc]
     """Decay of an exponential moving average of the weights, used for validation and
     the final model (``null`` = off; typical 0.99 to 0.999)."""
-    early_stopping_patience: Optional[int] = None
+    early_stopping_patience: Optional[int] = None  # type: ignore[misc]
     """Stop after this many epochs without improvement of ``best_model_metric``
     (``null`` = off)."""
-    best_model_metric: str = "loss"
+    best_model_metric: str = "loss"  # type: ignore[misc]
     """Validation metric that selects the best model: ``loss`` (total validation
     loss), or ``<target>.<rmse|mae>``, or ``<target>.<forces|stress|virial>.<rmse|mae>``
     (e.g. ``energy.forces.rmse``)."""
-    log_interval: int = 1
+    log_interval: int = 1  # type: ignore[misc]
     """Write a log line every this many epochs."""
-    checkpoint_interval: int = 25
+    checkpoint_interval: int = 25  # type: ignore[misc]
     """Write ``model_<epoch>.ckpt`` every this many epochs."""
-    loss: Union[LossType, Dict[str, TargetLossHypers]] = "mse"
+    loss: Union[LossType, Dict[str, TargetLossHypers]] = "mse"  # type: ignore[misc]
     """A loss type for every target, or per-target settings (see the loss section)."""
-    atomic_baseline: Dict[str, Dict[int, float]] = {}
+    atomic_baseline: Dict[str, Dict[int, float]] = {}  # type: ignore[misc]
     """Fixed per-element values of the composition baseline, per target
     (e.g. ``{energy: {1: -13.6}}``); the other elements are fitted."""
-    scale_targets: bool = True
+    scale_targets: bool = True  # type: ignore[misc]
     """Divide each target's errors in the loss by the standard deviation of its
     labels (after removing the composition baseline)."""
-    per_structure_targets: List[str] = []
+    per_structure_targets: List[str] = []  # type: ignore[misc]
     """Per-structure targets whose loss is not normalised by the number of atoms."""
 
 

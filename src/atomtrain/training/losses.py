@@ -150,7 +150,8 @@ def _term(
             if key not in _TERM_KEYS:
                 hint = did_you_mean(str(key), _TERM_KEYS)
                 problems.append(Problem(f"{path}.{key}", f"unknown key{hint}"))
-    values = {**{"type": "mse", "weight": 1.0, "reduction": "mean", "delta": 1.0}}
+    values: Dict[str, Any] = {"type": "mse", "weight": 1.0, "reduction": "mean"}
+    values["delta"] = 1.0
     values.update(inherited)
     values.update({k: v for k, v in entry.items() if k in _TERM_KEYS})
     if values["type"] not in LOSS_TYPES:

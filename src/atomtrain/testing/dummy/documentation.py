@@ -1,0 +1,30 @@
+"""
+Dummy
+=====
+
+A small, honest model used to test the shared training engine: a per-atom
+multilayer perceptron on smooth radial features of the neighbours (Gaussians times a
+cosine cutoff, summed per neighbour type), plus the composition baseline. It predicts
+invariant scalar targets, per structure or per atom, and their forces and stress by
+autograd. It is not meant for production; its trainer is the engine with no hook
+overridden.
+"""
+
+from typing_extensions import TypedDict
+
+from atomtrain.training.hypers import BaseTrainerHypers
+
+
+class ModelHypers(TypedDict):
+    """Hyperparameters of the dummy model."""
+
+    cutoff: float = 4.0  # type: ignore[misc]
+    """Radius of the neighbourhood, in the dataset's length unit."""
+    num_radial: int = 8  # type: ignore[misc]
+    """Number of Gaussian radial functions between 0 and the cutoff."""
+    hidden: int = 32  # type: ignore[misc]
+    """Width of the two hidden layers of the per-atom network."""
+
+
+class TrainerHypers(BaseTrainerHypers):
+    """The shared trainer hyperparameters; the dummy trainer adds none."""

@@ -1,0 +1,97 @@
+"""Training on residuals: the composition baseline removed from the labels, and the
+per-target scales of the loss.
+
+The engine fits the model's :class:`~atomtrain.composition.baseline.CompositionBaseline`
+once on the training sets, then trains the model *without* it on labels from which the
+baseline was subtracted in float64 (:class:`ResidualDataset`, computed once per
+structure). This keeps large absolute energies out of the model's precision, and makes
+the loss scale meaningful. Models signal that they add the baseline in ``forward``
+through a boolean attribute ``baseline_enabled`` that the engine switches off during
+training and back on at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+
+from ..composition.baseline import CompositionBaseline
+from ..data.dataset import Dataset
+from ..data.structure import Structure, TargetData
+
+
+class ResidualDataset(Dataset):
+    """``dataset`` with the baseline of ``targets`` subtracted from the labels."""
+
+    def __init__(
+        self, dataset: Dataset, baseline: CompositionBaseline, targets: Sequence[str]
+    ) -> None:
+        self.dataset = dataset
+        self.info = dataset.info
+        self.baseline = baseline
+        self.targets = [t for t in targets if t in baseline.supported_targets]
+        self._cache: Dict[int, Structure] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Structure:
+        cached = self._cache.get(index)
+        if cached is not None:
+            return cached
+        structure = self.dataset[index]
+        targets = dict(structure.targets)
+        for name in self.targets:
+            if name in targets:
+                contribution = self.baseline.contributions(structure.types, name)
+                data = targets[name]
+                residual = data.blocks[0].to(torch.float64) - contribution
+                targets[name] = TargetData([residual, *data.blocks[1:]], data.gradients)
+        result = Structure(
+            structure.types,
+            structure.positions,
+            structure.cell,
+            structure.pbc,
+            targets,
+            structure.extra_data,
+        )
+        self._cache[index] = result
+        return result
+
+    def origin(self, index: int) -> Tuple[str, int]:
+        return self.dataset.origin(index)
+
+    def num_atoms(self) -> List[int]:
+        return self.dataset.num_atoms()
+
+
+def target_scales(
+    datasets: Sequence[Dataset],
+    targets: Sequence[str],
+    per_atom_normalised: Sequence[str],
+) -> Dict[str, float]:
+    """Standard deviation of each target's labels over ``datasets`` (per atom for the
+    normalised per-structure targets; NaN labels skipped). A target without spread
+    gets 1."""
+    scales: Dict[str, float] = {}
+    for name in targets:
+        values = []
+        for dataset in datasets:
+            for structure in dataset:
+                if name not in structure.targets:
+                    continue
+                block = torch.cat(
+                    [b.reshape(-1) for b in structure.targets[name].blocks]
+                ).to(torch.float64)
+                if name in per_atom_normalised:
+                    block = block / len(structure)
+                values.append(block)
+        if not values:
+            scales[name] = 1.0
+            continue
+        flat = torch.cat(values)
+        flat = flat[~torch.isnan(flat)]
+        std = float(flat.std()) if flat.numel() > 1 else 0.0
+        scales[name] = std if std > 0 else 1.0
+    return scales

@@ -1,0 +1,148 @@
+"""The shared training engine: a :class:`TrainerInterface` that architectures subclass.
+
+An architecture's trainer inherits :class:`EngineTrainer` and overrides a few hooks;
+the loop itself lives in :mod:`atomtrain.training.loop`. Hooks:
+
+- :meth:`~EngineTrainer.parameter_groups` — optimiser parameter groups;
+- :meth:`~EngineTrainer.before_training` — called once before the first epoch;
+- :meth:`~EngineTrainer.transform_structure` — augmentation of each training
+  structure (for example a random rotation), or None for no augmentation;
+- :meth:`~EngineTrainer.predict` — predictions with gradients for a batch;
+- :meth:`~EngineTrainer.neighbor_options` — the neighbour lists the model needs;
+- :meth:`~EngineTrainer.composition_baseline` — the model's baseline, if any.
+
+Checkpoints add a ``trainer`` section ``{"hypers": ..., "state": TrainingState}`` to
+the model's own checkpoint. A trainer loaded for ``restart`` continues the stored run
+exactly; for ``finetune`` it starts a new run from the model's weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, TypeVar
+
+import torch
+from metatensor.torch import TensorMap
+from metatomic.torch import NeighborListOptions
+
+from ..checkpoints import save_checkpoint
+from ..composition.baseline import CompositionBaseline
+from ..data.dataset import Dataset
+from ..data.info import DatasetInfo, TargetInfo
+from ..data.structure import Structure
+from ..utils.abc import ModelInterface, TrainerCheckpointContext, TrainerInterface
+from .logging import ExternalLogger
+from .predict import predict
+from .state import TrainingState
+
+HypersType = TypeVar("HypersType")
+EngineTrainerType = TypeVar("EngineTrainerType", bound="EngineTrainer[Any]")
+
+
+class EngineTrainer(TrainerInterface[HypersType]):
+    """Trains a model with the shared loop; subclasses override hooks only."""
+
+    __checkpoint_version__ = 1
+
+    def __init__(self, hypers: HypersType) -> None:
+        super().__init__(hypers)
+        self.state: Optional[TrainingState] = None
+        self.external_loggers: List[ExternalLogger] = []
+
+    # ---- hooks ---------------------------------------------------------------
+
+    def parameter_groups(
+        self, model: ModelInterface[Any], hypers: Dict[str, Any]
+    ) -> List[Dict[str, Any]]:
+        """Optimiser parameter groups (default: every trainable parameter, with the
+        shared learning rate and weight decay)."""
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+
+    def before_training(
+        self,
+        model: ModelInterface[Any],
+        datasets: List[Dataset],
+        dataset_info: DatasetInfo,
+    ) -> None:
+        """Called once before the first epoch, after the baseline is fitted."""
+
+    def transform_structure(
+        self,
+    ) -> Optional[Callable[[Structure, torch.Generator], Structure]]:
+        """Augmentation applied to each training structure, or None (default)."""
+        return None
+
+    def predict(
+        self,
+        model: ModelInterface[Any],
+        batch: Any,
+        targets: Dict[str, TargetInfo],
+    ) -> Dict[str, TensorMap]:
+        """Predictions for ``batch`` with autograd gradients (see
+        :func:`atomtrain.training.predict.predict`)."""
+        return predict(model, batch, targets, training=model.training)
+
+    def neighbor_options(self, model: ModelInterface[Any]) -> List[NeighborListOptions]:
+        """The neighbour lists to attach to the systems (default: the model's
+        ``requested_neighbor_lists()``)."""
+        requested = getattr(model, "requested_neighbor_lists", None)
+        return list(requested()) if requested is not None else []
+
+    def composition_baseline(
+        self, model: ModelInterface[Any]
+    ) -> Optional[CompositionBaseline]:
+        """The model's composition baseline (its ``composition_baseline`` attribute),
+        fitted by the engine before training and removed from the labels."""
+        baseline = getattr(model, "composition_baseline", None)
+        return baseline if isinstance(baseline, CompositionBaseline) else None
+
+    # ---- the trainer interface ----------------------------------------------
+
+    def train(
+        self,
+        model: ModelInterface[Any],
+        dtype: torch.dtype,
+        devices: List[torch.device],
+        train_datasets: List[Dataset],
+        val_datasets: List[Dataset],
+        checkpoint_dir: str | Path,
+    ) -> None:
+        """Train ``model`` in place; logs and checkpoints go to ``checkpoint_dir``."""
+        from .loop import TrainingRun
+
+        run = TrainingRun(
+            self, model, dtype, devices, train_datasets, val_datasets, checkpoint_dir
+        )
+        run.execute()
+
+    def checkpoint(self, model: ModelInterface[Any]) -> Dict[str, Any]:
+        """The model's checkpoint with this trainer's section added."""
+        data = model.get_checkpoint()
+        data["trainer_checkpoint_version"] = self.__checkpoint_version__
+        data["trainer"] = {
+            "hypers": dict(self.hypers),  # type: ignore[call-overload]
+            "state": None if self.state is None else self.state.to_dict(),
+        }
+        return data
+
+    def save_checkpoint(self, model: ModelInterface[Any], path: str | Path) -> None:
+        save_checkpoint(self.checkpoint(model), path)
+
+    @classmethod
+    def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+        from ..checkpoints import upgrade
+
+        return upgrade(checkpoint, "trainer", cls.__checkpoint_version__, {})
+
+    @classmethod
+    def load_checkpoint(
+        cls: type[EngineTrainerType],
+        checkpoint: Dict[str, Any],
+        hypers: Any,
+        context: TrainerCheckpointContext,
+    ) -> EngineTrainerType:
+        trainer = cls(hypers)
+        state = (checkpoint.get("trainer") or {}).get("state")
+        if context == "restart" and state is not None:
+            trainer.state = TrainingState.from_dict(state)
+        return trainer

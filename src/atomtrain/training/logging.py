@@ -1,0 +1,168 @@
+"""Per-epoch output: an aligned line with units on the console and in ``train.log``,
+one row per logged epoch in ``train.csv``, and optional external loggers.
+
+``train.csv`` has a header row (``epoch``, ``learning_rate``, ``train.loss``,
+``val.loss``, then ``train.<metric>`` and ``val.<metric>``), a units row, then one row
+per logged epoch. The training loss is the mean of the per-batch losses over the epoch
+(exact sums, see :mod:`atomtrain.training.losses`), computed with the weights as they
+were at each step; the validation loss uses the same terms and scales on the
+validation set, in evaluation mode, with the EMA weights when EMA is on.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Protocol
+
+from ..errors import UserError
+
+LOGGER = logging.getLogger("atomtrain.training")
+
+#: Known third-party notices that say nothing to a user of atomtrain.
+WARNING_FILTERS = [
+    (r".*TorchScript.*", DeprecationWarning),
+    (r".*torch\.jit.*", DeprecationWarning),
+    (r".*interpolation.*resolver.*", UserWarning),
+    (r".*custom class.*buffer.*", UserWarning),
+    (r".*metatensor.*buffer.*", UserWarning),
+]
+
+
+def configure_warnings() -> None:
+    """Hide the known third-party noise and show every other warning once."""
+    warnings.simplefilter("once")
+    for message, category in WARNING_FILTERS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
+class ExternalLogger(Protocol):
+    """A destination for per-epoch values besides the console and the CSV."""
+
+    def log(self, epoch: int, values: Dict[str, float]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TensorBoardLogger:
+    """Scalars written with ``torch.utils.tensorboard`` into ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as error:
+            raise UserError(
+                "the tensorboard logger is configured but tensorboard is not "
+                "installed; install it with 'pip install tensorboard'"
+            ) from error
+        self.writer = SummaryWriter(str(directory))
+
+    def log(self, epoch: int, values: Dict[str, float]) -> None:
+        for name, value in values.items():
+            self.writer.add_scalar(name, value, epoch)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class WandbLogger:
+    """Values sent to Weights & Biases; ``settings`` go to ``wandb.init``."""
+
+    def __init__(self, settings: Dict[str, Any]) -> None:
+        try:
+            import wandb
+        except ImportError as error:
+            raise UserError(
+                "the wandb logger is configured but wandb is not installed; "
+                "install it with 'pip install wandb'"
+            ) from error
+        self.run = wandb.init(**settings)
+
+    def log(self, epoch: int, values: Dict[str, float]) -> None:
+        self.run.log({"epoch": epoch, **values})
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+class EpochLog:
+    """Writes epoch summaries to the console, ``train.log`` and ``train.csv``."""
+
+    def __init__(
+        self,
+        run_dir: Optional[Path],
+        metric_units: Dict[str, str],
+        loss_unit: str = "",
+        external: Optional[List[ExternalLogger]] = None,
+    ) -> None:
+        self.run_dir = run_dir
+        self.units = {
+            "learning_rate": "",
+            "train.loss": loss_unit,
+            "val.loss": loss_unit,
+        }
+        for prefix in ("train", "val"):
+            for name, unit in metric_units.items():
+                self.units[f"{prefix}.{name}"] = unit
+        self.columns = ["epoch", *self.units]
+        self.external = list(external or [])
+        self._handler: Optional[logging.Handler] = None
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self._handler = logging.FileHandler(run_dir / "train.log")
+            self._handler.setFormatter(
+                logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+            )
+            LOGGER.addHandler(self._handler)
+        if LOGGER.level == logging.NOTSET:
+            LOGGER.setLevel(logging.INFO)
+
+    def info(self, message: str) -> None:
+        LOGGER.info(message)
+
+    def epoch(self, epoch: int, values: Dict[str, float]) -> None:
+        """Log the values of one epoch (keys as in the CSV columns)."""
+        LOGGER.info(self.format_line(epoch, values))
+        if self.run_dir is not None:
+            self._write_csv(epoch, values)
+        for logger in self.external:
+            logger.log(epoch, values)
+
+    def format_line(self, epoch: int, values: Dict[str, float]) -> str:
+        parts = [f"epoch {epoch:>4d}"]
+        for name in self.columns[1:]:
+            if name not in values:
+                continue
+            label = "lr" if name == "learning_rate" else name
+            unit = f" {self.units[name]}" if self.units[name] else ""
+            parts.append(f"{label} {values[name]:10.4e}{unit}")
+        return " | ".join(parts)
+
+    def _write_csv(self, epoch: int, values: Dict[str, float]) -> None:
+        assert self.run_dir is not None
+        path = self.run_dir / "train.csv"
+        new = not path.exists()
+        with path.open("a", newline="") as file:
+            writer = csv.writer(file)
+            if new:
+                writer.writerow(self.columns)
+                writer.writerow(
+                    ["" if c == "epoch" else self.units[c] for c in self.columns]
+                )
+            writer.writerow(
+                [epoch] + [_csv_value(values.get(c)) for c in self.columns[1:]]
+            )
+
+    def close(self) -> None:
+        if self._handler is not None:
+            LOGGER.removeHandler(self._handler)
+            self._handler.close()
+            self._handler = None
+        for logger in self.external:
+            logger.close()
+
+
+def _csv_value(value: Optional[float]) -> str:
+    return "" if value is None else repr(float(value))

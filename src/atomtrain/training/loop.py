@@ -1,0 +1,326 @@
+"""The one training loop, shared by every architecture (see :mod:`.engine`).
+
+Per epoch: the training batches (optimiser step, gradient clipping, schedule, EMA,
+exact epoch sums of the loss and metrics), then validation (evaluation mode, EMA
+weights when on), best-model tracking on ``best_model_metric``, early stopping, the
+epoch line and CSV row, and a checkpoint every ``checkpoint_interval`` epochs. The
+state stored in checkpoints (:class:`~.state.TrainingState`) makes a restart continue
+exactly, including from the middle of an epoch after SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+from typing import Any, ContextManager, Dict, List, Optional, Tuple
+
+import torch
+
+from ..data.dataset import Dataset
+from ..data.info import TargetInfo
+from ..errors import OptionsError, Problem, UserError, did_you_mean
+from ..utils.abc import ModelInterface
+from .baseline import ResidualDataset, target_scales
+from .batches import BatchFactory
+from .ema import ExponentialMovingAverage
+from .engine import EngineTrainer
+from .hypers import with_defaults
+from .logging import EpochLog
+from .losses import LossFunction, resolve_loss
+from .metrics import MetricAccumulator
+from .progress import EpochProgress
+from .schedules import LearningRateSchedule
+from .signals import StopRequest
+from .state import (
+    TrainingState,
+    capture_rng,
+    fingerprint,
+    fingerprint_changes,
+    restore_rng,
+)
+from .sums import EpochSums
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(UserError):
+    """SIGINT or SIGTERM stopped training after writing a checkpoint."""
+
+
+class TrainingRun:
+    """One call of :meth:`EngineTrainer.train`: setup, epochs, and the end state."""
+
+    def __init__(
+        self,
+        trainer: EngineTrainer[Any],
+        model: ModelInterface[Any],
+        dtype: torch.dtype,
+        devices: List[torch.device],
+        train_datasets: List[Dataset],
+        val_datasets: List[Dataset],
+        checkpoint_dir: str | Path,
+    ) -> None:
+        self.trainer = trainer
+        self.model = model
+        self.hypers = with_defaults(dict(trainer.hypers))
+        self.device = devices[0]
+        self.dtype = dtype
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.targets: Dict[str, TargetInfo] = {}
+        for dataset in train_datasets:
+            self.targets.update(dataset.info.targets)
+        restored = trainer.state is not None
+        self.state = trainer.state if trainer.state is not None else TrainingState()
+        trainer.state = self.state
+        self.per_atom = [
+            name
+            for name, info in self.targets.items()
+            if not info.per_atom and name not in self.hypers["per_structure_targets"]
+        ]
+        terms = resolve_loss(self.hypers["loss"], self.targets)
+        self.train_sets, self.val_sets = self._residual_datasets(
+            train_datasets, val_datasets, fit=not restored
+        )
+        if not restored:
+            self.state.seed = int(torch.initial_seed()) % (2**63)
+            self.state.fingerprint = fingerprint(self.hypers, train_datasets)
+            if self.hypers["scale_targets"]:
+                self.state.scales = target_scales(
+                    self.train_sets, list(self.targets), self.per_atom
+                )
+        self.loss = LossFunction(terms, self.per_atom, self.state.scales)
+        model.to(device=self.device, dtype=dtype)
+        trainer.before_training(model, train_datasets, model.dataset_info)
+        self.batches = BatchFactory(trainer, model, self.hypers, dtype, self.device)
+        self.optimizer = self._optimizer()
+        steps = self.hypers["num_epochs"] * self.batches.count(self.train_sets, 0)
+        self.schedule = LearningRateSchedule(
+            self.optimizer,
+            self.hypers["scheduler"],
+            steps,
+            self.hypers["warmup_fraction"],
+            self.hypers["min_lr_ratio"],
+            self.hypers["plateau_factor"],
+            self.hypers["plateau_patience"],
+        )
+        decay = self.hypers["ema_decay"]
+        self.ema = ExponentialMovingAverage(model, decay) if decay is not None else None
+        metrics_args = (self.targets, self.per_atom, model.dataset_info.length_unit)
+        self.train_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
+        self.val_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
+        self.log = EpochLog(
+            self.checkpoint_dir,
+            self.train_sums.metrics.units(),
+            "",
+            trainer.external_loggers,
+        )
+        self.last_checkpoint: Optional[Path] = None
+        self._check_best_metric()
+        if restored:
+            self._restore(train_datasets)
+
+    def _check_best_metric(self) -> None:
+        metric = self.hypers["best_model_metric"]
+        available = ["loss", *self.train_sums.metrics.units()]
+        if metric not in available:
+            raise OptionsError(
+                [
+                    Problem(
+                        "architecture.training.best_model_metric",
+                        f"not a metric of this run{did_you_mean(metric, available)}; "
+                        f"choose from {', '.join(available)}",
+                        metric,
+                    )
+                ]
+            )
+
+    def _residual_datasets(
+        self, train: List[Dataset], val: List[Dataset], fit: bool
+    ) -> Tuple[List[Dataset], List[Dataset]]:
+        baseline = self.trainer.composition_baseline(self.model)
+        if baseline is None:
+            return list(train), list(val)
+        if fit:
+            baseline.fit(train, self.hypers["atomic_baseline"])
+        names = list(self.targets)
+        return (
+            [ResidualDataset(d, baseline, names) for d in train],
+            [ResidualDataset(d, baseline, names) for d in val],
+        )
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        groups = self.trainer.parameter_groups(self.model, self.hypers)
+        kind = (
+            torch.optim.AdamW
+            if self.hypers["optimizer"] == "adamw"
+            else torch.optim.Adam
+        )
+        return kind(
+            groups,
+            lr=self.hypers["learning_rate"],
+            weight_decay=self.hypers["weight_decay"],
+        )
+
+    def _restore(self, train_datasets: List[Dataset]) -> None:
+        state = self.state
+        self.optimizer.load_state_dict(state.optimizer)
+        self.schedule.load_state_dict(state.schedule)
+        if self.ema is not None and state.ema is not None:
+            self.ema.load_state_dict(state.ema)
+        if state.partial_epoch:
+            self.train_sums.load_state_dict(state.partial_epoch)
+        changed = fingerprint_changes(
+            state.fingerprint, fingerprint(self.hypers, train_datasets)
+        )
+        if changed:
+            self.log.info(
+                f"warning: the {' and '.join(changed)} changed since the checkpoint "
+                "was written; the restart will not reproduce the original run"
+            )
+
+    # ---- the loop --------------------------------------------------------------
+
+    def execute(self) -> None:
+        if self.state.rng:
+            restore_rng(self.state.rng)
+        set_baseline = hasattr(self.model, "baseline_enabled")
+        if set_baseline:
+            setattr(self.model, "baseline_enabled", False)  # noqa: B010
+        try:
+            with StopRequest() as stop:
+                self._epochs(stop)
+        finally:
+            if set_baseline:
+                setattr(self.model, "baseline_enabled", True)  # noqa: B010
+            self.log.close()
+        if self.state.best_model_state_dict is not None:
+            self.model.load_state_dict(self.state.best_model_state_dict)
+
+    def _epochs(self, stop: StopRequest) -> None:
+        for epoch in range(self.state.epoch, self.hypers["num_epochs"]):
+            self._train_epoch(epoch, stop)
+            validation = self._validate()
+            train = self.train_sums.values("train")
+            self.state.epoch, self.state.batch = epoch + 1, 0
+            self.state.partial_epoch = {}
+            self.train_sums.reset()
+            self.schedule.after_epoch(validation.get("val.loss", train["train.loss"]))
+            stop_early = self._track_best(epoch, {**train, **validation})
+            if epoch % self.hypers["log_interval"] == 0 or stop_early:
+                values = {"learning_rate": self.schedule.learning_rate()}
+                self.log.epoch(epoch, {**values, **train, **validation})
+            if (epoch + 1) % self.hypers["checkpoint_interval"] == 0:
+                self._write_checkpoint(self.checkpoint_dir / f"model_{epoch}.ckpt")
+            if stop_early:
+                break
+
+    def _train_epoch(self, epoch: int, stop: StopRequest) -> None:
+        self.model.train()
+        plan = self.batches.plan(self.train_sets, self.state.seed, epoch)
+        start = self.state.batch
+        with EpochProgress(len(plan) - start, f"epoch {epoch}") as progress:
+            for number in range(start, len(plan)):
+                dataset, indices = plan[number]
+                batch = self.batches.build(dataset, indices, train=True)
+                self._step(epoch, number, dataset, batch)
+                progress.update(len(indices), sum(len(s) for s in batch.systems))
+                if stop.requested is not None:
+                    self.state.epoch, self.state.batch = epoch, number + 1
+                    self.state.partial_epoch = self.train_sums.state_dict()
+                    path = self.checkpoint_dir / "model_interrupted.ckpt"
+                    self._write_checkpoint(path)
+                    raise TrainingInterrupted(
+                        f"training interrupted by {stop.requested} at epoch {epoch}, "
+                        f"batch {number}; checkpoint written to {path}; continue "
+                        "with --restart auto"
+                    )
+
+    def _step(self, epoch: int, number: int, dataset: Dataset, batch: Any) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        predictions = self.trainer.predict(self.model, batch, self.targets)
+        atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
+        loss, parts = self.loss(predictions, batch.targets, batch.extra_data, atoms)
+        if not math.isfinite(float(loss)):
+            structures = ", ".join(dataset.describe(int(i)) for i in batch.indices)
+            kept = (
+                f"the last good checkpoint is {self.last_checkpoint}"
+                if self.last_checkpoint is not None
+                else "no checkpoint was written yet"
+            )
+            raise TrainingDiverged(
+                f"the training loss is {float(loss)} at epoch {epoch}, batch {number} "
+                f"(structures: {structures}); {kept}. Lower the learning rate, set "
+                "grad_clip_norm, or check these structures"
+            )
+        loss.backward()
+        if self.hypers["grad_clip_norm"] is not None:
+            torch.nn.utils.clip_grad_norm_(
+                self.model.parameters(), self.hypers["grad_clip_norm"]
+            )
+        self.optimizer.step()
+        self.schedule.after_step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.train_sums.add(parts, predictions, batch, atoms)
+
+    def _validate(self) -> Dict[str, float]:
+        if not self.val_sets:
+            return {}
+        self.model.eval()
+        self.val_sums.reset()
+        with self._evaluation_weights():
+            for dataset, indices in self.batches.plan(self.val_sets, None, 0):
+                batch = self.batches.build(dataset, indices, train=False)
+                predictions = self.trainer.predict(self.model, batch, self.targets)
+                atoms = torch.tensor(
+                    [len(s) for s in batch.systems], device=self.device
+                )
+                _, parts = self.loss(
+                    predictions, batch.targets, batch.extra_data, atoms
+                )
+                self.val_sums.add(parts, predictions, batch, atoms)
+        return self.val_sums.values("val")
+
+    def _evaluation_weights(self) -> ContextManager[None]:
+        if self.ema is None:
+            return contextlib.nullcontext()
+        return self.ema.applied(self.model)
+
+    def _track_best(self, epoch: int, values: Dict[str, float]) -> bool:
+        """Update the best model; True when early stopping should stop."""
+        metric = self.hypers["best_model_metric"]
+        prefix = "val" if self.val_sets else "train"
+        key = f"{prefix}.{metric}"
+        value = values[key]
+        best = self.state.best_metric
+        if best is None or value < best:
+            reason = "first epoch" if best is None else f"{value:.6g} < {best:.6g}"
+            self.log.info(f"epoch {epoch} is the best so far by {key} ({reason})")
+            self.state.best_metric, self.state.best_epoch = value, epoch
+            self.state.epochs_without_improvement = 0
+            weights = self.ema.state_dict() if self.ema is not None else {}
+            self.state.best_model_state_dict = {
+                k: weights.get(k, v).detach().clone().cpu()
+                for k, v in self.model.state_dict().items()
+            }
+            return False
+        self.state.epochs_without_improvement += 1
+        patience = self.hypers["early_stopping_patience"]
+        if patience is not None and self.state.epochs_without_improvement >= patience:
+            self.log.info(
+                f"early stopping at epoch {epoch}: no improvement of {key} for "
+                f"{patience} epochs (best {best:.6g} at epoch {self.state.best_epoch})"
+            )
+            return True
+        return False
+
+    def _write_checkpoint(self, path: Path) -> None:
+        self.state.optimizer = self.optimizer.state_dict()
+        self.state.schedule = self.schedule.state_dict()
+        self.state.ema = self.ema.state_dict() if self.ema is not None else None
+        self.state.rng = capture_rng()
+        self.trainer.save_checkpoint(self.model, path)
+        self.last_checkpoint = path
