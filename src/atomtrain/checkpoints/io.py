@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
+import secrets
+import warnings
 import zipfile
 from collections import OrderedDict
 from pathlib import Path
@@ -83,9 +84,9 @@ def save_checkpoint(data: Dict[str, Any], path: str | Path) -> None:
     check_plain_data(data)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
+    # a new file (O_EXCL) with the usual permissions, unlike mkstemp's owner-only ones
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(data, file)
@@ -124,7 +125,10 @@ def load_checkpoint(path: str | Path) -> Dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist")
     try:
-        data = torch.load(path, weights_only=True, map_location="cpu")
+        with warnings.catch_warnings():
+            # raw pickles of other protocols are refused below with a clearer message
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            data = torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as error:
         raise CheckpointError(
             f"checkpoint '{path}' contains code or Python objects and was not loaded: "
