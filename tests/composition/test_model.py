@@ -96,7 +96,9 @@ def test_export_runs_in_ase_with_the_fitted_energies(ethanol, resources, tmp_pat
 
     atoms = ase.io.read(resources / "ethanol_reduced_100.xyz", "3")
     atoms.calc = MetatomicCalculator(str(tmp_path / "model.pt"))
-    expected = float(model.baseline.contributions(ethanol[3].types, "energy")[0, 0])
+    expected = float(
+        model.composition_baseline.contributions(ethanol[3].types, "energy")[0, 0]
+    )
     kcal_to_ev = unit_conversion_factor("kcal/mol", "eV")
     assert atoms.get_potential_energy() == pytest.approx(
         expected * kcal_to_ev, rel=1e-12
@@ -108,7 +110,7 @@ def test_export_runs_in_ase_with_the_fitted_energies(ethanol, resources, tmp_pat
 
 def test_export_in_float32(ethanol):
     model = fitted(ethanol).to(torch.float32)
-    assert model.baseline.target_weights("energy").dtype == torch.float64
+    assert model.composition_baseline.target_weights("energy").dtype == torch.float64
     assert model.export().capabilities().dtype == "float32"
 
 
@@ -134,7 +136,7 @@ def test_checkpoint_round_trip(ethanol, tmp_path, context):
 
 def test_restart_adds_types_and_targets_and_keeps_weights(ethanol):
     model = fitted(ethanol)
-    before = model.baseline.target_weights("energy").clone()
+    before = model.composition_baseline.target_weights("energy").clone()
     more = DatasetInfo(
         atomic_types=[1, 7],
         targets={"mtt::gap": TargetInfo(quantity="energy", unit="Hartree")},
@@ -142,7 +144,7 @@ def test_restart_adds_types_and_targets_and_keeps_weights(ethanol):
     restarted = model.restart(more)
     assert restarted.dataset_info.atomic_types == [1, 6, 7, 8]
     assert list(restarted.supported_outputs()) == ["energy", "mtt::gap"]
-    after = restarted.baseline.target_weights("energy")
+    after = restarted.composition_baseline.target_weights("energy")
     torch.testing.assert_close(after[[0, 1, 3]], before)
     torch.testing.assert_close(
         energies(restarted, ethanol), energies(fitted(ethanol), ethanol)

@@ -34,7 +34,7 @@ def test_atomic_baseline_fixes_weights(ethanol):
     model = CompositionModel({}, ethanol.info)
     hypers = {"atomic_baseline": {"energy": {1: -300.0, 8: -47000.0}}}
     Trainer(hypers).train(model, torch.float64, CPU, [ethanol], [ethanol], "")
-    weights = model.baseline.target_weights("energy")[:, 0]
+    weights = model.composition_baseline.target_weights("energy")[:, 0]
     assert weights[0] == -300.0
     assert weights[2] == -47000.0
     labels = torch.cat([s.targets["energy"].blocks[0] for s in ethanol])

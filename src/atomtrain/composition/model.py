@@ -70,7 +70,7 @@ class CompositionModel(ModelInterface[ModelHypers]):
     ) -> None:
         check_targets(dataset_info)
         super().__init__(hypers, dataset_info, metadata)
-        self.baseline = CompositionBaseline(
+        self.composition_baseline = CompositionBaseline(
             dataset_info.atomic_types, dataset_info.targets
         )
         # follows .to(dtype) of the model while the baseline stays float64; gives the
@@ -85,7 +85,7 @@ class CompositionModel(ModelInterface[ModelHypers]):
         outputs: Dict[str, ModelOutput],
         selected_atoms: Optional[Labels] = None,
     ) -> Dict[str, TensorMap]:
-        return self.baseline(systems, outputs, selected_atoms)
+        return self.composition_baseline(systems, outputs, selected_atoms)
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         return {
@@ -98,7 +98,9 @@ class CompositionModel(ModelInterface[ModelHypers]):
         ones are kept until the next fit)."""
         check_targets(dataset_info)
         merged = self.dataset_info.union(dataset_info)
-        self.baseline = self.baseline.extended(merged.atomic_types, merged.targets)
+        self.composition_baseline = self.composition_baseline.extended(
+            merged.atomic_types, merged.targets
+        )
         self.dataset_info = merged
         return self
 

@@ -49,9 +49,11 @@ class Trainer(TrainerInterface[TrainerHypers]):
                 f"the composition trainer trains CompositionModel, not "
                 f"{type(model).__qualname__}"
             )
-        model.baseline.fit(train_datasets, self.hypers.get("atomic_baseline", {}))
+        model.composition_baseline.fit(
+            train_datasets, self.hypers.get("atomic_baseline", {})
+        )
         model.to(device=devices[0], dtype=dtype)
-        for name in model.baseline.target_names:
+        for name in model.composition_baseline.target_names:
             rmse = validation_rmse(model, val_datasets, name)
             unit = model.dataset_info.targets[name].unit
             LOGGER.info("composition %s: validation RMSE %.6g %s", name, rmse, unit)
@@ -96,7 +98,9 @@ def validation_rmse(
             if target not in structure.targets:
                 continue
             try:
-                predicted = model.baseline.contributions(structure.types, target)
+                predicted = model.composition_baseline.contributions(
+                    structure.types, target
+                )
             except ValueError as unknown:
                 raise unknown_type_error(unknown, dataset, i) from None
             error = structure.targets[target].blocks[0].to(torch.float64) - predicted
