@@ -196,6 +196,7 @@ class TrainingRun:
             if set_baseline:
                 setattr(self.model, "baseline_enabled", True)  # noqa: B010
             self.log.close()
+        self._sync_state()
         if self.state.best_model_state_dict is not None:
             self.model.load_state_dict(self.state.best_model_state_dict)
 
@@ -243,7 +244,7 @@ class TrainingRun:
         predictions = self.trainer.predict(self.model, batch, self.targets)
         atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
         loss, parts = self.loss(predictions, batch.targets, batch.extra_data, atoms)
-        if not math.isfinite(float(loss)):
+        if not math.isfinite(float(loss.detach())):
             structures = ", ".join(dataset.describe(int(i)) for i in batch.indices)
             kept = (
                 f"the last good checkpoint is {self.last_checkpoint}"
@@ -251,7 +252,7 @@ class TrainingRun:
                 else "no checkpoint was written yet"
             )
             raise TrainingDiverged(
-                f"the training loss is {float(loss)} at epoch {epoch}, batch {number} "
+                f"the training loss is {float(loss.detach())} at epoch {epoch}, batch {number} "
                 f"(structures: {structures}); {kept}. Lower the learning rate, set "
                 "grad_clip_norm, or check these structures"
             )
@@ -317,10 +318,14 @@ class TrainingRun:
             return True
         return False
 
-    def _write_checkpoint(self, path: Path) -> None:
+    def _sync_state(self) -> None:
+        """Copy the optimiser, schedule, EMA and generators into the state."""
         self.state.optimizer = self.optimizer.state_dict()
         self.state.schedule = self.schedule.state_dict()
         self.state.ema = self.ema.state_dict() if self.ema is not None else None
         self.state.rng = capture_rng()
+
+    def _write_checkpoint(self, path: Path) -> None:
+        self._sync_state()
         self.trainer.save_checkpoint(self.model, path)
         self.last_checkpoint = path
