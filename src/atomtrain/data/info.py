@@ -109,8 +109,9 @@ class TargetInfo:
         return TensorMap(self.keys(), blocks)
 
     def model_output(self) -> ModelOutput:
+        """The metatomic description of this output. metatomic derives dimensions from
+        the unit itself (its ``quantity`` field is deprecated), so it is left empty."""
         return ModelOutput(
-            quantity=self.quantity,
             unit=self.unit,
             sample_kind=self.sample_kind,
             description=self.description,
