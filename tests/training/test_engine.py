@@ -11,6 +11,7 @@ import torch
 
 from atomtrain.checkpoints import load_checkpoint
 from atomtrain.data.dataset import InMemoryDataset
+from atomtrain.errors import OptionsError
 from atomtrain.testing.dummy import DummyModel, DummyTrainer
 from atomtrain.training.hypers import base_trainer_defaults
 from atomtrain.training.loop import TrainingDiverged
@@ -100,7 +101,7 @@ def test_best_model_and_early_stopping(ethanol, simple_batching, tmp_path):
 
 def test_unknown_best_model_metric(ethanol, simple_batching, tmp_path):
     with pytest.raises(
-        Exception, match="best_model_metric.*did you mean 'energy.rmse'"
+        OptionsError, match=r"best_model_metric: .*did you mean 'energy\.rmse'"
     ):
         train(ethanol, tmp_path, best_model_metric="energy.rmsd")
 

@@ -252,7 +252,8 @@ class TrainingRun:
                 else "no checkpoint was written yet"
             )
             raise TrainingDiverged(
-                f"the training loss is {float(loss.detach())} at epoch {epoch}, batch {number} "
+                f"the training loss is {float(loss.detach())} at epoch {epoch}, "
+                f"batch {number} "
                 f"(structures: {structures}); {kept}. Lower the learning rate, set "
                 "grad_clip_norm, or check these structures"
             )
