@@ -53,56 +53,56 @@ class TargetLossHypers(TypedDict):
 class BaseTrainerHypers(TypedDict):
     """Trainer hyperparameters common to all architectures using the shared engine."""
 
-    num_epochs: int = 100  # type: ignore[misc]
+    num_epochs: int = 100
     """Number of passes over the training set."""
-    batch_size: int = 16  # type: ignore[misc]
+    batch_size: int = 16
     """Number of structures per batch."""
-    max_atoms_per_batch: Optional[int] = None  # type: ignore[misc]
+    max_atoms_per_batch: Optional[int] = None
     """Cap on the number of atoms in a batch (``null`` = no cap)."""
-    max_edges_per_batch: Optional[int] = None  # type: ignore[misc]
+    max_edges_per_batch: Optional[int] = None
     """Cap on the number of neighbour pairs in a batch (``null`` = no cap)."""
-    optimizer: Literal["adam", "adamw"] = "adam"  # type: ignore[misc]
+    optimizer: Literal["adam", "adamw"] = "adam"
     """``adam`` (L2 penalty in the gradient) or ``adamw`` (decoupled weight decay)."""
-    learning_rate: float = 1e-3  # type: ignore[misc]
+    learning_rate: float = 1e-3
     """Peak learning rate."""
-    weight_decay: float = 0.0  # type: ignore[misc]
+    weight_decay: float = 0.0
     """Weight decay of the optimiser."""
-    scheduler: Literal["warmup_cosine", "plateau", "constant"] = "warmup_cosine"  # type: ignore[misc]
+    scheduler: Literal["warmup_cosine", "plateau", "constant"] = "warmup_cosine"
     """Learning-rate schedule: linear warm-up then cosine decay, reduce-on-plateau of
     the validation loss, or constant."""
-    warmup_fraction: float = 0.05  # type: ignore[misc]
+    warmup_fraction: float = 0.05
     """Fraction of all steps spent warming up linearly (``warmup_cosine``)."""
-    min_lr_ratio: float = 0.01  # type: ignore[misc]
+    min_lr_ratio: float = 0.01
     """Final learning rate of the cosine decay, as a fraction of ``learning_rate``."""
-    plateau_factor: float = 0.5  # type: ignore[misc]
+    plateau_factor: float = 0.5
     """Factor applied to the learning rate on a plateau (``plateau``)."""
-    plateau_patience: int = 10  # type: ignore[misc]
+    plateau_patience: int = 10
     """Epochs without improvement of the validation loss before reducing it."""
-    grad_clip_norm: Optional[float] = None  # type: ignore[misc]
+    grad_clip_norm: Optional[float] = None
     """Clip the global norm of the gradients to this value (``null`` = off)."""
-    ema_decay: Optional[float] = None  # type: ignore[misc]
+    ema_decay: Optional[float] = None
     """Decay of an exponential moving average of the weights, used for validation and
     the final model (``null`` = off; typical 0.99 to 0.999)."""
-    early_stopping_patience: Optional[int] = None  # type: ignore[misc]
+    early_stopping_patience: Optional[int] = None
     """Stop after this many epochs without improvement of ``best_model_metric``
     (``null`` = off)."""
-    best_model_metric: str = "loss"  # type: ignore[misc]
+    best_model_metric: str = "loss"
     """Validation metric that selects the best model: ``loss`` (total validation
     loss), or ``<target>.<rmse|mae>``, or ``<target>.<forces|stress|virial>.<rmse|mae>``
     (e.g. ``energy.forces.rmse``)."""
-    log_interval: int = 1  # type: ignore[misc]
+    log_interval: int = 1
     """Write a log line every this many epochs."""
-    checkpoint_interval: int = 25  # type: ignore[misc]
+    checkpoint_interval: int = 25
     """Write ``model_<epoch>.ckpt`` every this many epochs."""
-    loss: Union[LossType, Dict[str, TargetLossHypers]] = "mse"  # type: ignore[misc]
+    loss: Union[LossType, Dict[str, TargetLossHypers]] = "mse"
     """A loss type for every target, or per-target settings (see the loss section)."""
-    atomic_baseline: Dict[str, Dict[int, float]] = {}  # type: ignore[misc]
+    atomic_baseline: Dict[str, Dict[int, float]] = {}
     """Fixed per-element values of the composition baseline, per target
     (e.g. ``{energy: {1: -13.6}}``); the other elements are fitted."""
-    scale_targets: bool = True  # type: ignore[misc]
+    scale_targets: bool = True
     """Divide each target's errors in the loss by the standard deviation of its
     labels (after removing the composition baseline)."""
-    per_structure_targets: List[str] = []  # type: ignore[misc]
+    per_structure_targets: List[str] = []
     """Per-structure targets whose loss is not normalised by the number of atoms."""
 
 

@@ -18,11 +18,11 @@ from atomtrain.training.hypers import BaseTrainerHypers
 class ModelHypers(TypedDict):
     """Hyperparameters of the dummy model."""
 
-    cutoff: float = 4.0  # type: ignore[misc]
+    cutoff: float = 4.0
     """Radius of the neighbourhood, in the dataset's length unit."""
-    num_radial: int = 8  # type: ignore[misc]
+    num_radial: int = 8
     """Number of Gaussian radial functions between 0 and the cutoff."""
-    hidden: int = 32  # type: ignore[misc]
+    hidden: int = 32
     """Width of the two hidden layers of the per-atom network."""
 
 

@@ -8,8 +8,6 @@ The composition baseline is added while ``baseline_enabled`` is true (the traini
 engine switches it off, see :mod:`atomtrain.training.baseline`).
 """
 
-from __future__ import annotations
-
 import math
 from typing import Any, Dict, List, Optional
 
@@ -125,39 +123,53 @@ class DummyModel(ModelInterface[ModelHypers]):
         if self.baseline_enabled:
             baseline = self.composition_baseline(systems, outputs, selected_atoms)
         results: Dict[str, TensorMap] = {}
+        # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
-            if name not in outputs:
-                continue
-            values = head(hidden)[keep]
-            per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
-            if per_atom:
-                samples = Labels(
-                    ["system", "atom"],
-                    torch.stack([system[keep], atom[keep]], dim=1).to(torch.int32),
+            if name in outputs:
+                values = head(hidden)[keep]
+                per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
+                results[name] = self._tensor(
+                    name,
+                    values,
+                    system[keep],
+                    atom[keep],
+                    len(systems),
+                    per_atom,
+                    baseline,
                 )
-            else:
-                summed = torch.zeros(
-                    (len(systems), values.shape[1]), dtype=values.dtype, device=device
-                )
-                values = summed.index_add(0, system[keep], values)
-                samples = Labels(
-                    ["system"],
-                    torch.arange(
-                        len(systems), device=device, dtype=torch.int32
-                    ).reshape(-1, 1),
-                )
-            if name in baseline:
-                values = values + baseline[name].block().values
-            properties = Labels(
-                [self.property_names[name]],
-                torch.arange(values.shape[1], device=device, dtype=torch.int32).reshape(
-                    -1, 1
-                ),
-            )
-            block = TensorBlock(values, samples, [], properties)
-            keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
-            results[name] = TensorMap(keys, [block])
         return results
+
+    def _tensor(
+        self,
+        name: str,
+        values: torch.Tensor,
+        system: torch.Tensor,
+        atom: torch.Tensor,
+        n_systems: int,
+        per_atom: bool,
+        baseline: Dict[str, TensorMap],
+    ) -> TensorMap:
+        """Atomic ``values`` as the TensorMap of target ``name``, summed per
+        structure unless ``per_atom``, with the baseline added when present."""
+        device = values.device
+        if per_atom:
+            samples = Labels(
+                ["system", "atom"], torch.stack([system, atom], dim=1).to(torch.int32)
+            )
+        else:
+            summed = torch.zeros(
+                (n_systems, values.shape[1]), dtype=values.dtype, device=device
+            )
+            values = summed.index_add(0, system, values)
+            indices = torch.arange(n_systems, device=device, dtype=torch.int32)
+            samples = Labels(["system"], indices.reshape(-1, 1))
+        if name in baseline:
+            values = values + baseline[name].block().values
+        count = torch.arange(values.shape[1], device=device, dtype=torch.int32)
+        properties = Labels([self.property_names[name]], count.reshape(-1, 1))
+        block = TensorBlock(values, samples, [], properties)
+        keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
+        return TensorMap(keys, [block])
 
     def _features(self, systems: List[System]) -> torch.Tensor:
         """Radial features ``[n_atoms, n_types * num_radial + n_types]``."""
@@ -198,7 +210,7 @@ class DummyModel(ModelInterface[ModelHypers]):
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         return {n: i.model_output() for n, i in self.dataset_info.targets.items()}
 
-    def restart(self, dataset_info: DatasetInfo) -> DummyModel:
+    def restart(self, dataset_info: DatasetInfo) -> "DummyModel":
         new_targets = self.dataset_info.new_targets(dataset_info)
         new_types = self.dataset_info.new_atomic_types(dataset_info)
         if new_targets or new_types:
@@ -211,7 +223,7 @@ class DummyModel(ModelInterface[ModelHypers]):
     @classmethod
     def load_checkpoint(
         cls, checkpoint: Dict[str, Any], context: ModelCheckpointContext
-    ) -> DummyModel:
+    ) -> "DummyModel":
         section = checkpoint["model"]
         model = cls(
             dict(section["hypers"]),  # type: ignore[arg-type]
