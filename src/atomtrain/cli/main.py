@@ -1,0 +1,148 @@
+"""The ``atomtrain`` entry point: argument parsing, dispatch and error reporting.
+
+``atomtrain --help`` lists every subcommand from :data:`COMMANDS` without importing
+any of them (and so without importing torch); a subcommand's module is imported only
+when that subcommand is used, and it adds its own arguments then.
+
+Errors: a :class:`~atomtrain.errors.UserError` prints ``error: <message>`` and exits
+with 1 (with its traceback under ``--debug``); any other exception is a bug: its type
+and message are printed with the path of a file holding the full traceback,
+``atomtrain-error-<date>-<time>-<pid>.log`` in the system's temporary directory
+(:func:`tempfile.gettempdir`), and the exit code is 1. Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import List, Optional, Sequence
+
+from .._version import __version__
+from ..errors import UserError
+from . import NotBuiltError
+
+#: Subcommands in the order ``--help`` lists them, with their one-line help. Each is
+#: the module ``atomtrain.cli.<name>``; its ``HELP`` repeats the line given here.
+COMMANDS = {
+    "train": "train a model from an options file",
+    "eval": "evaluate an exported model on datasets, reporting errors and predictions",
+    "export": "export a checkpoint as a metatomic model for MD engines",
+    "check": "check an options file and its datasets without training",
+    "doc": "list the architectures, or print the documentation of one",
+    "convert": "convert structure files into an on-disk dataset for large data",
+}
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser; ``command``'s module (if any) adds its own arguments."""
+    parser = argparse.ArgumentParser(
+        prog="atomtrain",
+        description="Train machine-learning models of atomistic systems from one "
+        "YAML options file, and export them as metatomic models.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"atomtrain {__version__}"
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the full traceback of every error",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_line in COMMANDS.items():
+        subparser = subparsers.add_parser(name, help=help_line, description=help_line)
+        if name == command:
+            module = import_command(name)
+            if module is not None:
+                module.add_arguments(subparser)
+    return parser
+
+
+def import_command(name: str) -> Optional[ModuleType]:
+    """The module of subcommand ``name``, or ``None`` if it is not built yet."""
+    module_name = f"{__package__}.{name}"
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name == module_name:
+            return None
+        raise
+
+
+def _requested_command(argv: Sequence[str]) -> Optional[str]:
+    """The subcommand named on the command line (the first non-option word)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``atomtrain`` with ``argv`` (default: ``sys.argv[1:]``); the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _requested_command(argv)
+    debug = "--debug" in argv[: argv.index(command)] if command else "--debug" in argv
+    try:
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        module = import_command(args.command)
+        if module is None:
+            raise NotBuiltError(args.command)
+        return int(module.run(args))
+    except UserError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        return _report_bug(error, debug)
+
+
+def _report_bug(error: Exception, debug: bool) -> int:
+    """Print a one-line cause and where the full traceback was written."""
+    text = "".join(traceback.format_exception(error))
+    if debug:
+        print(text, file=sys.stderr, end="")
+    cause = f"{type(error).__name__}: {error}".splitlines()[0]
+    log = _write_traceback(text)
+    where = (
+        f"the full traceback is in {log}"
+        if log is not None
+        else "the traceback could not be written to a file; run again with --debug"
+    )
+    print(
+        f"error: {cause}\nThis is a bug in atomtrain or in an architecture plugin; "
+        f"{where}",
+        file=sys.stderr,
+    )
+    return EXIT_ERROR
+
+
+def _write_traceback(text: str) -> Optional[Path]:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(tempfile.gettempdir()) / f"atomtrain-error-{stamp}-{os.getpid()}.log"
+    command_line: List[str] = ["atomtrain", *sys.argv[1:]]
+    try:
+        path.write_text(
+            f"atomtrain {__version__}\ncommand: {' '.join(command_line)}\n\n{text}"
+        )
+    except OSError:
+        return None
+    return path

@@ -1,0 +1,170 @@
+"""The ``architecture`` section: ``name``, ``atomic_types``, ``model``, ``training``.
+
+The framework checks ``name`` and ``atomic_types``; the content of ``model`` and
+``training`` is validated against the architecture's ``documentation.py`` by
+:func:`atomtrain.architectures.hypers.validate_hypers`, which also merges the user's
+values over the defaults. The architecture's model class tells which devices and
+precisions it supports, used for ``device`` and ``base_precision``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..errors import Problem, UserError, did_you_mean
+
+ARCHITECTURE_KEYS = ("name", "atomic_types", "model", "training")
+
+
+@dataclass(frozen=True)
+class ArchitectureSupport:
+    """What the architecture's model class declares it can run on."""
+
+    #: ``__supported_devices__``, preferred first (e.g. ``["cuda", "cpu"]``).
+    devices: Tuple[str, ...]
+    #: ``__supported_dtypes__`` as ``base_precision`` values, preferred first.
+    precisions: Tuple[int, ...]
+
+
+def _optional_module(name: str) -> Optional[ModuleType]:
+    """``name`` imported, or ``None`` when that module is not part of this install."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name == name:
+            return None
+        raise
+
+
+def validate_architecture(
+    section: Any, path: str = "architecture"
+) -> Tuple[Dict[str, Any], List[Problem], Optional[ArchitectureSupport]]:
+    """Check and expand the ``architecture`` section.
+
+    Returns the expanded section (hypers merged over the architecture's defaults), the
+    problems found, and what the architecture supports (``None`` when its name is
+    invalid).
+    """
+    if not isinstance(section, dict):
+        problem = Problem(
+            path,
+            "expected a mapping with at least 'name' (see 'atomtrain doc')",
+            section,
+        )
+        return {}, [problem], None
+    problems = _check_name(section.get("name"), path)
+    problems += _check_atomic_types(section, path)
+    hypers = _optional_module("atomtrain.architectures.hypers")
+    if hypers is None:
+        problems += _check_sections(section, path)
+    expanded = {key: section[key] for key in ARCHITECTURE_KEYS if key in section}
+    for key in ("model", "training"):
+        expanded[key] = expanded.get(key) or {}
+    if any(p.path == f"{path}.name" for p in problems):
+        return expanded, problems, None
+    name = section["name"]
+    support, name_problem = _architecture_support(name, path)
+    if name_problem is not None:
+        return expanded, [*problems, name_problem], None
+    if hypers is not None:
+        merged, hyper_problems = _validate_hypers(hypers, name, section, path)
+        problems += [p for p in hyper_problems if not _already_reported(p, problems)]
+        expanded["model"] = merged.get("model", expanded["model"])
+        expanded["training"] = merged.get("training", expanded["training"])
+    return expanded, problems, support
+
+
+def _validate_hypers(
+    hypers: ModuleType, name: str, section: Dict[str, Any], path: str
+) -> Tuple[Dict[str, Any], List[Problem]]:
+    try:
+        merged, problems = hypers.validate_hypers(name, section, path_prefix=path)
+    except UserError as error:
+        return {}, [Problem(path, str(error))]
+    return merged, list(problems)
+
+
+def _already_reported(problem: Problem, problems: List[Problem]) -> bool:
+    return any(problem.path == seen.path for seen in problems)
+
+
+def _check_name(name: Any, path: str) -> List[Problem]:
+    if name is None:
+        return [
+            Problem(
+                f"{path}.name",
+                "required: the name of the architecture ('atomtrain doc' lists them)",
+            )
+        ]
+    if not isinstance(name, str) or not name.strip():
+        return [Problem(f"{path}.name", "expected the name of an architecture", name)]
+    return []
+
+
+def _check_atomic_types(section: Dict[str, Any], path: str) -> List[Problem]:
+    if "atomic_types" not in section:
+        return []
+    types = section["atomic_types"]
+    where = f"{path}.atomic_types"
+    if not isinstance(types, list) or not all(
+        isinstance(t, int) and not isinstance(t, bool) for t in types
+    ):
+        return [
+            Problem(where, "expected a list of atomic numbers, e.g. [1, 6, 8]", types)
+        ]
+    if len(set(types)) != len(types):
+        return [Problem(where, "an atomic type is listed more than once", types)]
+    return []
+
+
+def _check_sections(section: Dict[str, Any], path: str) -> List[Problem]:
+    """Unknown keys and non-mapping ``model``/``training`` (when no hypers module)."""
+    problems = [
+        Problem(
+            f"{path}.{key}",
+            "unknown key; expected one of "
+            + ", ".join(ARCHITECTURE_KEYS)
+            + did_you_mean(str(key), ARCHITECTURE_KEYS),
+        )
+        for key in section
+        if key not in ARCHITECTURE_KEYS
+    ]
+    for key in ("model", "training"):
+        value = section.get(key)
+        if value is not None and not isinstance(value, dict):
+            problems.append(Problem(f"{path}.{key}", "expected a mapping", value))
+    return problems
+
+
+def _architecture_support(
+    name: str, path: str
+) -> Tuple[Optional[ArchitectureSupport], Optional[Problem]]:
+    discovery = _optional_module("atomtrain.architectures.discovery")
+    if discovery is None:
+        return None, None
+    try:
+        module = discovery.import_architecture(name)
+    except UserError as error:
+        return None, Problem(f"{path}.name", str(error), name)
+    from ..utils.dtype import dtype_to_bits
+
+    model = module.__model__
+    support = ArchitectureSupport(
+        devices=tuple(model.__supported_devices__),
+        precisions=tuple(dtype_to_bits(d) for d in model.__supported_dtypes__),
+    )
+    return support, None
+
+
+def architecture_support(name: str) -> Optional[ArchitectureSupport]:
+    """What architecture ``name`` supports (``None`` without architecture discovery).
+
+    Raises the discovery's :class:`UserError` for an unknown name.
+    """
+    support, problem = _architecture_support(name, "architecture")
+    if problem is not None:
+        raise UserError(f"architecture.name: {problem.message}")
+    return support

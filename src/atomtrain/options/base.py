@@ -1,0 +1,283 @@
+"""The base grammar of the options file and its validation.
+
+Top-level keys (metatrain's grammar, with atomtrain's defaults):
+
+``architecture``  required; ``name`` (required), ``atomic_types``, ``model``,
+                  ``training`` (see :mod:`atomtrain.options.architecture`).
+``device``        ``auto`` (default); see :mod:`atomtrain.options.devices`.
+``base_precision`` 16, 32 or 64; default: the architecture's preferred precision.
+``seed``          an integer in [0, 2**32); default: a random seed, written into the
+                  expanded options so that the run can be repeated.
+``training_set``  required; a dataset section, a list of them, or a file name.
+``validation_set`` a fraction of the training set in [0, 1) or a dataset section;
+                  default ``0.1`` (metatrain requires it; a held-out tenth is the
+                  sensible default for model selection).
+``test_set``      same grammar; default ``0.0`` (no test set), as in metatrain.
+``loggers``       ``tensorboard`` (boolean, default false) and ``wandb`` (a mapping
+                  of ``wandb.init`` settings, or null, the default).
+``wandb``         metatrain's spelling of ``loggers.wandb``; moved there on expansion.
+``print_stats``   print dataset statistics before training: true, false or ``auto``
+                  (default: when the datasets hold fewer than a million structures).
+``final_eval``    evaluate the final model on every set after training (default true).
+
+Dataset sections are expanded by :mod:`atomtrain.options.datasets`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..errors import OptionsError, Problem, did_you_mean
+from .architecture import ArchitectureSupport, _optional_module, validate_architecture
+from .devices import check_device, check_precision, normalize_device, parse_precision
+
+TOP_LEVEL_KEYS = (
+    "architecture",
+    "device",
+    "base_precision",
+    "seed",
+    "training_set",
+    "validation_set",
+    "test_set",
+    "loggers",
+    "wandb",
+    "print_stats",
+    "final_eval",
+)
+LOGGER_KEYS = ("tensorboard", "wandb")
+DEFAULT_VALIDATION_FRACTION = 0.1
+DEFAULT_TEST_FRACTION = 0.0
+#: Seeds are passed to numpy, which takes them below 2**32.
+SEED_LIMIT = 2**32
+
+
+def validate_options(
+    raw: Dict[str, Any], file: Optional[str], base_dir: Path
+) -> Dict[str, Any]:
+    """Validate the options and return them fully expanded.
+
+    Defaults are filled in, the architecture's hypers merged over its defaults and
+    dataset sections expanded (relative paths resolved against ``base_dir``). Every
+    problem is collected and raised once as an :class:`OptionsError` naming ``file``.
+    Nothing is written: create the run directory only after this returns.
+    """
+    if not isinstance(raw, dict):
+        raise OptionsError([Problem("", "expected a mapping of options", raw)], file)
+    problems = _unknown_keys(raw)
+    expanded: Dict[str, Any] = {}
+    if "architecture" not in raw:
+        problems.append(Problem("architecture", "required: the architecture to train"))
+        support = None
+    else:
+        architecture, found, support = validate_architecture(raw["architecture"])
+        expanded["architecture"] = architecture
+        problems += found
+    problems += _expand_device(raw, support, expanded)
+    problems += _expand_precision(raw, support, expanded)
+    problems += _expand_seed(raw, expanded)
+    problems += _expand_datasets(raw, base_dir, expanded)
+    problems += _expand_loggers(raw, expanded)
+    problems += _expand_flags(raw, expanded)
+    if problems:
+        raise OptionsError(problems, file)
+    return expanded
+
+
+def _unknown_keys(raw: Dict[str, Any]) -> List[Problem]:
+    return [
+        Problem(
+            str(key),
+            "unknown option"
+            + did_you_mean(str(key), TOP_LEVEL_KEYS)
+            + "; expected one of "
+            + ", ".join(TOP_LEVEL_KEYS),
+        )
+        for key in raw
+        if key not in TOP_LEVEL_KEYS
+    ]
+
+
+def _expand_device(
+    raw: Dict[str, Any], support: Optional[ArchitectureSupport], out: Dict[str, Any]
+) -> List[Problem]:
+    device = raw.get("device", "auto")
+    problems = check_device(device)
+    if problems:
+        return problems
+    device = out["device"] = normalize_device(device)
+    if support is None:
+        return []
+    supported = {d.split(":")[0] for d in support.devices}
+    names = device if isinstance(device, list) else [device]
+    refused = [
+        name
+        for name in names
+        if name not in ("auto", "gpu", "multi-gpu")
+        and name.split(":")[0] not in supported
+    ]
+    if device in ("gpu", "multi-gpu") and not supported & {"cuda", "mps"}:
+        refused.append(device)
+    if refused:
+        choices = ", ".join(support.devices)
+        return [
+            Problem("device", f"not supported by the architecture ({choices})", device)
+        ]
+    return []
+
+
+def _expand_precision(
+    raw: Dict[str, Any], support: Optional[ArchitectureSupport], out: Dict[str, Any]
+) -> List[Problem]:
+    if "base_precision" not in raw:
+        if support is not None:
+            out["base_precision"] = support.precisions[0]
+        return []
+    value = raw["base_precision"]
+    problems = check_precision(value)
+    if problems:
+        return problems
+    bits = parse_precision(value)
+    out["base_precision"] = bits
+    if support is not None and bits not in support.precisions:
+        choices = ", ".join(str(p) for p in support.precisions)
+        return [
+            Problem(
+                "base_precision",
+                f"not supported by the architecture ({choices})",
+                value,
+            )
+        ]
+    return []
+
+
+def _expand_seed(raw: Dict[str, Any], out: Dict[str, Any]) -> List[Problem]:
+    seed = raw.get("seed")
+    if seed is None:
+        out["seed"] = secrets.randbelow(SEED_LIMIT)
+        return []
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, int)
+        or not 0 <= seed < SEED_LIMIT
+    ):
+        return [Problem("seed", "expected an integer between 0 and 2**32 - 1", seed)]
+    out["seed"] = seed
+    return []
+
+
+def _expand_datasets(
+    raw: Dict[str, Any], base_dir: Path, out: Dict[str, Any]
+) -> List[Problem]:
+    datasets = _optional_module("atomtrain.options.datasets")
+    problems: List[Problem] = []
+    if raw.get("training_set") is None:
+        problems.append(Problem("training_set", "required: the data to train on"))
+    else:
+        value, found = _expand_section(
+            datasets, raw["training_set"], "training_set", base_dir
+        )
+        out["training_set"] = value
+        problems += found
+    defaults = {
+        "validation_set": DEFAULT_VALIDATION_FRACTION,
+        "test_set": DEFAULT_TEST_FRACTION,
+    }
+    for key, default in defaults.items():
+        value = raw.get(key, default)
+        if _is_number(value):
+            if not 0.0 <= value < 1.0:
+                problems.append(
+                    Problem(
+                        key, "a fraction of the training set must be in [0, 1)", value
+                    )
+                )
+            out[key] = value
+        elif value is None or isinstance(value, bool):
+            problems.append(
+                Problem(
+                    key, "expected a fraction of the training set or a dataset", value
+                )
+            )
+        else:
+            out[key], found = _expand_section(datasets, value, key, base_dir)
+            problems += found
+    return problems + _check_fraction_sum(out)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_fraction_sum(out: Dict[str, Any]) -> List[Problem]:
+    validation: Any = out.get("validation_set")
+    test: Any = out.get("test_set")
+    if _is_number(validation) and _is_number(test) and validation + test >= 1.0:
+        return [
+            Problem(
+                "test_set",
+                f"validation_set ({validation}) and test_set ({test}) together take "
+                "the whole training set; their sum must be below 1",
+            )
+        ]
+    return []
+
+
+def _expand_section(
+    datasets: Any, value: Any, path: str, base_dir: Path
+) -> Tuple[Any, List[Problem]]:
+    if datasets is None:
+        return value, []
+    expanded, problems = datasets.expand_dataset_section(value, path, base_dir)
+    return expanded, list(problems)
+
+
+def _expand_loggers(raw: Dict[str, Any], out: Dict[str, Any]) -> List[Problem]:
+    loggers = raw.get("loggers") or {}
+    if not isinstance(loggers, dict):
+        return [Problem("loggers", "expected a mapping (tensorboard, wandb)", loggers)]
+    problems = [
+        Problem(
+            f"loggers.{key}",
+            "unknown logger"
+            + did_you_mean(str(key), LOGGER_KEYS)
+            + "; expected one of "
+            + ", ".join(LOGGER_KEYS),
+        )
+        for key in loggers
+        if key not in LOGGER_KEYS
+    ]
+    tensorboard = loggers.get("tensorboard", False)
+    if not isinstance(tensorboard, bool):
+        problems.append(
+            Problem("loggers.tensorboard", "expected true or false", tensorboard)
+        )
+    wandb, path = loggers.get("wandb"), "loggers.wandb"
+    if raw.get("wandb") is not None:
+        if wandb is not None:
+            problems.append(
+                Problem("wandb", "given twice: here and as loggers.wandb; keep one")
+            )
+        wandb, path = raw["wandb"], "wandb"
+    if wandb is not None and not isinstance(wandb, dict):
+        problems.append(
+            Problem(path, "expected a mapping of wandb.init settings", wandb)
+        )
+    out["loggers"] = {"tensorboard": tensorboard, "wandb": wandb}
+    return problems
+
+
+def _expand_flags(raw: Dict[str, Any], out: Dict[str, Any]) -> List[Problem]:
+    problems = []
+    print_stats = raw.get("print_stats", "auto")
+    if not (isinstance(print_stats, bool) or print_stats == "auto"):
+        problems.append(
+            Problem("print_stats", "expected true, false or auto", print_stats)
+        )
+    final_eval = raw.get("final_eval", True)
+    if not isinstance(final_eval, bool):
+        problems.append(Problem("final_eval", "expected true or false", final_eval))
+    out["print_stats"] = print_stats
+    out["final_eval"] = final_eval
+    return problems
