@@ -1,23 +1,44 @@
 """Reading an options file and applying ``-r key.sub=value`` overrides.
 
 Only this module reads the options file; everything downstream works on plain dicts.
-An override's value is parsed with :func:`yaml.safe_load`, exactly as if it were
+An override's value is parsed as YAML (PyYAML's safe loader), exactly as if it were
 written in the file: ``5`` is an integer, ``1e-3`` a float, ``[1, 2]`` a list,
 ``{a: 1}`` a mapping, ``null`` is ``None``, and (PyYAML follows YAML 1.1)
 ``on``/``off``/``yes``/``no`` are booleans, which is what makes the ``forces: on``
 shorthand work from the command line too. Quote a value to keep it a string:
 ``-r "device='cuda'"``.
+
+One departure from YAML 1.1, in the file and in overrides alike: numbers in
+scientific notation without a dot (``1e-3``) are floats, as in YAML 1.2 and in
+metatrain's options files, rather than strings.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 import yaml
 
 from ..errors import OptionsError, Problem, UserError
+
+
+class OptionsLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads ``1e-3`` as a float."""
+
+
+#: Scientific notation without a dot, which YAML 1.1 leaves as a string.
+_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+OptionsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", _FLOAT, list("-+0123456789")
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """``text`` parsed as YAML with :class:`OptionsLoader`."""
+    return yaml.load(text, Loader=OptionsLoader)
 
 
 class OptionsFileError(UserError):
@@ -37,7 +58,7 @@ def read_options_file(path: Path) -> Dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise OptionsFileError(f"cannot read options file '{path}': {error}") from None
     try:
-        content = yaml.safe_load(text)
+        content = parse_yaml(text)
     except yaml.YAMLError as error:
         raise OptionsFileError(_describe_yaml_error(path, error)) from None
     if content is None:
@@ -84,7 +105,7 @@ def parse_override(override: str) -> Tuple[List[str], Any]:
     if any(not part for part in parts):
         raise ValueError(f"empty component in the key '{key}'")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = parse_yaml(text) if text.strip() else None
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error)
         raise ValueError(f"the value is not valid YAML: {problem}") from None
