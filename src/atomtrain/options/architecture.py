@@ -57,23 +57,23 @@ def validate_architecture(
         return {}, [problem], None
     problems = _check_name(section.get("name"), path)
     problems += _check_atomic_types(section, path)
-    hypers = _optional_module("atomtrain.architectures.hypers")
-    if hypers is None:
-        problems += _check_sections(section, path)
     expanded = {key: section[key] for key in ARCHITECTURE_KEYS if key in section}
     for key in ("model", "training"):
         expanded[key] = expanded.get(key) or {}
-    if any(p.path == f"{path}.name" for p in problems):
-        return expanded, problems, None
-    name = section["name"]
-    support, name_problem = _architecture_support(name, path)
-    if name_problem is not None:
-        return expanded, [*problems, name_problem], None
-    if hypers is not None:
-        merged, hyper_problems = _validate_hypers(hypers, name, section, path)
-        problems += [p for p in hyper_problems if not _already_reported(p, problems)]
-        expanded["model"] = merged.get("model", expanded["model"])
-        expanded["training"] = merged.get("training", expanded["training"])
+    hypers = _optional_module("atomtrain.architectures.hypers")
+    support, known = None, not problems or problems[0].path != f"{path}.name"
+    if known:
+        support, name_problem = _architecture_support(section["name"], path)
+        if name_problem is not None:
+            problems.append(name_problem)
+            known = False
+    if hypers is None or not known:
+        # without the architecture's hypers, only the framework's keys are checked
+        return expanded, problems + _check_sections(section, path), support
+    merged, hyper_problems = _validate_hypers(hypers, section["name"], section, path)
+    problems += [p for p in hyper_problems if not _already_reported(p, problems)]
+    expanded["model"] = merged.get("model", expanded["model"])
+    expanded["training"] = merged.get("training", expanded["training"])
     return expanded, problems, support
 
 
