@@ -35,7 +35,7 @@ COMMANDS = {
     "eval": "evaluate an exported model on datasets, reporting errors and predictions",
     "export": "export a checkpoint as a metatomic model for MD engines",
     "check": "check an options file and its datasets without training",
-    "doc": "list the architectures, or print the documentation of one",
+    "doc": "list the architectures, or print the documentation page of one",
     "convert": "convert structure files into an on-disk dataset for large data",
 }
 
