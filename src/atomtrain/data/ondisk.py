@@ -1,0 +1,293 @@
+"""A memory-mapped dataset on disk, for data larger than memory.
+
+Format (version 1): a directory holding flat binary arrays (C order, little endian,
+no header) and ``header.json``, which gives the :class:`DatasetInfo`, the input files,
+and the dtype and shape of every array::
+
+    header.json          {"format": "atomtrain-disk-dataset", "version": 1, "info": ...,
+                          "files": [...], "arrays": {name: {"dtype", "shape"}},
+                          "targets": [name, ...], "extra_data": [name, ...]}
+    types.bin            int32   [n_atoms_total]            atomic numbers
+    positions.bin        float64 [n_atoms_total, 3]
+    cells.bin            float64 [n_structures, 3, 3]       rows are cell vectors
+    pbc.bin              bool    [n_structures, 3]
+    atom_offsets.bin     int64   [n_structures + 1]         atoms of i: [o[i], o[i+1])
+    origin_file.bin      int32   [n_structures]             index in "files"
+    origin_index.bin     int64   [n_structures]             index in that file
+    targets/K/block_B.bin    float64 [n_samples_total, *components, n_properties]
+    targets/K/positions.bin  float64 [n_atoms_total, 3, n_properties]   dE/dr
+    targets/K/strain.bin     float64 [n_structures, 3, 3, n_properties] dE/dε, NaN: none
+    extra_data/K/...         the same for extra data
+
+``K`` is the position of the target in the header's list (target names may hold
+``/`` and ``::``); per-structure blocks have one sample per structure, per-atom blocks
+one per atom (indexed with ``atom_offsets``). Values are in the declared units.
+
+:class:`DiskDatasetWriter` appends structures one at a time, buffering a chunk in
+memory; the directory is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import IO, Any, Dict, List, Tuple
+
+import numpy as np
+import torch
+
+from .dataset import Dataset
+from .info import DatasetInfo, TargetInfo
+from .structure import Structure, TargetData
+
+FORMAT_NAME = "atomtrain-disk-dataset"
+FORMAT_VERSION = 1
+
+
+class DiskDatasetWriter:
+    """Writes a dataset to ``path`` one structure at a time.
+
+    ``info`` describes the targets and extra data every appended structure must hold;
+    the atomic types in the header are those actually seen. Use as a context manager:
+    the dataset appears at ``path`` only when the block exits without an exception.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], info: DatasetInfo, chunk_size: int = 4096
+    ) -> None:
+        self.path = Path(path)
+        if self.path.exists():
+            raise FileExistsError(f"'{self.path}' already exists")
+        self._tmp = self.path.with_name(self.path.name + ".partial")
+        if self._tmp.exists():
+            shutil.rmtree(self._tmp)
+        self._tmp.mkdir(parents=True)
+        self.info = info
+        self.chunk_size = chunk_size
+        self._files: Dict[str, IO[bytes]] = {}
+        self._buffers: Dict[str, List[np.ndarray]] = {}
+        self._shapes: Dict[str, Tuple[str, List[int]]] = {}
+        self._input_files: List[str] = []
+        self._types_seen: set[int] = set()
+        self._num_structures = 0
+        self._num_atoms = 0
+        self._pending = 0
+
+    def __enter__(self) -> DiskDatasetWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._abort()
+
+    def append(self, structure: Structure, origin: Tuple[str, int]) -> None:
+        """Add one structure, read from ``origin = (file, index in file)``."""
+        file, position = origin
+        if file not in self._input_files:
+            self._input_files.append(file)
+        n_atoms = len(structure)
+        self._push("types", structure.types.numpy().astype(np.int32))
+        self._push("positions", structure.positions.numpy().astype(np.float64))
+        self._push("cells", structure.cell.numpy().astype(np.float64)[None])
+        self._push("pbc", structure.pbc.numpy().astype(bool)[None])
+        self._push("atom_offsets", np.array([self._num_atoms], dtype=np.int64))
+        self._push(
+            "origin_file", np.array([self._input_files.index(file)], dtype=np.int32)
+        )
+        self._push("origin_index", np.array([position], dtype=np.int64))
+        for group, infos, entries in (
+            ("targets", self.info.targets, structure.targets),
+            ("extra_data", self.info.extra_data, structure.extra_data),
+        ):
+            for k, (name, info) in enumerate(infos.items()):
+                self._push_entry(f"{group}/{k}", name, info, entries, structure)
+        self._types_seen.update(int(t) for t in torch.unique(structure.types))
+        self._num_structures += 1
+        self._num_atoms += n_atoms
+        self._pending += 1
+        if self._pending >= self.chunk_size:
+            self._flush()
+
+    def _push_entry(
+        self,
+        prefix: str,
+        name: str,
+        info: TargetInfo,
+        entries: Dict[str, TargetData],
+        structure: Structure,
+    ) -> None:
+        if name not in entries:
+            raise KeyError(f"the structure has no entry '{name}'")
+        data = entries[name]
+        for b, block in enumerate(data.blocks):
+            self._push(f"{prefix}/block_{b}", block.numpy().astype(np.float64))
+        for gradient in info.gradients:
+            values = data.gradients.get(gradient)
+            if values is None:
+                shape = [len(structure), 3] if gradient == "positions" else [3, 3]
+                values = torch.full([*shape, info.num_subtargets], float("nan"))
+            array = values.numpy().astype(np.float64)
+            self._push(
+                f"{prefix}/{gradient}",
+                array if gradient == "positions" else array[None],
+            )
+
+    def _push(self, name: str, array: np.ndarray) -> None:
+        if name not in self._buffers:
+            self._buffers[name] = []
+            self._shapes[name] = (array.dtype.str, [0, *array.shape[1:]])
+            file = self._tmp / f"{name}.bin"
+            file.parent.mkdir(parents=True, exist_ok=True)
+            self._files[name] = open(file, "wb")  # noqa: SIM115
+        self._buffers[name].append(array)
+        self._shapes[name][1][0] += array.shape[0]
+
+    def _flush(self) -> None:
+        for name, buffer in self._buffers.items():
+            if buffer:
+                np.ascontiguousarray(np.concatenate(buffer)).tofile(self._files[name])
+                buffer.clear()
+        self._pending = 0
+
+    def close(self) -> None:
+        """Write what is buffered and the header, then move the dataset in place."""
+        self._push("atom_offsets", np.array([self._num_atoms], dtype=np.int64))
+        self._flush()
+        for file in self._files.values():
+            file.close()
+        info = DatasetInfo(
+            length_unit=self.info.length_unit,
+            atomic_types=sorted(self._types_seen),
+            targets=self.info.targets,
+            extra_data=self.info.extra_data,
+        )
+        header = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "info": info.to_dict(),
+            "num_structures": self._num_structures,
+            "num_atoms": self._num_atoms,
+            "files": self._input_files,
+            "targets": list(info.targets),
+            "extra_data": list(info.extra_data),
+            "arrays": {
+                name: {"dtype": dtype, "shape": shape}
+                for name, (dtype, shape) in self._shapes.items()
+            },
+        }
+        (self._tmp / "header.json").write_text(json.dumps(header, indent=1))
+        self._tmp.rename(self.path)
+
+    def _abort(self) -> None:
+        for file in self._files.values():
+            file.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+class DiskDataset(Dataset):
+    """A dataset written by :class:`DiskDatasetWriter` (or ``atomtrain convert``),
+    read through memory maps: structures are read from disk when indexed."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        header_file = self.path / "header.json"
+        if not header_file.is_file():
+            raise FileNotFoundError(
+                f"'{self.path}' is not an atomtrain on-disk dataset (no header.json)"
+            )
+        header = json.loads(header_file.read_text())
+        if header.get("format") != FORMAT_NAME:
+            raise ValueError(f"'{header_file}' is not an atomtrain on-disk dataset")
+        if header["version"] > FORMAT_VERSION:
+            raise ValueError(
+                f"'{self.path}' uses on-disk format version {header['version']}, "
+                f"newer than this atomtrain reads ({FORMAT_VERSION}); upgrade atomtrain"
+            )
+        self.header = header
+        self.info = DatasetInfo.from_dict(header["info"])
+        self._open()
+
+    def _open(self) -> None:
+        self._arrays: Dict[str, np.ndarray] = {}
+        for name, spec in self.header["arrays"].items():
+            shape = tuple(spec["shape"])
+            if int(np.prod(shape)) == 0:
+                self._arrays[name] = np.zeros(shape, dtype=np.dtype(spec["dtype"]))
+                continue
+            self._arrays[name] = np.memmap(
+                self.path / f"{name}.bin",
+                dtype=np.dtype(spec["dtype"]),
+                mode="r",
+                shape=shape,
+            )
+        self._offsets = np.asarray(self._arrays["atom_offsets"])
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {"path": self.path, "header": self.header, "info": self.info}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open()
+
+    def __len__(self) -> int:
+        return int(self.header["num_structures"])
+
+    def __getitem__(self, index: int) -> Structure:
+        if not 0 <= index < len(self):
+            raise IndexError(f"structure {index} out of range for {len(self)}")
+        start, stop = int(self._offsets[index]), int(self._offsets[index + 1])
+        arrays = self._arrays
+        return Structure(
+            types=_tensor(arrays["types"][start:stop]),
+            positions=_tensor(arrays["positions"][start:stop]),
+            cell=_tensor(arrays["cells"][index]),
+            pbc=_tensor(arrays["pbc"][index]),
+            targets=self._entries("targets", self.info.targets, index, start, stop),
+            extra_data=self._entries(
+                "extra_data", self.info.extra_data, index, start, stop
+            ),
+        )
+
+    def _entries(
+        self,
+        group: str,
+        infos: Dict[str, TargetInfo],
+        index: int,
+        start: int,
+        stop: int,
+    ) -> Dict[str, TargetData]:
+        entries = {}
+        for k, (name, info) in enumerate(infos.items()):
+            prefix = f"{group}/{k}"
+            rows = slice(start, stop) if info.per_atom else slice(index, index + 1)
+            blocks = [
+                _tensor(self._arrays[f"{prefix}/block_{b}"][rows])
+                for b in range(len(info.block_components()))
+            ]
+            gradients = {}
+            if "positions" in info.gradients:
+                gradients["positions"] = _tensor(
+                    self._arrays[f"{prefix}/positions"][start:stop]
+                )
+            if "strain" in info.gradients:
+                strain = _tensor(self._arrays[f"{prefix}/strain"][index])
+                if not torch.isnan(strain).all():
+                    gradients["strain"] = strain
+            entries[name] = TargetData(blocks=blocks, gradients=gradients)
+        return entries
+
+    def origin(self, index: int) -> Tuple[str, int]:
+        file = self.header["files"][int(self._arrays["origin_file"][index])]
+        return file, int(self._arrays["origin_index"][index])
+
+    def num_atoms(self) -> List[int]:
+        return np.diff(self._offsets).tolist()
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A tensor owning a copy of a memory-mapped slice."""
+    return torch.from_numpy(np.array(array))

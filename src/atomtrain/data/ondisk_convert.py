@@ -1,0 +1,182 @@
+"""Streaming conversion of ASE-readable files into the on-disk format.
+
+:func:`convert` reads one frame at a time with :func:`ase.io.iread` and appends it to a
+:class:`~atomtrain.data.ondisk.DiskDatasetWriter`, so a file of any size converts in
+bounded memory. Values come from ``atoms.info`` / ``atoms.arrays`` or, for the keys ASE
+moves there (``energy``, ``forces``, ``stress``), from the frame's calculator.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import DataError, UserError
+from .info import DatasetInfo, TargetInfo
+from .ondisk import DiskDatasetWriter
+from .structure import Structure, TargetData
+
+
+@dataclass(frozen=True)
+class ConvertTarget:
+    """Where to read one target: ``key`` for the values and, for energies, the keys of
+    the forces and of the stress (``(1/V) dE/dε``, 3x3, 9 or 6 Voigt numbers) or the
+    virial (``-dE/dε``, 3x3 or 9 numbers). ``info`` gives its layout; its gradients are
+    derived from the keys."""
+
+    name: str
+    key: str
+    info: TargetInfo
+    forces_key: Optional[str] = None
+    stress_key: Optional[str] = None
+    virial_key: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.stress_key is not None and self.virial_key is not None:
+            raise UserError(
+                f"target '{self.name}': give either a stress or a virial key, not both"
+            )
+        if self.info.kind == "spherical":
+            raise UserError(
+                f"target '{self.name}': spherical targets are not read by convert"
+            )
+
+    def target_info(self) -> TargetInfo:
+        gradients = []
+        if self.forces_key is not None:
+            gradients.append("positions")
+        if self.stress_key is not None or self.virial_key is not None:
+            gradients.append("strain")
+        return replace(self.info, gradients=tuple(gradients))
+
+
+def convert(
+    input_files: Sequence[str | os.PathLike[str]],
+    output_dir: str | os.PathLike[str],
+    targets: Sequence[ConvertTarget],
+    length_unit: str = "angstrom",
+    chunk_size: int = 4096,
+) -> int:
+    """Stream every frame of ``input_files`` into a new on-disk dataset at
+    ``output_dir``; returns the number of structures written. A missing or malformed
+    value raises :class:`DataError` naming the file, the key and the frame."""
+    import ase.io
+
+    info = DatasetInfo(
+        length_unit=length_unit,
+        targets={t.name: t.target_info() for t in targets},
+    )
+    count = 0
+    with DiskDatasetWriter(output_dir, info, chunk_size=chunk_size) as writer:
+        for input_file in input_files:
+            file = str(input_file)
+            if not Path(file).is_file():
+                raise UserError(f"input file '{file}' does not exist")
+            for position, atoms in enumerate(ase.io.iread(file, index=":")):
+                structure = frame_to_structure(atoms, targets, file, position)
+                writer.append(structure, (file, position))
+                count += 1
+    return count
+
+
+def frame_to_structure(
+    atoms: Any, targets: Sequence[ConvertTarget], file: str, position: int
+) -> Structure:
+    """One ASE frame as a :class:`Structure` with the requested labels."""
+    pbc = torch.tensor(np.asarray(atoms.pbc, dtype=bool))
+    cell = torch.tensor(np.asarray(atoms.cell.array, dtype=np.float64))
+    cell = cell * pbc.reshape(3, 1)
+    structure = Structure(
+        types=torch.tensor(atoms.numbers, dtype=torch.int32),
+        positions=torch.tensor(np.asarray(atoms.positions, dtype=np.float64)),
+        cell=cell,
+        pbc=pbc,
+    )
+    for target in targets:
+        read = _FrameReader(atoms, file, position)
+        structure.targets[target.name] = _target_data(read, target, structure)
+    return structure
+
+
+class _FrameReader:
+    def __init__(self, atoms: Any, file: str, position: int) -> None:
+        self.atoms = atoms
+        self.file = file
+        self.position = position
+
+    def __call__(self, key: str, per_atom: bool) -> np.ndarray:
+        atoms = self.atoms
+        results = atoms.calc.results if atoms.calc is not None else {}
+        source: Dict[str, Any] = atoms.arrays if per_atom else atoms.info
+        if key in source:
+            value = source[key]
+        elif key in results:
+            value = results[key]
+        else:
+            where = "arrays" if per_atom else "info"
+            raise DataError(
+                f"no '{key}' in the frame's {where} or calculator results",
+                file=self.file,
+                key=key,
+                structure=self.position,
+            )
+        return np.asarray(value, dtype=np.float64)
+
+    def error(self, key: str, message: str) -> DataError:
+        return DataError(message, file=self.file, key=key, structure=self.position)
+
+
+def _target_data(
+    read: _FrameReader, target: ConvertTarget, structure: Structure
+) -> TargetData:
+    info = target.info
+    n_samples = len(structure) if info.per_atom else 1
+    shape = [n_samples] + [3] * info.rank + [info.num_subtargets]
+    values = read(target.key, info.per_atom)
+    if values.size != int(np.prod(shape)):
+        raise read.error(
+            target.key,
+            f"expected {int(np.prod(shape))} numbers for target '{target.name}' "
+            f"(shape {shape}), found {values.size}",
+        )
+    data = TargetData(blocks=[torch.from_numpy(values.reshape(shape).copy())])
+    if target.forces_key is not None:
+        forces = read(target.forces_key, per_atom=True)
+        if forces.shape != (len(structure), 3):
+            raise read.error(
+                target.forces_key, f"expected forces of shape ({len(structure)}, 3)"
+            )
+        data.gradients["positions"] = -torch.from_numpy(forces.copy()).unsqueeze(-1)
+    strain = _strain_gradient(read, target, structure)
+    if strain is not None:
+        data.gradients["strain"] = strain.unsqueeze(-1)
+    return data
+
+
+def _strain_gradient(
+    read: _FrameReader, target: ConvertTarget, structure: Structure
+) -> Optional[torch.Tensor]:
+    """dE/dε from the stress (times the volume) or the virial (negated)."""
+    key = target.stress_key or target.virial_key
+    if key is None:
+        return None
+    values = read(key, per_atom=False).reshape(-1)
+    if values.size == 6 and target.stress_key is not None:
+        xx, yy, zz, yz, xz, xy = values
+        values = np.array([xx, xy, xz, xy, yy, yz, xz, yz, zz])
+    if values.size != 9:
+        raise read.error(key, f"expected 9 (or 6 Voigt) numbers, found {values.size}")
+    tensor = torch.from_numpy(values.reshape(3, 3).copy())
+    if target.virial_key is not None:
+        return -tensor
+    volume = abs(float(torch.linalg.det(structure.cell)))
+    if volume == 0.0:
+        if torch.isnan(tensor).all():
+            return tensor
+        raise read.error(key, "a stress needs a periodic cell with non-zero volume")
+    return tensor * volume
