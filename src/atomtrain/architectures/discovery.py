@@ -19,6 +19,7 @@ import ast
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,11 +102,21 @@ def split_docstring(docstring: str) -> tuple[Optional[str], str]:
     return None, docstring.strip()
 
 
+_LONG_LINE = 80
+
+
 def one_line_description(docstring: str) -> str:
-    """The first paragraph of a docstring's body, on one line (``""`` if empty)."""
+    """The first sentence of a docstring's body (``""`` if empty).
+
+    A sentence longer than 80 characters is cut at its first colon or semicolon.
+    """
     _, body = split_docstring(docstring)
-    paragraph = body.split("\n\n")[0] if body else ""
-    return " ".join(paragraph.split())
+    paragraph = " ".join(body.split("\n\n")[0].split()) if body else ""
+    sentence = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0]
+    if len(sentence) > _LONG_LINE:
+        clause = re.split(r"[:;]\s", sentence, maxsplit=1)[0]
+        sentence = clause if len(clause) < len(sentence) else sentence
+    return sentence
 
 
 def _package_directories(package: str) -> List[Path]:
@@ -290,7 +301,7 @@ def _check_people(module: ModuleType, attribute: str) -> None:
     people = getattr(module, attribute)
     expected = (
         "a list of (name-with-email, github-handle) pairs such as "
-        "[('Ada Lovelace <ada@example.org>', '@ada')]"
+        "[('Ada Lovelace <ada@example.org>', '@ada-lovelace')]"
     )
     if not isinstance(people, list):
         raise InvalidArchitectureError(f"{where} must be {expected}, got {people!r}")
@@ -302,7 +313,8 @@ def _check_people(module: ModuleType, attribute: str) -> None:
             and "@" in person[0]
             and "<" in person[0]
             and person[0].rstrip().endswith(">")
-            and person[1].startswith("@")
+            and person[1].lstrip("@") != ""
+            and not any(space in person[1] for space in " \t\n")
         )
         if not valid:
             raise InvalidArchitectureError(

@@ -50,10 +50,10 @@ def _default_cell(entry: HyperEntry) -> str:
     return f"`{_cell(json.dumps(_plain_data(entry.default)))}`"
 
 
-def hypers_table(entries: List[HyperEntry]) -> str:
-    """A Markdown table: name, type, default, description."""
+def hypers_table(entries: List[HyperEntry], section: str) -> str:
+    """A Markdown table of the ``section`` hypers: name, type, default, description."""
     if not entries:
-        return "This architecture has no hyperparameters here.\n"
+        return f"This architecture has no {section} hyperparameters.\n"
     lines = ["| Name | Type | Default | Description |", "|---|---|---|---|"]
     for entry in entries:
         type_cell = f"`{_cell(entry.type)}`" if entry.type else ""
@@ -85,7 +85,7 @@ def _default_yaml(name: str) -> str:
 
 
 def _people(people: Any) -> List[str]:
-    return [f"- {person[0]} ({person[1]})" for person in people]
+    return [f"- {person[0]} (@{person[1].lstrip('@')})" for person in people]
 
 
 def _credits(entry: ArchitectureEntry) -> str:
@@ -134,9 +134,9 @@ def render_page(name: str) -> str:
         "file; the values not given keep their default.\n",
         f"```yaml\n{_default_yaml(entry.name)}```\n",
         "## Model hyperparameters\n",
-        hypers_table(doc.model),
+        hypers_table(doc.model, "model"),
         "## Trainer hyperparameters\n",
-        hypers_table(doc.training),
+        hypers_table(doc.training, "trainer"),
         _credits(entry),
     ]
     return "\n".join(sections)

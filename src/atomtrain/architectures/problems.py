@@ -30,6 +30,10 @@ _EXPECTED = {
 }
 
 
+class Index(int):
+    """A position in a list (shown as ``[i]``), unlike an integer key of a mapping."""
+
+
 @dataclass
 class _Location:
     """Where a pydantic error lies in the data, and the types around it."""
@@ -85,6 +89,7 @@ def _locate(tp: Any, loc: Tuple[Any, ...]) -> _Location:
         args = typing_extensions.get_args(tp)
         origin = typing_extensions.get_origin(tp)
         if origin in (list, tuple, set, frozenset) and args:
+            keys[-1] = Index(item)
             tp = args[0]
         elif origin is dict and len(args) == 2:
             tp = args[1]
@@ -95,10 +100,10 @@ def _locate(tp: Any, loc: Tuple[Any, ...]) -> _Location:
 
 
 def dotted(prefix: str, keys: Tuple[Any, ...]) -> str:
-    """``prefix.a.b[0].c`` for the keys ``("a", "b", 0, "c")``."""
+    """``prefix.a.b[0].c`` for the keys ``("a", "b", Index(0), "c")``."""
     path = prefix
     for key in keys:
-        if isinstance(key, int):
+        if isinstance(key, Index):
             path += f"[{key}]"
         else:
             path = f"{path}.{key}" if path else str(key)

@@ -110,7 +110,7 @@ def merge(defaults: Any, user: Any) -> Any:
     if isinstance(defaults, dict) and isinstance(user, dict):
         merged = copy.deepcopy(defaults)
         for key, value in user.items():
-            merged[key] = merge(merged[key], value) if key in merged else value
+            merged[key] = merge(merged.get(key), value)
         return merged
     return copy.deepcopy(user)
 
