@@ -91,3 +91,33 @@ def test_composition_page() -> None:
     )
     assert "| `atomic_baseline` | `dict[str, dict[int, float]]` | `{}` |" in page
     assert "## Authors\n\n- " in page
+
+
+def test_typed_dicts_inside_mappings_get_their_own_table(
+    fake_root: str, tmp_path: Path
+) -> None:
+    documentation = '''
+from typing import Dict, List
+
+from typing_extensions import NotRequired, TypedDict
+
+
+class Head(TypedDict):
+    width: NotRequired[int]
+    """Width of the head."""
+
+
+class ModelHypers(TypedDict):
+    heads: Dict[str, Head] = {}
+    """One head per target."""
+
+
+class TrainerHypers(TypedDict):
+    stages: List[Head] = []
+    """Heads used in successive stages."""
+'''
+    write_architecture(tmp_path, f"{fake_root}.heads", documentation)
+    page = render_page("heads")
+    assert "| `heads` | `dict[str, Head]` | `{}` | One head per target. |" in page
+    assert page.count("### Head\n") == 1
+    assert "| `width` | `int` | not set | Width of the head. |" in page

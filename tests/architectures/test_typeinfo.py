@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Dict, List, Literal, Optional, Union
 
 from typing_extensions import Annotated, NotRequired, TypedDict
@@ -11,6 +14,7 @@ from atomtrain.architectures.typeinfo import (
     field_default,
     fill_defaults,
     format_type,
+    is_required,
     lineage,
     typed_defaults,
 )
@@ -69,3 +73,32 @@ def test_format_type() -> None:
     assert format_type(Annotated[int, "meta"]) == "int"
     assert format_type(NotRequired[int]) == "int"
     assert format_type(int | None) == "int | None"
+
+
+def test_not_required_seen_through_postponed_annotations(tmp_path: Path) -> None:
+    source = tmp_path / "postponed_hypers.py"
+    source.write_text(
+        "from __future__ import annotations\n"
+        "from typing_extensions import NotRequired, Required, TypedDict\n"
+        "class Loose(TypedDict, total=False):\n"
+        "    a: NotRequired[int]\n"
+        "    b: Required[int]\n"
+        "    c: int\n"
+        "class Tight(TypedDict):\n"
+        "    a: NotRequired[int]\n"
+        "    c: int\n"
+    )
+    spec = importlib.util.spec_from_file_location("postponed_hypers", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["postponed_hypers"] = module
+    try:
+        spec.loader.exec_module(module)
+        assert [is_required(module.Loose, key) for key in "abc"] == [
+            False,
+            True,
+            False,
+        ]
+        assert [is_required(module.Tight, key) for key in "ac"] == [False, True]
+    finally:
+        del sys.modules["postponed_hypers"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List
+from typing import Any, Dict, List
 
 import yaml
 
@@ -62,6 +62,15 @@ def hypers_table(entries: List[HyperEntry], section: str) -> str:
             f"| {_cell(entry.description)} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _definition_tables(definitions: Dict[str, List[HyperEntry]]) -> List[str]:
+    parts = []
+    for name, entries in definitions.items():
+        parts.append(f"### {name}\n")
+        parts.append(f"The keys of a `{name}` mapping, used in the types above.\n")
+        parts.append(hypers_table(entries, name))
+    return parts
 
 
 def _installation(entry: ArchitectureEntry) -> str:
@@ -137,6 +146,7 @@ def render_page(name: str) -> str:
         hypers_table(doc.model, "model"),
         "## Trainer hyperparameters\n",
         hypers_table(doc.training, "trainer"),
+        *_definition_tables(doc.definitions),
         _credits(entry),
     ]
     return "\n".join(sections)

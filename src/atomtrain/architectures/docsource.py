@@ -37,6 +37,7 @@ from .typeinfo import (
     format_type,
     is_required,
     lineage,
+    nested_typeddicts,
     typed_defaults,
     typeddict_of,
 )
@@ -74,6 +75,8 @@ class ArchitectureDoc:
     """``typed`` for TypedDict hypers (validated), ``plain`` for plain classes."""
     model: List[HyperEntry] = field(default_factory=list)
     training: List[HyperEntry] = field(default_factory=list)
+    definitions: Dict[str, List[HyperEntry]] = field(default_factory=dict)
+    """Entries of TypedDicts used inside lists, mappings or unions, by class name."""
 
 
 def load_documentation(entry: ArchitectureEntry) -> ModuleType:
@@ -209,6 +212,24 @@ def _typed_entries(cls: type, prefix: str = "") -> List[HyperEntry]:
     return entries
 
 
+def _definitions(classes: List[type]) -> Dict[str, List[HyperEntry]]:
+    """Tables of the TypedDicts that appear in a field's type without being inlined."""
+    inlined: set[type] = set()
+    used: List[type] = []
+    for cls in classes:
+        for klass in nested_typeddicts(cls):
+            for tp in field_types(klass).values():
+                nested = typeddict_of(tp)
+                if nested is not None:
+                    inlined.add(nested)
+                used.extend(t for t in nested_typeddicts(tp) if t is not nested)
+    return {
+        klass.__name__: _typed_entries(klass)
+        for klass in dict.fromkeys(used)
+        if klass not in inlined and klass not in classes
+    }
+
+
 def _plain_entries(cls: type) -> List[HyperEntry]:
     docs = attribute_docstrings(cls)
     annotations: Dict[str, Any] = {}
@@ -249,4 +270,5 @@ def read_architecture_doc(name: str) -> ArchitectureDoc:
         level="typed" if typed else "plain",
         model=entries["model"],
         training=entries["training"],
+        definitions=_definitions([c for c in classes.values() if is_typeddict(c)]),
     )

@@ -101,7 +101,16 @@ def field_default(cls: type, name: str) -> Any:
 
 
 def is_required(cls: type, name: str) -> bool:
-    """Whether the TypedDict ``cls`` requires the key ``name``."""
+    """Whether the TypedDict ``cls`` requires the key ``name``.
+
+    The declared ``NotRequired``/``Required`` wins: with postponed annotations
+    (``from __future__ import annotations``) ``__required_keys__`` cannot see it.
+    """
+    origin = typing_extensions.get_origin(field_types(cls).get(name))
+    if origin is typing_extensions.NotRequired:
+        return False
+    if origin is typing_extensions.Required:
+        return True
     return name in getattr(cls, "__required_keys__", frozenset())
 
 
