@@ -25,7 +25,7 @@ from metatomic.torch import NeighborListOptions, System
 from ..errors import DataError
 from .dataset import Dataset
 from .info import TargetInfo
-from .neighbors import NeighborCache, neighbor_block
+from .neighbors import DISTANCE, NeighborCache, neighbor_block, options_key
 from .structure import Structure, TargetData
 
 #: An augmentation: returns a transformed copy of a structure and its labels. It must
@@ -148,12 +148,12 @@ class BatchBuilder:
         indices = [int(i) for i in indices]
         structures = []
         topologies: List[List[torch.Tensor]] = [[] for _ in self.neighbor_options]
+        length_unit = dataset.info.length_unit
+        keys = [options_key(o, length_unit) for o in self.neighbor_options]
         for index in indices:
             structure = dataset[index]
-            for k, options in enumerate(self.neighbor_options):
-                topologies[k].append(
-                    self.cache.topology(dataset, index, options, structure)
-                )
+            for k, key in enumerate(keys):
+                topologies[k].append(self.cache.lookup(dataset, index, key, structure))
             if self.transform is not None:
                 generator = augmentation_generator(self.seed, epoch, index)
                 structure = self.transform(structure, generator)
@@ -200,6 +200,8 @@ class BatchBuilder:
             ).squeeze(1)
             cells = torch.bmm(cells, strains)
 
+        xyz = Labels.range("xyz", 3).to(device)
+        distance = DISTANCE.to(device)
         types = batch.types.to(device)
         pbc = batch.pbc.to(device)
         systems = [
@@ -221,7 +223,7 @@ class BatchBuilder:
                 torch.split(vectors, pair_counts),
                 torch.split(topology, pair_counts),
             ):
-                system.add_neighbor_list(options, neighbor_block(v, t))
+                system.add_neighbor_list(options, neighbor_block(v, t, xyz, distance))
 
         samples = _BatchSamples(batch.num_atoms, device)
         targets = {

@@ -39,6 +39,9 @@ PAIR_SAMPLE_NAMES = [
     "cell_shift_c",
 ]
 
+#: The property of neighbour-list blocks.
+DISTANCE = Labels("distance", torch.zeros((1, 1), dtype=torch.int32))
+
 #: ``(cutoff in the data's length unit, full_list, strict)``: what identifies a list.
 OptionsKey = Tuple[float, bool, bool]
 
@@ -106,16 +109,26 @@ def neighbor_vectors(
     return positions[j] - positions[i] + shifts @ cell
 
 
-def neighbor_block(vectors: torch.Tensor, topology: torch.Tensor) -> TensorBlock:
+def neighbor_block(
+    vectors: torch.Tensor,
+    topology: torch.Tensor,
+    components: Labels | None = None,
+    properties: Labels | None = None,
+) -> TensorBlock:
     """The metatomic neighbour-list block of one structure from its pair vectors
-    ``[n_pairs, 3]`` and topology ``[n_pairs, 5]`` (on the vectors' device)."""
+    ``[n_pairs, 3]`` and topology ``[n_pairs, 5]`` (on the vectors' device).
+
+    ``components`` (``xyz``) and ``properties`` (``distance``) may be given on the
+    right device to save creating them for every structure."""
+    if components is None:
+        components = Labels.range("xyz", 3).to(vectors.device)
+    if properties is None:
+        properties = DISTANCE.to(vectors.device)
     return TensorBlock(
         values=vectors.reshape(-1, 3, 1),
         samples=Labels(PAIR_SAMPLE_NAMES, topology, assume_unique=True),
-        components=[Labels.range("xyz", 3).to(vectors.device)],
-        properties=Labels("distance", torch.zeros((1, 1), dtype=torch.int32)).to(
-            vectors.device
-        ),
+        components=[components],
+        properties=properties,
     )
 
 
@@ -148,6 +161,16 @@ class NeighborCache:
         reading it again on a miss.
         """
         key = options_key(options, dataset.info.length_unit)
+        return self.lookup(dataset, index, key, structure)
+
+    def lookup(
+        self,
+        dataset: Dataset,
+        index: int,
+        key: OptionsKey,
+        structure: Structure | None = None,
+    ) -> torch.Tensor:
+        """:meth:`topology` for an :func:`options_key` computed once by the caller."""
         per_options = self._store.setdefault(dataset, {}).setdefault(key, {})
         cached = per_options.get(index)
         if cached is not None:
