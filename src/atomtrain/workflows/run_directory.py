@@ -47,7 +47,7 @@ def _checkpoint_sort_key(path: Path) -> tuple[float, int]:
 
 
 def newest_checkpoint(root: Path) -> Path:
-    """The newest checkpoint of the newest run under ``root`` (for ``--restart auto``)."""
+    """The newest checkpoint of the newest run under ``root`` (``--restart auto``)."""
     runs = sorted(
         (p for p in root.glob("*/*") if p.is_dir()),
         key=lambda p: (p.parent.name, p.name),

@@ -1,0 +1,179 @@
+"""``atomtrain eval``: predictions and errors of any metatomic model on datasets.
+
+The model may come from atomtrain or from any other tool: it is driven only through
+the metatomic ``AtomisticModel`` interface, with the neighbour lists it requests.
+Predictions are asked in the units of the labels (metatomic converts), forces and
+virials come from autograd through the positions and the strain.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional
+
+import torch
+from metatensor.torch import Labels, TensorMap
+from metatomic.torch import (
+    AtomisticModel,
+    ModelEvaluationOptions,
+    ModelOutput,
+    System,
+)
+
+from ..data.batching import Batch, BatchBuilder
+from ..data.dataset import Dataset
+from ..data.info import TargetInfo
+from ..data.sampling import BatchPlan, plan_epoch
+from ..errors import UserError
+from ..training.metrics import MetricAccumulator
+from ..training.predict import with_gradients
+from ..utils.dtype import str_to_dtype
+
+
+class _Evaluated(torch.nn.Module):
+    """Calls an :class:`AtomisticModel` with evaluation options in given units."""
+
+    def __init__(self, model: AtomisticModel, length_unit: str) -> None:
+        super().__init__()
+        self.model = model
+        self.length_unit = length_unit
+
+    def forward(
+        self,
+        systems: List[System],
+        outputs: Dict[str, ModelOutput],
+        selected_atoms: Optional[Labels] = None,
+    ) -> Dict[str, TensorMap]:
+        options = ModelEvaluationOptions(
+            length_unit=self.length_unit, outputs=outputs, selected_atoms=selected_atoms
+        )
+        return self.model(systems, options, check_consistency=False)
+
+
+@dataclass
+class Evaluation:
+    """Errors and predictions of a model on one dataset."""
+
+    metrics: Dict[str, float]
+    units: Dict[str, str]
+    predictions: List[Dict[str, TensorMap]] = field(default_factory=list)
+    batches: List[Batch] = field(default_factory=list)
+    seconds: float = 0.0
+    num_atoms: int = 0
+
+
+def evaluation_targets(
+    model: AtomisticModel, dataset: Dataset
+) -> Dict[str, TargetInfo]:
+    """The targets to predict: every target of the dataset (an error if the model
+    lacks one), or the model's energy when the dataset has no labels."""
+    outputs = model.capabilities().outputs
+    if dataset.info.targets:
+        missing = [name for name in dataset.info.targets if name not in outputs]
+        if missing:
+            raise UserError(
+                f"the model has no output {', '.join(repr(m) for m in missing)}; it "
+                f"computes {', '.join(repr(o) for o in outputs)}"
+            )
+        return dict(dataset.info.targets)
+    if "energy" not in outputs:
+        raise UserError(
+            "the dataset declares no target and the model has no 'energy' output: "
+            "declare the targets to evaluate in the options file"
+        )
+    unit = outputs["energy"].unit
+    return {"energy": TargetInfo("energy", unit, gradients=("positions", "strain"))}
+
+
+def _volumes(batch: Batch) -> torch.Tensor:
+    volumes = []
+    for system in batch.systems:
+        periodic = bool(system.pbc.all())
+        volumes.append(abs(float(torch.linalg.det(system.cell))) if periodic else 0.0)
+    return torch.tensor(volumes, dtype=torch.float64)
+
+
+def evaluate(
+    model: AtomisticModel,
+    dataset: Dataset,
+    batch_size: int = 16,
+    device: str = "cpu",
+    keep_predictions: bool = True,
+) -> Evaluation:
+    """Predict every target of ``dataset`` with ``model`` and accumulate RMSE/MAE
+    (per atom for energies). Gradients (forces, virial) are evaluated when the labels
+    carry them, or always for an unlabelled energy."""
+    capabilities = model.capabilities()
+    dtype = str_to_dtype(capabilities.dtype)
+    model = model.to(device=device)
+    targets = evaluation_targets(model, dataset)
+    labelled = {
+        name: info for name, info in targets.items() if name in dataset.info.targets
+    }
+    energy_like = [name for name, info in targets.items() if info.is_energy]
+    metrics = MetricAccumulator(labelled, energy_like, dataset.info.length_unit)
+    builder = BatchBuilder(
+        model.requested_neighbor_lists(),
+        {name: dataset.info.targets[name] for name in labelled},
+        dtype=dtype,
+        device=device,
+    )
+    wrapped = _Evaluated(model, dataset.info.length_unit)
+    gradients = sorted({g for info in targets.values() for g in info.gradients})
+    result = Evaluation(metrics={}, units=metrics.units())
+    start = time.perf_counter()
+    plan = BatchPlan(batch_size=batch_size, shuffle=False)
+    batches = plan_epoch(plan, dataset.num_atoms(), 0, describe=dataset.describe)
+    for indices in batches:
+        batch = builder(dataset, indices, gradients)
+        outputs = {name: info.model_output() for name, info in targets.items()}
+        predictions = wrapped(batch.systems, outputs, None)
+        for name, info in targets.items():
+            wanted = list(info.gradients)
+            if name in batch.targets and len(batch.targets[name]) > 0:
+                wanted = list(batch.targets[name].block(0).gradients_list())
+            if wanted:
+                predictions[name] = with_gradients(
+                    predictions[name], batch, wanted, False
+                )
+        detached = {name: predictions[name].to(dtype=torch.float64) for name in targets}
+        atoms = torch.tensor([len(s) for s in batch.systems])
+        metrics.update(detached, batch.targets, atoms, _volumes(batch))
+        result.num_atoms += int(atoms.sum())
+        if keep_predictions:
+            result.predictions.append(detached)
+            result.batches.append(_without_graph(batch))
+    result.seconds = time.perf_counter() - start
+    result.metrics = metrics.compute()
+    return result
+
+
+def _without_graph(batch: Batch) -> Batch:
+    """The batch's systems detached from autograd, to keep for writing."""
+    systems = [
+        System(
+            types=s.types,
+            positions=s.positions.detach(),
+            cell=s.cell.detach(),
+            pbc=s.pbc,
+        )
+        for s in batch.systems
+    ]
+    return replace(batch, systems=systems, positions=[], strains=[])
+
+
+def format_metrics(name: str, evaluation: Evaluation) -> str:
+    """Aligned lines ``name: target.rmse = value unit``, and the timing."""
+    lines = [f"{name}:"]
+    width = max((len(k) for k in evaluation.metrics), default=0)
+    for key, value in evaluation.metrics.items():
+        unit = evaluation.units.get(key, "")
+        lines.append(f"  {key:<{width}} = {value:.6g} {unit}".rstrip())
+    if evaluation.num_atoms:
+        per_atom = evaluation.seconds / evaluation.num_atoms * 1e6
+        lines.append(
+            f"  evaluated {evaluation.num_atoms} atoms in {evaluation.seconds:.3g} s "
+            f"({per_atom:.3g} µs/atom)"
+        )
+    return "\n".join(lines)
