@@ -43,7 +43,7 @@ def train(
     return rows[1:]
 
 
-def test_loss_decreases(ethanol, simple_batching, tmp_path):
+def test_loss_decreases(ethanol, tmp_path):
     rows = train(ethanol, tmp_path, num_epochs=10)
     losses = [float(r["train.loss"]) for r in rows]
     assert losses[-1] < 0.25 * losses[0]
@@ -52,7 +52,7 @@ def test_loss_decreases(ethanol, simple_batching, tmp_path):
     assert 0.3 < losses[-1] / float(rows[-1]["val.loss"]) < 3.0
 
 
-def test_csv_and_log(ethanol, simple_batching, tmp_path):
+def test_csv_and_log(ethanol, tmp_path):
     train(ethanol, tmp_path, num_epochs=2)
     lines = (tmp_path / "train.csv").read_text().splitlines()
     header, units = lines[0].split(","), lines[1].split(",")
@@ -65,7 +65,7 @@ def test_csv_and_log(ethanol, simple_batching, tmp_path):
     assert "epoch 0 is the best so far by val.loss (first epoch)" in log
 
 
-def test_restart_reproduces_the_run(ethanol, simple_batching, tmp_path):
+def test_restart_reproduces_the_run(ethanol, tmp_path):
     full = train(ethanol, tmp_path / "full", checkpoint_interval=1)
     checkpoint = load_checkpoint(tmp_path / "full" / "model_1.ckpt")
     model = DummyModel.load_checkpoint(checkpoint, context="restart")
@@ -79,7 +79,7 @@ def test_restart_reproduces_the_run(ethanol, simple_batching, tmp_path):
             assert float(after[key]) == pytest.approx(float(before[key]), rel=1e-6)
 
 
-def test_best_model_and_early_stopping(ethanol, simple_batching, tmp_path):
+def test_best_model_and_early_stopping(ethanol, tmp_path):
     # a learning rate this large makes the validation error go up after a while
     rows = train(
         ethanol,
@@ -99,14 +99,14 @@ def test_best_model_and_early_stopping(ethanol, simple_batching, tmp_path):
     assert len(rows) == best + 3
 
 
-def test_unknown_best_model_metric(ethanol, simple_batching, tmp_path):
+def test_unknown_best_model_metric(ethanol, tmp_path):
     with pytest.raises(
         OptionsError, match=r"best_model_metric: .*did you mean 'energy\.rmse'"
     ):
         train(ethanol, tmp_path, best_model_metric="energy.rmsd")
 
 
-def test_ema_weights_are_the_final_model(ethanol, simple_batching, tmp_path):
+def test_ema_weights_are_the_final_model(ethanol, tmp_path):
     hypers = {**base_trainer_defaults(), "num_epochs": 2, "ema_decay": 0.9}
     model = DummyModel(dict(MODEL_HYPERS), ethanol.info)  # type: ignore[arg-type]
     trainer = DummyTrainer(hypers)  # type: ignore[arg-type]
@@ -122,7 +122,7 @@ def test_ema_weights_are_the_final_model(ethanol, simple_batching, tmp_path):
     assert trainer.state.best_epoch in (0, 1)
 
 
-def test_nan_loss_names_the_structures(ethanol, simple_batching, tmp_path):
+def test_nan_loss_names_the_structures(ethanol, tmp_path):
     broken = ethanol.structures[3].targets["energy"]
     broken.gradients["positions"] = broken.gradients["positions"] * float("inf")
     with pytest.raises(TrainingDiverged) as error:

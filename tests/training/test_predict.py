@@ -6,27 +6,21 @@ from __future__ import annotations
 import pytest
 import torch
 
+from atomtrain.data.batching import BatchBuilder
 from atomtrain.testing.dummy import DummyModel
-from atomtrain.training import batches
 from atomtrain.training.predict import predict
 
 HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 8}
 
 
 def build(model, dataset, indices):
-    builder_class, cache_class, _ = batches._components()
-    builder = builder_class(
-        model.requested_neighbor_lists(),
-        dict(dataset.info.targets),
-        {},
-        torch.float64,
-        torch.device("cpu"),
-        cache_class(),
+    builder = BatchBuilder(
+        model.requested_neighbor_lists(), dict(dataset.info.targets), {}, torch.float64
     )
     return builder(dataset, indices, ["positions"])
 
 
-def test_forces_match_finite_differences(ethanol, simple_batching):
+def test_forces_match_finite_differences(ethanol):
     torch.manual_seed(0)
     model = DummyModel(dict(HYPERS), ethanol.info).to(torch.float64)
     batch = build(model, ethanol, [0, 1])
@@ -56,7 +50,7 @@ def test_forces_match_finite_differences(ethanol, simple_batching):
         )
 
 
-def test_no_gradient_across_structures(ethanol, simple_batching):
+def test_no_gradient_across_structures(ethanol):
     torch.manual_seed(0)
     model = DummyModel(dict(HYPERS), ethanol.info).to(torch.float64)
     alone = predict(model, build(model, ethanol, [5]), ethanol.info.targets, False)

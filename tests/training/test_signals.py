@@ -21,12 +21,10 @@ SCRIPT = textwrap.dedent(
     """
     import sys, torch
     sys.path.insert(0, {tests!r})
-    from conftest import NoCache, SimpleBatchBuilder, read_ethanol, simple_plan_epoch
-    from atomtrain.training import batches
+    from conftest import read_ethanol
     from atomtrain.testing.dummy import DummyModel, DummyTrainer
     from atomtrain.training.hypers import base_trainer_defaults
 
-    batches._components = lambda: (SimpleBatchBuilder, NoCache, simple_plan_epoch)
     data = read_ethanol({data!r}, 40)
     hypers = {{**base_trainer_defaults(), "num_epochs": 30, "batch_size": 4}}
     torch.manual_seed(0)
@@ -44,9 +42,7 @@ SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_sigterm_writes_a_checkpoint_and_restart_finishes(
-    resources, ethanol, simple_batching, tmp_path
-):
+def test_sigterm_writes_a_checkpoint_and_restart_finishes(resources, ethanol, tmp_path):
     run = tmp_path / "run"
     script = SCRIPT.format(
         tests=str(Path(__file__).parent),

@@ -94,7 +94,9 @@ class TrainingRun:
         self.loss = LossFunction(terms, self.per_atom, self.state.scales)
         model.to(device=self.device, dtype=dtype)
         trainer.before_training(model, train_datasets, model.dataset_info)
-        self.batches = BatchFactory(trainer, model, self.hypers, dtype, self.device)
+        self.batches = BatchFactory(
+            trainer, model, self.hypers, dtype, self.device, self.state.seed
+        )
         self.optimizer = self._optimizer()
         steps = self.hypers["num_epochs"] * self.batches.count(self.train_sets, 0)
         self.schedule = LearningRateSchedule(
@@ -225,7 +227,7 @@ class TrainingRun:
         with EpochProgress(len(plan) - start, f"epoch {epoch}") as progress:
             for number in range(start, len(plan)):
                 dataset, indices = plan[number]
-                batch = self.batches.build(dataset, indices, train=True)
+                batch = self.batches.build(dataset, indices, train=True, epoch=epoch)
                 self._step(epoch, number, dataset, batch)
                 progress.update(len(indices), sum(len(s) for s in batch.systems))
                 if stop.requested is not None:
