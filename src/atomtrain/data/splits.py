@@ -1,0 +1,100 @@
+"""Random splits of training datasets into training, validation and test structures.
+
+When ``validation_set`` or ``test_set`` is a fraction, each training dataset is split
+with a permutation drawn from ``numpy.random.default_rng(seed)``. The indices (positions
+in the training dataset after its ``indices`` selection, one per line) are written to
+``<run>/indices/{training,validation,test}.txt`` — ``training_<i>.txt`` and so on when
+there are several training datasets — and a restart reads them back instead of drawing
+new ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from ..errors import UserError
+
+SPLITS = ("training", "validation", "test")
+
+#: ``split name -> one list of indices per training dataset``
+SplitIndices = Dict[str, List[List[int]]]
+
+
+class SplitError(UserError):
+    """A split cannot be drawn or the stored one does not fit the data."""
+
+
+def draw_splits(
+    sizes: Sequence[int], validation: float, test: float, seed: int
+) -> SplitIndices:
+    """Split each training dataset (of ``sizes[i]`` structures) at random:
+    ``floor(fraction · size)`` structures go to validation and to test, the rest stays
+    for training (in increasing order within each split)."""
+    rng = np.random.default_rng(seed)
+    result: SplitIndices = {split: [] for split in SPLITS}
+    for number, size in enumerate(sizes):
+        n_validation, n_test = int(validation * size), int(test * size)
+        for name, fraction, count in (
+            ("validation_set", validation, n_validation),
+            ("test_set", test, n_test),
+        ):
+            if fraction > 0 and count == 0:
+                raise SplitError(
+                    f"{name}: {fraction} of training dataset {number} "
+                    f"({size} structures) is no structure; use a larger fraction"
+                )
+        if n_validation + n_test >= size:
+            raise SplitError(
+                f"training dataset {number} ({size} structures) keeps no structure "
+                "for training after the validation and test splits"
+            )
+        permutation = rng.permutation(size)
+        parts = np.split(permutation, [n_validation, n_validation + n_test])
+        for split, part in zip(("validation", "test", "training"), parts):
+            result[split].append(sorted(int(i) for i in part))
+    return result
+
+
+def _file_name(split: str, number: int, count: int) -> str:
+    return f"{split}.txt" if count == 1 else f"{split}_{number}.txt"
+
+
+def write_indices(directory: Path, indices: SplitIndices) -> None:
+    """Write every split of every training dataset to ``directory`` (created)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        count = len(indices[split])
+        for number, values in enumerate(indices[split]):
+            text = "".join(f"{i}\n" for i in values)
+            (directory / _file_name(split, number, count)).write_text(text)
+
+
+def read_indices(directory: Path, sizes: Sequence[int]) -> SplitIndices:
+    """The splits stored in ``directory`` for training datasets of ``sizes``; a missing
+    file or indices that do not fit the datasets is a :class:`SplitError`."""
+    result: SplitIndices = {split: [] for split in SPLITS}
+    for split in SPLITS:
+        for number, size in enumerate(sizes):
+            file = directory / _file_name(split, number, len(sizes))
+            if not file.is_file():
+                raise SplitError(
+                    f"the restarted run's split indices are missing: '{file}' "
+                    "does not exist"
+                )
+            try:
+                values = [int(line) for line in file.read_text().split()]
+            except ValueError:
+                raise SplitError(
+                    f"'{file}' holds something else than indices"
+                ) from None
+            if values and (min(values) < 0 or max(values) >= size):
+                raise SplitError(
+                    f"'{file}' holds indices up to {max(values)}, but training "
+                    f"dataset {number} has {size} structures: the data changed since "
+                    "the run being restarted"
+                )
+            result[split].append(values)
+    return result

@@ -1,0 +1,198 @@
+"""Targets: their names, their ``type`` grammar and their :class:`TargetInfo`.
+
+**Names.** A target is either a metatomic standard output (``energy``,
+``non_conservative_force``, ``charge``, ... as :func:`metatomic.torch.
+unit_dimension_for_quantity` knows them) or a custom one with a domain prefix,
+``<domain>::<name>``. atomtrain names its own custom targets ``mtt::<name>``, the prefix
+metatomic engines already know from metatrain, so existing options files work unchanged.
+Any name takes a variant after a slash: ``energy/pbe``, ``mtt::dipole/hf``.
+
+**Types.** ``type`` is ``scalar`` (the default), ``{cartesian: {rank: N}}`` or
+``{spherical: {irreps: [{o3_lambda: L, o3_sigma: S}, ...]}}`` (one block per irrep).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from metatomic.torch import unit_dimension_for_quantity
+
+from ..errors import Problem, did_you_mean
+from .info import DatasetInfo, TargetInfo
+
+#: The prefix of atomtrain's custom target names.
+CUSTOM_PREFIX = "mtt::"
+#: Standard outputs offered in "did you mean" suggestions.
+COMMON_STANDARD_NAMES = (
+    "energy",
+    "energy_uncertainty",
+    "energy_ensemble",
+    "non_conservative_force",
+    "non_conservative_stress",
+    "charge",
+    "mass",
+    "velocity",
+    "momentum",
+    "position",
+    "heat_flux",
+    "spin_multiplicity",
+)
+
+TargetType = Any  # "scalar" | {"cartesian": {"rank": int}} | {"spherical": {...}}
+
+
+def target_name_problem(name: object) -> Optional[str]:
+    """Why ``name`` cannot name a target, or ``None`` when it can."""
+    if not isinstance(name, str) or not name:
+        return "a target name must be a non-empty string"
+    try:
+        dimension = unit_dimension_for_quantity(name)
+    except ValueError as error:
+        if "::" in name:
+            return str(error)
+        base = name.split("/")[0]
+        return (
+            f"'{name}' is not a standard metatomic output; name a custom target "
+            f"with the '{CUSTOM_PREFIX}' prefix: '{CUSTOM_PREFIX}{name}'"
+            + did_you_mean(base, COMMON_STANDARD_NAMES)
+        )
+    if dimension == "none":
+        return f"'{name}' is a model output, not a target to train on"
+    return None
+
+
+def default_quantity(name: str) -> str:
+    """``energy`` for ``energy`` and its variants; empty for every other target, which
+    never becomes an energy unless its section says ``quantity: energy``."""
+    return "energy" if name.split("/")[0] == "energy" else ""
+
+
+def default_key(name: str) -> str:
+    """The key read from the file when the section gives none: the name without its
+    domain prefix (``mtt::U0`` reads ``U0``; ``energy/pbe`` reads ``energy/pbe``)."""
+    return name.split("::", 1)[1] if "::" in name else name
+
+
+def expand_target_type(value: Any, path: str) -> Tuple[TargetType, List[Problem]]:
+    """The canonical form of a ``type`` value, with the problems found in it."""
+    if value is None or value == "scalar":
+        return "scalar", []
+    if isinstance(value, dict) and len(value) == 1:
+        kind, body = next(iter(value.items()))
+        if kind == "cartesian":
+            return _expand_cartesian(body, f"{path}.cartesian")
+        if kind == "spherical":
+            return _expand_spherical(body, f"{path}.spherical")
+        if kind == "scalar" and body in (None, {}):
+            return "scalar", []
+    return value, [
+        Problem(
+            path,
+            "expected 'scalar', {cartesian: {rank: N}} or "
+            "{spherical: {irreps: [{o3_lambda: L, o3_sigma: S}, ...]}}",
+            value,
+        )
+    ]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _expand_cartesian(body: Any, path: str) -> Tuple[TargetType, List[Problem]]:
+    if not isinstance(body, dict) or set(body) != {"rank"}:
+        return {"cartesian": body}, [
+            Problem(path, "expected a mapping with only 'rank'", body)
+        ]
+    rank = body["rank"]
+    if not _is_int(rank) or rank < 1:
+        return {"cartesian": body}, [
+            Problem(f"{path}.rank", "expected an integer of at least 1", rank)
+        ]
+    return {"cartesian": {"rank": rank}}, []
+
+
+def _expand_spherical(body: Any, path: str) -> Tuple[TargetType, List[Problem]]:
+    irreps = body.get("irreps") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or set(body) != {"irreps"} or not irreps:
+        return {"spherical": body}, [
+            Problem(path, "expected a mapping with a non-empty list 'irreps'", body)
+        ]
+    if not isinstance(irreps, list):
+        return {"spherical": body}, [
+            Problem(f"{path}.irreps", "expected a list of irreps", irreps)
+        ]
+    problems, seen = [], set()
+    expanded = []
+    for i, irrep in enumerate(irreps):
+        where = f"{path}.irreps[{i}]"
+        if not isinstance(irrep, dict) or set(irrep) != {"o3_lambda", "o3_sigma"}:
+            problems.append(
+                Problem(where, "expected {o3_lambda: L, o3_sigma: S}", irrep)
+            )
+            continue
+        lam, sigma = irrep["o3_lambda"], irrep["o3_sigma"]
+        if not _is_int(lam) or lam < 0:
+            problems.append(
+                Problem(f"{where}.o3_lambda", "expected an integer ≥ 0", lam)
+            )
+        elif sigma not in (1, -1) or isinstance(sigma, bool):
+            problems.append(Problem(f"{where}.o3_sigma", "expected 1 or -1", sigma))
+        elif (lam, sigma) in seen:
+            problems.append(Problem(where, "this irrep is listed twice", irrep))
+        else:
+            seen.add((lam, sigma))
+            expanded.append({"o3_lambda": lam, "o3_sigma": sigma})
+    return {"spherical": {"irreps": expanded}}, problems
+
+
+def is_energy_section(section: Dict[str, Any]) -> bool:
+    """An expanded target section that describes an energy: quantity ``energy``, scalar,
+    per structure. Only these can have forces, stress or virial."""
+    return (
+        section["quantity"] == "energy"
+        and section["type"] == "scalar"
+        and section["sample_kind"] == "system"
+    )
+
+
+def target_info(section: Dict[str, Any], gradients: Sequence[str] = ()) -> TargetInfo:
+    """The :class:`TargetInfo` of an expanded target (or extra-data) section, with the
+    ``gradients`` (``positions``, ``strain``) actually read for it."""
+    kind, rank = "scalar", 0
+    irreps: Tuple[Tuple[int, int], ...] = ()
+    target_type = section["type"]
+    if isinstance(target_type, dict) and "cartesian" in target_type:
+        kind, rank = "cartesian", int(target_type["cartesian"]["rank"])
+    elif isinstance(target_type, dict) and "spherical" in target_type:
+        kind = "spherical"
+        irreps = tuple(
+            (int(ir["o3_lambda"]), int(ir["o3_sigma"]))
+            for ir in target_type["spherical"]["irreps"]
+        )
+    return TargetInfo(
+        quantity=section["quantity"],
+        unit=section["unit"],
+        sample_kind=section["sample_kind"],
+        kind=kind,  # type: ignore[arg-type]
+        num_subtargets=int(section["num_subtargets"]),
+        rank=rank,
+        irreps=irreps,
+        gradients=tuple(g for g in ("positions", "strain") if g in gradients),
+        description=section["description"],
+    )
+
+
+def dataset_info(
+    length_unit: str,
+    atomic_types: Sequence[int],
+    targets: Dict[str, TargetInfo],
+    extra_data: Optional[Dict[str, TargetInfo]] = None,
+) -> DatasetInfo:
+    """A :class:`DatasetInfo`; ``atomic_types`` are sorted and deduplicated."""
+    return DatasetInfo(
+        length_unit=length_unit,
+        atomic_types=[int(t) for t in atomic_types],
+        targets=dict(targets),
+        extra_data=dict(extra_data or {}),
+    )
