@@ -1,16 +1,47 @@
-"""``atomtrain eval``: evaluate an exported model on datasets (not built yet)."""
+"""``atomtrain eval``: errors and predictions of any metatomic model on datasets."""
+
+from __future__ import annotations
 
 import argparse
-
-from . import NotBuiltError
 
 HELP = "evaluate an exported model on datasets, reporting errors and predictions"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="the exported model (.pt)")
-    parser.add_argument("options", help="the YAML file describing the datasets")
+    parser.add_argument("model", help="the exported metatomic model (.pt)")
+    parser.add_argument(
+        "options",
+        help="YAML file with the dataset(s) to evaluate on, in the grammar of a "
+        "training set: a file name, a section with systems and targets, or a list",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        help="write the predictions: .xyz/.extxyz (energy in info, forces in arrays) "
+        "or .mts (one file per target)",
+    )
+    parser.add_argument(
+        "-b", "--batch-size", type=int, default=16, help="structures per batch"
+    )
+    parser.add_argument(
+        "-e",
+        "--extensions",
+        help="directory of the compiled extensions the model needs",
+    )
+    parser.add_argument("--device", default="cpu", help="device to evaluate on")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotBuiltError("eval")
+    from pathlib import Path
+
+    from ..workflows.evaluate import evaluate_files
+
+    evaluate_files(
+        Path(args.model),
+        Path(args.options),
+        output=Path(args.output) if args.output else None,
+        batch_size=args.batch_size,
+        extensions=Path(args.extensions) if args.extensions else None,
+        device=args.device,
+    )
+    return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import logging
 import os
 import sys
 import tempfile
@@ -102,6 +103,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         module = import_command(args.command)
         if module is None:
             raise NotBuiltError(args.command)
+        _log_to_console()
         return int(module.run(args))
     except UserError as error:
         if debug:
@@ -113,6 +115,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as error:
         return _report_bug(error, debug)
+
+
+def _log_to_console() -> None:
+    """Messages of atomtrain's loggers (epoch lines, notices) go to standard output,
+    once, as plain lines."""
+    logger = logging.getLogger("atomtrain")
+    if not any(getattr(h, "_atomtrain_console", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._atomtrain_console = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _report_bug(error: Exception, debug: bool) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -19,6 +20,7 @@ from metatomic.torch import (
     ModelEvaluationOptions,
     ModelOutput,
     System,
+    load_atomistic_model,
 )
 
 from ..data.batching import Batch, BatchBuilder
@@ -177,3 +179,53 @@ def format_metrics(name: str, evaluation: Evaluation) -> str:
             f"({per_atom:.3g} µs/atom)"
         )
     return "\n".join(lines)
+
+
+def evaluate_files(
+    model_path: Path,
+    options_path: Path,
+    output: Optional[Path] = None,
+    batch_size: int = 16,
+    extensions: Optional[Path] = None,
+    device: str = "cpu",
+) -> List[Evaluation]:
+    """``atomtrain eval``: evaluate the metatomic model at ``model_path`` on the
+    dataset section(s) of ``options_path`` (the dataset grammar of the training
+    options: a file name, a section, or a list of sections); print the errors and,
+    given ``output``, write the predictions."""
+    from ..data.loading import load_section
+    from ..data.readers import FileCache
+    from ..errors import OptionsError
+    from ..options import read_options_file
+    from ..options.datasets import expand_dataset_section
+    from .predictions import write_predictions
+
+    raw = read_options_file(options_path)
+    value: Any = raw
+    if isinstance(raw, dict) and set(raw) == {"test_set"}:
+        value = raw["test_set"]
+    sections, problems = expand_dataset_section(
+        value, "", options_path.parent, require_targets=False
+    )
+    if problems:
+        raise OptionsError(problems, str(options_path))
+    model = load_atomistic_model(str(model_path), extensions_directory=extensions)
+    cache = FileCache()
+    evaluations = []
+    for number, section in enumerate(sections):
+        dataset = load_section(section, cache)
+        evaluation = evaluate(model, dataset, batch_size, device, output is not None)
+        name = section["systems"]["read_from"]
+        print(
+            format_metrics(
+                name if len(sections) == 1 else f"[{number}] {name}", evaluation
+            )
+        )
+        if output is not None:
+            target = output
+            if len(sections) > 1:
+                target = output.with_name(f"{output.stem}_{number}{output.suffix}")
+            for path in write_predictions(evaluation, target):
+                print(f"wrote predictions to {path}")
+        evaluations.append(evaluation)
+    return evaluations

@@ -32,7 +32,7 @@ from atomtrain.utils.dtype import dtype_to_str
 
 from .documentation import ModelHypers
 
-ARCHITECTURE_NAME = "testing.dummy"
+ARCHITECTURE_NAME = "dummy"
 
 
 class DummyModel(ModelInterface[ModelHypers]):

@@ -1,0 +1,165 @@
+"""``atomtrain train``: from an options file to a checkpoint and an exported model.
+
+The flow (DESIGN.md §2): validate everything, then create the run directory; read the
+data once; restart from a checkpoint (``Trainer.load_checkpoint(..., "restart")``,
+``Model.load_checkpoint(..., "restart")``, ``model.restart(dataset_info)``), or
+fine-tune (``training.finetune.read_from``), or build a fresh model; train; save the
+checkpoint; export; evaluate the exported model on every split.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..architectures.discovery import import_architecture
+from ..data.dataset import Dataset
+from ..options import load_options, resolve_devices, resolve_dtype, validate_options
+from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
+from ..utils.abc import ModelInterface, TrainerInterface
+from .evaluate import Evaluation, evaluate, format_metrics
+from .models import read_checkpoint, save_exported
+from .run_directory import create_run_directory, newest_checkpoint, write_options
+
+
+@dataclass
+class TrainResult:
+    """Where a training run wrote its outputs, and its final errors per split."""
+
+    run_dir: Path
+    checkpoint: Path
+    model: Path
+    evaluations: Dict[str, List[Evaluation]] = field(default_factory=dict)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _restart_checkpoint(restart: Optional[str], outputs: Path) -> Optional[Path]:
+    if restart is None:
+        return None
+    if restart == "auto":
+        return newest_checkpoint(outputs)
+    return Path(restart)
+
+
+def _build(
+    architecture: Any,
+    hypers: Dict[str, Any],
+    dataset_info: Any,
+    checkpoint: Optional[Dict[str, Any]],
+) -> tuple[ModelInterface[Any], TrainerInterface[Any]]:
+    """Restart, fine-tune or start fresh, as DESIGN.md §2 describes."""
+    model_class, trainer_class = architecture.__model__, architecture.__trainer__
+    if checkpoint is not None:
+        trainer = trainer_class.load_checkpoint(
+            checkpoint, hypers["training"], "restart"
+        )
+        model = model_class.load_checkpoint(checkpoint, context="restart")
+        return model.restart(dataset_info), trainer
+    finetune = (hypers["training"].get("finetune") or {}).get("read_from")
+    if finetune:
+        pretrained, _ = read_checkpoint(Path(finetune))
+        model = model_class.load_checkpoint(pretrained, context="finetune")
+        return model.restart(dataset_info), trainer_class(hypers["training"])
+    return model_class(hypers["model"], dataset_info), trainer_class(hypers["training"])
+
+
+def _external_loggers(options: Dict[str, Any], run_dir: Path) -> List[Any]:
+    loggers = options.get("loggers") or {}
+    result: List[Any] = []
+    if loggers.get("tensorboard"):
+        result.append(TensorBoardLogger(run_dir / "tensorboard"))
+    if loggers.get("wandb"):
+        result.append(WandbLogger(loggers["wandb"]))
+    return result
+
+
+def train(
+    options_path: Path,
+    overrides: Sequence[str] = (),
+    output: Path = Path("model.pt"),
+    extensions: Optional[Path] = Path("extensions"),
+    restart: Optional[str] = None,
+    outputs_root: Path = Path("outputs"),
+) -> TrainResult:
+    """Train from ``options_path`` and write ``output`` (the exported model) and its
+    checkpoint (same name, ``.ckpt``), with copies in the run directory."""
+    from ..data.loading import load_datasets
+
+    configure_warnings()
+    raw, file = load_options(options_path, overrides)
+    options = validate_options(raw, file, options_path.parent)
+    architecture = import_architecture(options["architecture"]["name"])
+    model_class = architecture.__model__
+    devices = resolve_devices(options["device"], model_class.__supported_devices__)
+    dtype = resolve_dtype(options["base_precision"], model_class.__supported_dtypes__)
+    restart_path = _restart_checkpoint(restart, outputs_root)
+    checkpoint = read_checkpoint(restart_path)[0] if restart_path else None
+
+    run_dir = create_run_directory(outputs_root)
+    write_options(run_dir, options)
+    _seed_everything(int(options["seed"]))
+    indices_from = restart_path.parent / "indices" if restart_path else None
+    data = load_datasets(options, run_dir, indices_from)
+
+    model, trainer = _build(
+        architecture, options["architecture"], data.dataset_info, checkpoint
+    )
+    if hasattr(trainer, "external_loggers"):
+        trainer.external_loggers = _external_loggers(options, run_dir)
+    training: List[Dataset] = list(data.training)
+    validation: List[Dataset] = list(data.validation)
+    trainer.train(model, dtype, devices, training, validation, checkpoint_dir=run_dir)
+
+    checkpoint_path = output.with_suffix(".ckpt")
+    trainer.save_checkpoint(model, run_dir / "model.ckpt")
+    exported = model.export()
+    save_exported(exported, run_dir / "model.pt", extensions)
+    for source, target in (
+        (run_dir / "model.ckpt", checkpoint_path),
+        (run_dir / "model.pt", output),
+    ):
+        if target.resolve() != source.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+
+    result = TrainResult(run_dir, checkpoint_path, output)
+    if options.get("final_eval", True):
+        batch_size = int(options["architecture"]["training"].get("batch_size", 16))
+        splits: Dict[str, List[Dataset]] = {
+            "training": training,
+            "validation": validation,
+            "test": list(data.test),
+        }
+        result.evaluations = _final_evaluation(
+            exported, splits, batch_size, str(devices[0])
+        )
+    return result
+
+
+def _final_evaluation(
+    model: Any, splits: Dict[str, List[Dataset]], batch_size: int, device: str
+) -> Dict[str, List[Evaluation]]:
+    """RMSE/MAE of the exported model on every non-empty split, printed."""
+    evaluations: Dict[str, List[Evaluation]] = {}
+    for split, datasets in splits.items():
+        for number, dataset in enumerate(datasets):
+            if len(dataset) == 0:
+                continue
+            evaluation = evaluate(
+                model, dataset, batch_size, device, keep_predictions=False
+            )
+            evaluations.setdefault(split, []).append(evaluation)
+            name = split if len(datasets) == 1 else f"{split}[{number}]"
+            print(format_metrics(f"final errors on the {name} set", evaluation))
+    return evaluations
