@@ -62,6 +62,14 @@ GRADIENT_SECTIONS = ("forces", "stress", "virial")
 GRADIENT_KEYS = ("read_from", "reader", "key", "required")
 READERS = ("ase", "metatensor")
 DEFAULT_LENGTH_UNIT = "angstrom"
+SWITCHES = {
+    "on": True,
+    "true": True,
+    "yes": True,
+    "off": False,
+    "false": False,
+    "no": False,
+}
 
 Section = Dict[str, Any]
 
@@ -254,6 +262,7 @@ def _expand_target(
         name, raw, path, read_from, base_dir, problems, keys, default_quantity(name)
     )
     raw = raw if isinstance(raw, dict) else {}
+    raw = {k: _switch(v) if k in GRADIENT_SECTIONS else v for k, v in raw.items()}
     given = [g for g in GRADIENT_SECTIONS if raw.get(g) not in (None, False)]
     if not is_energy_section(section):
         for gradient in given:
@@ -362,6 +371,14 @@ def _sample_kind(raw: Dict[str, Any], path: str, problems: List[Problem]) -> str
             )
         )
     return str(kind)
+
+
+def _switch(value: Any) -> Any:
+    """``on``/``off``/``true``/``false`` written as strings are booleans, as YAML
+    reads them unquoted."""
+    if isinstance(value, str) and value.lower() in SWITCHES:
+        return SWITCHES[value.lower()]
+    return value
 
 
 def _expand_gradient(

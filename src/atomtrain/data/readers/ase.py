@@ -82,7 +82,9 @@ def lookup(atoms: Any, key: str) -> Optional[np.ndarray]:
 def _value(atoms: Any, key: str, file: str, index: int) -> np.ndarray:
     value = lookup(atoms, key)
     if value is None:
-        known = sorted(set(atoms.info) | set(atoms.arrays) - {"numbers", "positions"})
+        results = getattr(getattr(atoms, "calc", None), "results", None) or {}
+        keys = set(atoms.info) | set(atoms.arrays) | set(results)
+        known = sorted(keys - {"numbers", "positions"})
         raise DataError(
             f"no value with this key; the structure has {', '.join(known) or 'none'}",
             file=file,
