@@ -92,7 +92,9 @@ def _volumes(batch: Batch) -> torch.Tensor:
     volumes = []
     for system in batch.systems:
         periodic = bool(system.pbc.all())
-        volumes.append(abs(float(torch.linalg.det(system.cell))) if periodic else 0.0)
+        volumes.append(
+            abs(float(torch.linalg.det(system.cell.detach()))) if periodic else 0.0
+        )
     return torch.tensor(volumes, dtype=torch.float64)
 
 

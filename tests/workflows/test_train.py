@@ -1,0 +1,221 @@
+"""End-to-end runs of ``atomtrain train``, ``export`` and ``eval`` through the command
+line, on the real ethanol and carbon data, with the engine's test architecture."""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+import subprocess
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+import yaml
+
+from atomtrain.cli.main import main
+
+REFERENCE_MTT = Path(os.environ.get("TMPDIR", "/tmp")) / "metatrain-ref" / "bin" / "mtt"
+
+
+def _options(path: Path, data: Path, epochs: int = 2, **targets) -> Path:
+    energy = {"unit": "kcal/mol", **targets}
+    options = {
+        "architecture": {
+            "name": "dummy",
+            "training": {"num_epochs": epochs, "batch_size": 8},
+        },
+        "base_precision": 64,
+        "seed": 11,
+        "training_set": {"systems": str(data), "targets": {"energy": energy}},
+        "validation_set": 0.1,
+        "test_set": 0.1,
+    }
+    path.write_text(yaml.safe_dump(options))
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, dummy_architecture):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _runs(root: Path) -> list[Path]:
+    return sorted(p for p in root.glob("outputs/*/*") if p.is_dir())
+
+
+def test_train_export_and_evaluate_ethanol(workdir, resources, capsys):
+    data = resources / "ethanol_reduced_100.xyz"
+    options = _options(workdir / "options.yaml", data)
+    assert main(["train", str(options)]) == 0
+    output = capsys.readouterr().out
+    assert "final errors on the test set" in output
+    assert "energy.forces.rmse" in output
+
+    [run] = _runs(workdir)
+    for name in ("model.ckpt", "model.pt", "train.csv", "train.log"):
+        assert (run / name).is_file(), name
+    assert (workdir / "model.pt").is_file() and (workdir / "model.ckpt").is_file()
+    assert sorted(p.name for p in (run / "indices").iterdir()) == [
+        "test.txt",
+        "training.txt",
+        "validation.txt",
+    ]
+    expanded = yaml.safe_load((run / "options_restart.yaml").read_text())
+    assert expanded["seed"] == 11
+    assert expanded["architecture"]["training"]["num_epochs"] == 2
+
+    with open(run / "train.csv") as file:
+        rows = list(csv.reader(file))
+    assert rows[0][:4] == ["epoch", "learning_rate", "train.loss", "val.loss"]
+    assert [row[0] for row in rows[2:]] == ["0", "1"]
+    train_loss, val_loss = float(rows[-1][2]), float(rows[-1][3])
+    assert 0.2 < train_loss / val_loss < 5.0
+
+    from metatomic_ase import MetatomicCalculator
+
+    atoms = ase.io.read(data, index=0)
+    atoms.calc = MetatomicCalculator(str(workdir / "model.pt"))
+    assert np.isfinite(atoms.get_potential_energy())
+    forces = atoms.get_forces()
+    assert forces.shape == (9, 3) and np.isfinite(forces).all()
+
+    assert main(["export", "model.ckpt", "-o", "exported.pt"]) == 0
+    (workdir / "eval.yaml").write_text(
+        yaml.safe_dump(
+            {"systems": str(data), "targets": {"energy": {"unit": "kcal/mol"}}}
+        )
+    )
+    capsys.readouterr()
+    assert main(["eval", "exported.pt", "eval.yaml", "-o", "predictions.xyz"]) == 0
+    printed = capsys.readouterr().out
+    assert "energy.rmse" in printed and "energy.forces.rmse" in printed
+    predicted = ase.io.read(workdir / "predictions.xyz", ":")
+    assert len(predicted) == 100
+    # ASE's extxyz reader hands energy and forces to a single-point calculator
+    np.testing.assert_allclose(
+        predicted[0].get_forces(), forces * 23.0605, rtol=1e-3, atol=1e-4
+    )
+    assert np.isfinite(predicted[0].get_potential_energy())
+
+
+def test_invalid_options_leave_no_run_directory(workdir, resources, capsys):
+    data = resources / "ethanol_reduced_100.xyz"
+    options = _options(workdir / "options.yaml", data)
+    raw = yaml.safe_load(options.read_text())
+    raw["architecture"]["training"] = {"num_epoch": 1, "num_epochs": "five"}
+    options.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(options)]) == 1
+    error = capsys.readouterr().err
+    assert "architecture.training.num_epoch" in error
+    assert "did you mean 'num_epochs'" in error
+    assert "architecture.training.num_epochs" in error
+    assert not (workdir / "outputs").exists()
+
+
+def test_misspelt_forces_key_names_key_and_file(workdir, resources, capsys):
+    data = resources / "ethanol_reduced_100.xyz"
+    options = _options(workdir / "options.yaml", data, forces={"key": "forcez"})
+    assert main(["train", str(options)]) == 1
+    error = capsys.readouterr().err
+    assert "forcez" in error and "ethanol_reduced_100.xyz" in error
+
+
+def test_restart_auto_continues_the_newest_run(workdir, resources, capsys):
+    data = resources / "ethanol_reduced_100.xyz"
+    options = _options(workdir / "options.yaml", data, epochs=1)
+    assert main(["train", str(options)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(options),
+                "--restart",
+                "auto",
+                "-r",
+                "architecture.training.num_epochs=3",
+            ]
+        )
+        == 0
+    )
+    first, second = _runs(workdir)
+    with open(second / "train.csv") as file:
+        epochs = [row[0] for row in list(csv.reader(file))[2:]]
+    assert epochs == ["1", "2"]
+    assert (first / "indices" / "training.txt").read_text() == (
+        second / "indices" / "training.txt"
+    ).read_text()
+
+
+class _CreatesFile:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("command", ["export", "eval", "restart"])
+def test_pickled_checkpoint_is_refused(workdir, resources, capsys, command):
+    victim = workdir / "created-by-checkpoint"
+    crafted = workdir / "crafted.ckpt"
+    with open(crafted, "wb") as file:
+        pickle.dump({"payload": _CreatesFile(str(victim))}, file)
+    data = resources / "ethanol_reduced_100.xyz"
+    if command == "export":
+        code = main(["export", str(crafted)])
+    elif command == "eval":
+        (workdir / "eval.yaml").write_text(yaml.safe_dump({"systems": str(data)}))
+        code = main(["eval", str(crafted), "eval.yaml"])
+    else:
+        options = _options(workdir / "options.yaml", data, epochs=1)
+        code = main(["train", str(options), "--restart", str(crafted)])
+    assert code == 1
+    assert not victim.exists()
+    assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not REFERENCE_MTT.exists(), reason="reference environment absent")
+def test_reference_mtt_eval_reads_an_exported_model(workdir, resources):
+    data = resources / "carbon_reduced_100.xyz"
+    options = _options(
+        workdir / "options.yaml",
+        data,
+        forces={"key": "force"},
+        virial={"key": "virial"},
+    )
+    raw = yaml.safe_load(options.read_text())
+    raw["training_set"]["targets"]["energy"]["unit"] = "eV"
+    options.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(options), "-o", "carbon.pt"]) == 0
+    (workdir / "eval.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "systems": str(data),
+                "targets": {
+                    "energy": {
+                        "unit": "eV",
+                        "forces": {"key": "force"},
+                        "virial": {"key": "virial"},
+                    }
+                },
+            }
+        )
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [str(REFERENCE_MTT), "eval", "carbon.pt", "eval.yaml", "-o", "ref.xyz"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=workdir,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "energy_positions_gradients RMSE" in result.stderr + result.stdout
+    assert "energy_strain_gradients RMSE" in result.stderr + result.stdout
+    predicted = ase.io.read(workdir / "ref.xyz", ":")
+    assert len(predicted) == 100
+    assert all(np.isfinite(a.get_forces()).all() for a in predicted)
