@@ -98,3 +98,20 @@ def read_indices(directory: Path, sizes: Sequence[int]) -> SplitIndices:
                 )
             result[split].append(values)
     return result
+
+
+def read_index_file(file: Path) -> List[int]:
+    """Structure indices, one per line (blank lines and ``#`` comments skipped); a
+    line that is no integer is a :class:`ValueError` naming it."""
+    indices = []
+    for number, line in enumerate(file.read_text().splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            indices.append(int(text))
+        except ValueError:
+            raise ValueError(
+                f"line {number} of '{file}' is not an integer: {text!r}"
+            ) from None
+    return indices

@@ -146,6 +146,32 @@ def _expand_spherical(body: Any, path: str) -> Tuple[TargetType, List[Problem]]:
     return {"spherical": {"irreps": expanded}}, problems
 
 
+def expand_sample_kind(raw: Dict[str, Any], path: str, problems: List[Problem]) -> str:
+    """``sample_kind`` of a target section at ``path``, also from metatrain's
+    ``per_atom: true/false``; problems are appended to ``problems``."""
+    kind = raw.get("sample_kind")
+    per_atom = raw.get("per_atom")
+    if per_atom is not None and not isinstance(per_atom, bool):
+        problems.append(Problem(f"{path}.per_atom", "expected true or false", per_atom))
+        per_atom = None
+    implied = None if per_atom is None else ("atom" if per_atom else "system")
+    if kind is None:
+        return implied or "system"
+    if kind not in ("system", "atom"):
+        problems.append(
+            Problem(f"{path}.sample_kind", "expected 'system' or 'atom'", kind)
+        )
+        return "system"
+    if implied is not None and implied != kind:
+        problems.append(
+            Problem(
+                f"{path}.per_atom",
+                f"per_atom: {per_atom} contradicts sample_kind: {kind}; keep one",
+            )
+        )
+    return str(kind)
+
+
 def is_energy_section(section: Dict[str, Any]) -> bool:
     """An expanded target section that describes an energy: quantity ``energy``, scalar,
     per structure. Only these can have forces, stress or virial."""

@@ -31,12 +31,15 @@ together are a problem.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from ..data.splits import read_index_file
 from ..data.targets import (
     default_key,
     default_quantity,
+    expand_sample_kind,
     expand_target_type,
     is_energy_section,
     target_name_problem,
@@ -193,9 +196,7 @@ def _resolve(
     if not isinstance(value, str) or not value:
         problems.append(Problem(path, "expected a file name", value))
         return None
-    resolved = Path(value).expanduser()
-    if not resolved.is_absolute():
-        resolved = base_dir / resolved
+    resolved = Path(os.path.abspath(base_dir / Path(value).expanduser()))
     if not resolved.is_file():
         problems.append(Problem(path, f"file '{resolved}' does not exist", value))
     return str(resolved)
@@ -325,7 +326,7 @@ def _expand_fields(
         ),
         "key": raw.get("key", default_key(name)),
         "unit": raw.get("unit", ""),
-        "sample_kind": _sample_kind(raw, path, problems),
+        "sample_kind": expand_sample_kind(raw, path, problems),
         "type": target_type,
         "num_subtargets": raw.get("num_subtargets", 1),
         "description": raw.get("description", ""),
@@ -347,30 +348,6 @@ def _check_fields(section: Section, path: str, problems: List[Problem]) -> None:
         )
     dimension = "energy" if section["quantity"] == "energy" else None
     problems += unit_problem(section["unit"], f"{path}.unit", dimension)
-
-
-def _sample_kind(raw: Dict[str, Any], path: str, problems: List[Problem]) -> str:
-    kind = raw.get("sample_kind")
-    per_atom = raw.get("per_atom")
-    if per_atom is not None and not isinstance(per_atom, bool):
-        problems.append(Problem(f"{path}.per_atom", "expected true or false", per_atom))
-        per_atom = None
-    implied = None if per_atom is None else ("atom" if per_atom else "system")
-    if kind is None:
-        return implied or "system"
-    if kind not in ("system", "atom"):
-        problems.append(
-            Problem(f"{path}.sample_kind", "expected 'system' or 'atom'", kind)
-        )
-        return "system"
-    if implied is not None and implied != kind:
-        problems.append(
-            Problem(
-                f"{path}.per_atom",
-                f"per_atom: {per_atom} contradicts sample_kind: {kind}; keep one",
-            )
-        )
-    return str(kind)
 
 
 def _switch(value: Any) -> Any:
@@ -432,8 +409,10 @@ def _expand_indices(
         file = _resolve(raw, path, base_dir, problems)
         if file is None or not Path(file).is_file():
             return None
-        raw = _read_index_file(Path(file), path, problems)
-        if raw is None:
+        try:
+            raw = read_index_file(Path(file))
+        except ValueError as error:
+            problems.append(Problem(path, str(error)))
             return None
     if not isinstance(raw, list):
         problems.append(
@@ -448,21 +427,3 @@ def _expand_indices(
         twice = next(i for i in raw if raw.count(i) > 1)
         problems.append(Problem(path, f"index {twice} is listed twice"))
     return list(raw)
-
-
-def _read_index_file(
-    file: Path, path: str, problems: List[Problem]
-) -> Optional[List[int]]:
-    indices = []
-    for number, line in enumerate(file.read_text().splitlines(), start=1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        try:
-            indices.append(int(text))
-        except ValueError:
-            problems.append(
-                Problem(path, f"line {number} of '{file}' is not an integer", text)
-            )
-            return None
-    return indices
