@@ -218,4 +218,6 @@ def test_reference_mtt_eval_reads_an_exported_model(workdir, resources):
     assert "energy_strain_gradients RMSE" in result.stderr + result.stdout
     predicted = ase.io.read(workdir / "ref.xyz", ":")
     assert len(predicted) == 100
-    assert all(np.isfinite(a.get_forces()).all() for a in predicted)
+    assert all(np.isfinite(a.get_potential_energy()) for a in predicted)
+    gradients = np.array(predicted[0].info["energy_positions_gradients"])
+    assert gradients.shape == (len(predicted[0]), 3)
