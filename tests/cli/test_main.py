@@ -137,13 +137,10 @@ def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
     assert capsys.readouterr().err == "interrupted\n"
 
 
-def test_placeholder_subcommands_fail_through_the_console_script(tmp_path):
+def test_user_errors_print_one_line_through_the_console_script(tmp_path):
     result = run_cli("export", "model.ckpt", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr == (
-        "error: 'atomtrain export' is not built yet in atomtrain; it will arrive in "
-        "a later version\n"
-    )
+    assert result.stderr == "error: checkpoint 'model.ckpt' does not exist\n"
     assert os.listdir(tmp_path) == []
 
 
