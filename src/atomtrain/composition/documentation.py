@@ -46,7 +46,7 @@ class ModelHypers(TypedDict):
 class TrainerHypers(TypedDict):
     """Hyperparameters of the least-squares fit."""
 
-    atomic_baseline: Dict[str, Dict[int, float]] = {}  # type: ignore[misc]
+    atomic_baseline: Dict[str, Dict[int, float]] = {}
     """Fixed per-element values, per target, kept as given instead of fitted (e.g.
     ``{energy: {1: -13.6, 8: -2041.3}}``, in the target's unit); the other elements
     are fitted on what remains once these contributions are removed."""
