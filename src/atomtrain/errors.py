@@ -12,7 +12,7 @@ from typing import Any, Iterable, List, Optional
 
 
 class UserError(Exception):
-    """An error in what the user gave: options, files, data or command-line arguments."""
+    """An error in what the user gave: options, files, data or command-line flags."""
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -1,1 +1,1 @@
-"""Everything between a user's files and a batch: readers, targets, datasets, batches."""
+"""Everything between a user's files and a batch: readers, targets, datasets."""

@@ -1,4 +1,4 @@
-"""Datasets: indexable collections of :class:`Structure` with their :class:`DatasetInfo`.
+"""Datasets: indexable collections of :class:`Structure` with a :class:`DatasetInfo`.
 
 A dataset knows where each structure came from, so errors about data can name the file
 and the structure index in that file.
@@ -70,7 +70,7 @@ class InMemoryDataset(Dataset):
     def num_atoms(self) -> List[int]:
         return [len(s) for s in self.structures]
 
-    def subset(self, indices: Sequence[int]) -> "InMemoryDataset":
+    def subset(self, indices: Sequence[int]) -> InMemoryDataset:
         """The structures at ``indices``, in that order."""
         return InMemoryDataset(
             [self.structures[i] for i in indices],

@@ -83,10 +83,19 @@ class TargetInfo:
         if self.kind == "scalar":
             return [[]]
         if self.kind == "cartesian":
-            names = ["xyz"] if self.rank == 1 else [f"xyz_{i + 1}" for i in range(self.rank)]
+            names = (
+                ["xyz"]
+                if self.rank == 1
+                else [f"xyz_{i + 1}" for i in range(self.rank)]
+            )
             return [[Labels.range(name, 3) for name in names]]
         return [
-            [Labels("o3_mu", torch.arange(-lam, lam + 1, dtype=torch.int32).reshape(-1, 1))]
+            [
+                Labels(
+                    "o3_mu",
+                    torch.arange(-lam, lam + 1, dtype=torch.int32).reshape(-1, 1),
+                )
+            ]
             for lam, _ in self.irreps
         ]
 
@@ -99,7 +108,10 @@ class TargetInfo:
             shape = [0] + [len(c) for c in components] + [self.num_subtargets]
             block = TensorBlock(
                 values=torch.zeros(shape, dtype=torch.float64),
-                samples=Labels(self.sample_names, torch.zeros((0, len(self.sample_names)), dtype=torch.int32)),
+                samples=Labels(
+                    self.sample_names,
+                    torch.zeros((0, len(self.sample_names)), dtype=torch.int32),
+                ),
                 components=components,
                 properties=properties,
             )
@@ -117,7 +129,7 @@ class TargetInfo:
             description=self.description,
         )
 
-    def is_compatible_with(self, other: "TargetInfo") -> bool:
+    def is_compatible_with(self, other: TargetInfo) -> bool:
         """Same layout and meaning (gradients may differ)."""
         return replace(self, gradients=(), description="") == replace(
             other, gradients=(), description=""
@@ -137,7 +149,7 @@ class TargetInfo:
         }
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "TargetInfo":
+    def from_dict(cls, data: Dict[str, Any]) -> TargetInfo:
         data = dict(data)
         data["irreps"] = tuple(tuple(ir) for ir in data.get("irreps", ()))
         data["gradients"] = tuple(data.get("gradients", ()))
@@ -152,7 +164,9 @@ def _empty_gradient(gradient: str, properties: Labels) -> TensorBlock:
         samples = ["sample"]
         components = [Labels.range("xyz_1", 3), Labels.range("xyz_2", 3)]
     else:
-        raise ValueError(f"unknown gradient '{gradient}', expected one of {GRADIENT_NAMES}")
+        raise ValueError(
+            f"unknown gradient '{gradient}', expected one of {GRADIENT_NAMES}"
+        )
     shape = [0] + [3] * len(components) + [len(properties)]
     return TensorBlock(
         values=torch.zeros(shape, dtype=torch.float64),
@@ -174,7 +188,7 @@ class DatasetInfo:
     def __post_init__(self) -> None:
         self.atomic_types = sorted({int(t) for t in self.atomic_types})
 
-    def union(self, other: "DatasetInfo") -> "DatasetInfo":
+    def union(self, other: DatasetInfo) -> DatasetInfo:
         """Everything in either; raises :class:`IncompatibleInfoError` on a conflict
         (different length units, a target with the same name but another layout)."""
         if self.length_unit != other.length_unit:
@@ -188,11 +202,11 @@ class DatasetInfo:
             extra_data=_merge_targets(self.extra_data, other.extra_data),
         )
 
-    def new_atomic_types(self, other: "DatasetInfo") -> List[int]:
+    def new_atomic_types(self, other: DatasetInfo) -> List[int]:
         """Atomic types of ``other`` that this one lacks."""
         return sorted(set(other.atomic_types) - set(self.atomic_types))
 
-    def new_targets(self, other: "DatasetInfo") -> List[str]:
+    def new_targets(self, other: DatasetInfo) -> List[str]:
         """Names of targets of ``other`` that this one lacks."""
         return [name for name in other.targets if name not in self.targets]
 
@@ -205,13 +219,14 @@ class DatasetInfo:
         }
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "DatasetInfo":
+    def from_dict(cls, data: Dict[str, Any]) -> DatasetInfo:
         return cls(
             length_unit=data["length_unit"],
             atomic_types=list(data["atomic_types"]),
             targets={k: TargetInfo.from_dict(v) for k, v in data["targets"].items()},
             extra_data={
-                k: TargetInfo.from_dict(v) for k, v in data.get("extra_data", {}).items()
+                k: TargetInfo.from_dict(v)
+                for k, v in data.get("extra_data", {}).items()
             },
         )
 

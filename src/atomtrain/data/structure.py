@@ -18,8 +18,8 @@ class TargetData:
     """The labels of one target for one structure.
 
     ``blocks`` has one tensor per key of the target's layout, each of shape
-    ``[n_samples, *components, n_properties]`` where ``n_samples`` is 1 for per-structure
-    targets and the number of atoms for per-atom ones. ``gradients`` maps
+    ``[n_samples, *components, n_properties]`` where ``n_samples`` is 1 for
+    per-structure targets and the number of atoms for per-atom ones. ``gradients`` maps
     ``"positions"`` to a ``[n_atoms, 3, n_properties]`` tensor (dE/dr, i.e. minus the
     forces) and ``"strain"`` to ``[3, 3, n_properties]`` (dE/dε, i.e. minus the virial);
     a NaN strain gradient marks a structure without stress label.
@@ -32,8 +32,8 @@ class TargetData:
 @dataclass
 class Structure:
     """Atomic types ``[n]`` (int32), positions ``[n, 3]``, cell ``[3, 3]`` (rows are
-    the cell vectors, zero for non-periodic directions), pbc ``[3]`` (bool) and labels of
-    each target and extra-data entry, all in float64 and declared units."""
+    the cell vectors, zero for non-periodic directions), pbc ``[3]`` (bool) and labels
+    of each target and extra-data entry, all in float64 and declared units."""
 
     types: torch.Tensor
     positions: torch.Tensor

@@ -65,7 +65,7 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
     def __init__(
         self,
         hypers: HypersType,
-        dataset_info: "DatasetInfo",
+        dataset_info: DatasetInfo,
         metadata: Optional[ModelMetadata] = None,
     ) -> None:
         _check_class_attributes(type(self), _MODEL_CLASS_ATTRIBUTES)
@@ -88,7 +88,7 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
         """The outputs this model can compute, with quantity, unit and sample kind."""
 
     @abstractmethod
-    def restart(self, dataset_info: "DatasetInfo") -> "ModelInterface[HypersType]":
+    def restart(self, dataset_info: DatasetInfo) -> ModelInterface[HypersType]:
         """Adapt a model loaded from a checkpoint to a new ``dataset_info``.
 
         Adds heads for new targets and atomic types where the architecture can, and
@@ -99,7 +99,7 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
     @abstractmethod
     def load_checkpoint(
         cls, checkpoint: Dict[str, Any], context: ModelCheckpointContext
-    ) -> "ModelInterface[HypersType]":
+    ) -> ModelInterface[HypersType]:
         """Create a model from a checkpoint (already upgraded to the current version).
 
         ``context`` is ``"restart"`` (continue training), ``"finetune"`` (start a new
@@ -145,8 +145,8 @@ class TrainerInterface(Generic[HypersType], metaclass=ABCMeta):
         model: ModelInterface[Any],
         dtype: torch.dtype,
         devices: List[torch.device],
-        train_datasets: List["Dataset"],
-        val_datasets: List["Dataset"],
+        train_datasets: List[Dataset],
+        val_datasets: List[Dataset],
         checkpoint_dir: str | Path,
     ) -> None:
         """Train ``model`` in place."""
@@ -167,5 +167,5 @@ class TrainerInterface(Generic[HypersType], metaclass=ABCMeta):
         checkpoint: Dict[str, Any],
         hypers: HypersType,
         context: TrainerCheckpointContext,
-    ) -> "TrainerInterface[HypersType]":
+    ) -> TrainerInterface[HypersType]:
         """Create a trainer from a checkpoint, to restart or fine-tune."""

@@ -21,8 +21,9 @@ def dtype_to_str(dtype: torch.dtype) -> str:
     try:
         return _TO_STR[dtype]
     except KeyError:
-        raise ValueError(f"unsupported dtype {dtype}; expected one of "
-                         f"{sorted(_TO_STR.values())}") from None
+        raise ValueError(
+            f"unsupported dtype {dtype}; expected one of {sorted(_TO_STR.values())}"
+        ) from None
 
 
 def str_to_dtype(name: str | int) -> torch.dtype:
