@@ -122,16 +122,9 @@ def train(
     trainer.train(model, dtype, devices, training, validation, checkpoint_dir=run_dir)
 
     checkpoint_path = output.with_suffix(".ckpt")
-    trainer.save_checkpoint(model, run_dir / "model.ckpt")
-    exported = model.export()
-    save_exported(exported, run_dir / "model.pt", extensions)
-    for source, target in (
-        (run_dir / "model.ckpt", checkpoint_path),
-        (run_dir / "model.pt", output),
-    ):
-        if target.resolve() != source.resolve():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+    exported = _write_outputs(
+        trainer, model, run_dir, checkpoint_path, output, extensions
+    )
 
     result = TrainResult(run_dir, checkpoint_path, output)
     if options.get("final_eval", True):
@@ -145,6 +138,29 @@ def train(
             exported, splits, batch_size, str(devices[0])
         )
     return result
+
+
+def _write_outputs(
+    trainer: TrainerInterface[Any],
+    model: ModelInterface[Any],
+    run_dir: Path,
+    checkpoint: Path,
+    output: Path,
+    extensions: Optional[Path],
+) -> Any:
+    """Save the checkpoint and the exported model in the run directory, copy them to
+    where the user asked; the exported model."""
+    trainer.save_checkpoint(model, run_dir / "model.ckpt")
+    exported = model.export()
+    save_exported(exported, run_dir / "model.pt", extensions)
+    for source, target in (
+        (run_dir / "model.ckpt", checkpoint),
+        (run_dir / "model.pt", output),
+    ):
+        if target.resolve() != source.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    return exported
 
 
 def _final_evaluation(
