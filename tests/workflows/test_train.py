@@ -89,7 +89,9 @@ def test_train_export_and_evaluate_ethanol(workdir, resources, capsys):
         )
     )
     capsys.readouterr()
-    assert main(["eval", "exported.pt", "eval.yaml", "-o", "predictions.xyz"]) == 0
+    command = ["eval", "exported.pt", "eval.yaml", "-o", "predictions.xyz"]
+    assert main([*command, "--plot", "parity.png"]) == 0
+    assert (workdir / "parity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
     assert "energy.rmse" in printed and "energy.forces.rmse" in printed
     predicted = ase.io.read(workdir / "predictions.xyz", ":")

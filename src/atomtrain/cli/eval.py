@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or .mts (one file per target)",
     )
     parser.add_argument(
+        "-p",
+        "--plot",
+        help="write a parity plot and error histograms of every labelled target (PNG)",
+    )
+    parser.add_argument(
         "-b", "--batch-size", type=int, default=16, help="structures per batch"
     )
     parser.add_argument(
@@ -43,5 +48,6 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         extensions=Path(args.extensions) if args.extensions else None,
         device=args.device,
+        plot=Path(args.plot) if args.plot else None,
     )
     return 0

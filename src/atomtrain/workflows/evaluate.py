@@ -190,16 +190,18 @@ def evaluate_files(
     batch_size: int = 16,
     extensions: Optional[Path] = None,
     device: str = "cpu",
+    plot: Optional[Path] = None,
 ) -> List[Evaluation]:
     """``atomtrain eval``: evaluate the metatomic model at ``model_path`` on the
     dataset section(s) of ``options_path`` (the dataset grammar of the training
     options: a file name, a section, or a list of sections); print the errors and,
-    given ``output``, write the predictions."""
+    given ``output``, write the predictions and, given ``plot``, a parity plot."""
     from ..data.loading import load_section
     from ..data.readers import FileCache
     from ..errors import OptionsError
     from ..options import read_options_file
     from ..options.datasets import expand_dataset_section
+    from .plots import parity_plot
     from .predictions import write_predictions
 
     raw = read_options_file(options_path)
@@ -216,7 +218,8 @@ def evaluate_files(
     evaluations = []
     for number, section in enumerate(sections):
         dataset = load_section(section, cache)
-        evaluation = evaluate(model, dataset, batch_size, device, output is not None)
+        keep = output is not None or plot is not None
+        evaluation = evaluate(model, dataset, batch_size, device, keep)
         name = section["systems"]["read_from"]
         print(
             format_metrics(
@@ -229,5 +232,11 @@ def evaluate_files(
                 target = output.with_name(f"{output.stem}_{number}{output.suffix}")
             for path in write_predictions(evaluation, target):
                 print(f"wrote predictions to {path}")
+        if plot is not None:
+            target = plot
+            if len(sections) > 1:
+                target = plot.with_name(f"{plot.stem}_{number}{plot.suffix}")
+            written = parity_plot(evaluation, target, Path(name).name)
+            print(f"wrote a parity plot to {written}")
         evaluations.append(evaluation)
     return evaluations
