@@ -1,0 +1,162 @@
+"""Per-target heads, output tensors, and the checks of what the model can represent."""
+
+from typing import List, Optional
+
+import torch
+from metatensor.torch import Labels, TensorBlock, TensorMap
+
+from atomtrain.data.info import DatasetInfo
+from atomtrain.errors import OptionsError, Problem, UserError, did_you_mean
+
+from .documentation import ModelHypers
+from .networks import PerElement, PerElementLinear, element_network
+
+
+class UnsupportedTargetError(UserError):
+    """A target SOAP-BPNN cannot represent."""
+
+
+class NewAtomicTypesError(UserError):
+    """Atomic types a trained SOAP-BPNN model cannot be extended to."""
+
+    def __init__(self, new_types: List[int], known_types: List[int]) -> None:
+        super().__init__(
+            f"the training data has atomic types {new_types} that this SOAP-BPNN model "
+            f"was not built for (it knows {known_types}): the descriptor has one "
+            "channel per type, so a model cannot gain types; train a new model"
+        )
+
+
+def check_targets(dataset_info: DatasetInfo) -> None:
+    """Refuse every target that is not an invariant scalar, naming all at once."""
+    refused = [
+        f"'{name}' ({info.kind}"
+        + (f" rank {info.rank}" if info.kind == "cartesian" else "")
+        + (f" irreps {list(info.irreps)}" if info.kind == "spherical" else "")
+        + ")"
+        for name, info in dataset_info.targets.items()
+        if info.kind != "scalar"
+    ]
+    if refused:
+        raise UnsupportedTargetError(
+            "the soap_bpnn architecture models invariant scalar targets (per "
+            f"structure or per atom) only; it cannot model {', '.join(refused)}. "
+            "Remove these targets or train an architecture that supports them"
+        )
+
+
+def check_hypers(hypers: ModelHypers, dataset_info: DatasetInfo) -> None:
+    """Problems the types of the hypers cannot express, all reported at once."""
+    problems: List[Problem] = []
+    where = "architecture.model."
+    cutoff = hypers["soap"]["cutoff"]
+    if not cutoff["radius"] > 0:
+        problems.append(
+            Problem(where + "soap.cutoff.radius", "must be positive", cutoff["radius"])
+        )
+    if not 0 < cutoff["width"] <= cutoff["radius"]:
+        problems.append(
+            Problem(
+                where + "soap.cutoff.width",
+                f"must be positive and at most the radius ({cutoff['radius']})",
+                cutoff["width"],
+            )
+        )
+    for key in ("max_angular", "max_radial"):
+        if hypers["soap"][key] < 0:
+            value = hypers["soap"][key]
+            problems.append(Problem(where + "soap." + key, "must be ≥ 0", value))
+    bpnn = hypers["bpnn"]
+    if bpnn["num_hidden_layers"] < 0:
+        problems.append(
+            Problem(
+                where + "bpnn.num_hidden_layers",
+                "must be ≥ 0",
+                bpnn["num_hidden_layers"],
+            )
+        )
+    if bpnn["num_neurons_per_layer"] < 1:
+        problems.append(
+            Problem(
+                where + "bpnn.num_neurons_per_layer",
+                "must be ≥ 1",
+                bpnn["num_neurons_per_layer"],
+            )
+        )
+    targets = list(dataset_info.targets)
+    for name in hypers["heads"]:
+        if name not in targets:
+            problems.append(
+                Problem(
+                    where + "heads." + name,
+                    "is not a target of the training set" + did_you_mean(name, targets),
+                )
+            )
+    if problems:
+        raise OptionsError(problems)
+
+
+class TargetHead(torch.nn.Module):
+    """The head of one target: an optional per-element hidden layer (``mlp``), then
+    a per-element linear last layer."""
+
+    def __init__(self, n_elements: int, width: int, n_properties: int, mlp: bool):
+        super().__init__()
+        self.hidden = PerElement(
+            [
+                element_network(width, 1 if mlp else 0, width, False)
+                for _ in range(n_elements)
+            ]
+        )
+        self.last = PerElementLinear(n_elements, width, n_properties)
+
+    def last_layer_features(self, chunks: List[torch.Tensor]) -> List[torch.Tensor]:
+        return self.hidden(chunks)
+
+    def last_layer(self, features: List[torch.Tensor]) -> torch.Tensor:
+        """The atomic values of the target, element-sorted ``[n_atoms, P]``."""
+        return torch.cat(self.last(features))
+
+    def padded(self, features: List[torch.Tensor]) -> torch.Tensor:
+        """The last-layer features ``[n_atoms, n_elements * width]``."""
+        return torch.cat(self.last.padded_features(features))
+
+
+def atomic_tensor(
+    values: torch.Tensor,
+    system: torch.Tensor,
+    atom: torch.Tensor,
+    n_systems: int,
+    per_atom: bool,
+    property_name: str,
+    baseline: Optional[torch.Tensor],
+) -> TensorMap:
+    """Atomic ``values [n, P]`` of atoms ``(system, atom)`` as a single-block
+    TensorMap: per atom with samples sorted by ``(system, atom)``, or summed per
+    structure; ``baseline`` (same layout) is added when given."""
+    device = values.device
+    if per_atom:
+        # back to system-major order, the order of the baseline and of the engines
+        order = torch.argsort(
+            system * (int(atom.max()) + 1 if atom.numel() else 1) + atom
+        )
+        values = values.index_select(0, order)
+        samples = Labels(
+            ["system", "atom"],
+            torch.stack([system[order], atom[order]], dim=1).to(torch.int32),
+        )
+    else:
+        summed = torch.zeros(
+            (n_systems, values.shape[1]), dtype=values.dtype, device=device
+        )
+        values = summed.index_add(0, system, values)
+        indices = torch.arange(n_systems, device=device, dtype=torch.int32)
+        samples = Labels(["system"], indices.reshape(-1, 1))
+    if baseline is not None:
+        values = values + baseline
+    count = torch.arange(values.shape[1], device=device, dtype=torch.int32)
+    block = TensorBlock(
+        values, samples, [], Labels([property_name], count.reshape(-1, 1))
+    )
+    keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
+    return TensorMap(keys, [block])

@@ -1,0 +1,347 @@
+"""The SOAP-BPNN model: SOAP power spectra, per-element networks, per-target heads.
+
+Forward pass for a batch of systems:
+
+1. the pairs of every system's neighbour list are stacked (``vectors [P, 3]``,
+   centre and neighbour indices into the stacked atoms);
+2. :class:`SphericalExpansion` then :class:`PowerSpectrum` give the descriptor of
+   every atom ``[n_atoms, n_features]``;
+3. atoms are sorted by element, and each element's chunk goes through its network
+   (:mod:`~atomtrain.soap_bpnn.networks`), its head and its last layer;
+4. atomic values are summed per structure (unless the target is per atom) and the
+   composition baseline is added while ``baseline_enabled`` is true (the training
+   engine switches it off, see :mod:`atomtrain.training.baseline`).
+
+Forces and stress are the autograd derivatives of the energy through the pair vectors,
+which the neighbour lists compute from positions and cell.
+"""
+
+from typing import Any, Dict, List, Optional
+
+import torch
+from metatensor.torch import Labels, TensorMap
+from metatomic.torch import (
+    AtomisticModel,
+    ModelCapabilities,
+    ModelMetadata,
+    ModelOutput,
+    NeighborListOptions,
+    System,
+)
+
+from atomtrain.checkpoints import UpgradeStep, new_checkpoint, upgrade
+from atomtrain.composition.baseline import CompositionBaseline
+from atomtrain.data.info import DatasetInfo, TargetInfo
+from atomtrain.training.state import model_weights
+from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
+from atomtrain.utils.dtype import dtype_to_str
+
+from .documentation import ModelHypers
+from .heads import TargetHead, atomic_tensor, check_hypers, check_targets
+from .power_spectrum import PowerSpectrum
+from .spherical_expansion import SphericalExpansion
+
+ARCHITECTURE_NAME = "soap_bpnn"
+
+#: One-step upgrades of the model section: ``steps[v]`` turns version v into v + 1.
+MODEL_UPGRADES: Dict[int, UpgradeStep] = {}
+
+
+def last_layer_features_name(target: str) -> str:
+    """The auxiliary output holding the last-layer features of ``target``."""
+    return f"mtt::aux::{target.replace('mtt::', '')}_last_layer_features"
+
+
+class SoapBpnn(ModelInterface[ModelHypers]):
+    """SOAP power spectrum + Behler-Parrinello per-element networks."""
+
+    __checkpoint_version__ = 1
+    __supported_devices__ = ["cuda", "cpu"]
+    __supported_dtypes__ = [torch.float64, torch.float32]
+    __default_metadata__ = ModelMetadata(
+        name="soap_bpnn",
+        description="SOAP power spectrum with per-element neural networks",
+        references={
+            "implementation": [
+                "sphericart: https://doi.org/10.1063/5.0156307",
+            ],
+            "architecture": [
+                "SOAP: https://doi.org/10.1103/PhysRevB.87.184115",
+                "BPNN: https://doi.org/10.1103/PhysRevLett.98.146401",
+            ],
+        },
+    )
+    __jit_ignored_attributes__ = ["hypers", "dataset_info"]
+
+    type_index: torch.Tensor
+    per_atom: Dict[str, bool]
+    property_names: Dict[str, str]
+    last_layer_names: Dict[str, str]
+
+    def __init__(
+        self,
+        hypers: ModelHypers,
+        dataset_info: DatasetInfo,
+        metadata: Optional[ModelMetadata] = None,
+    ) -> None:
+        check_targets(dataset_info)
+        check_hypers(hypers, dataset_info)
+        super().__init__(hypers, dataset_info, metadata)
+        types = list(dataset_info.atomic_types)
+        self.n_types = len(types)
+        lookup = torch.full((max(types, default=0) + 1,), -1, dtype=torch.long)
+        lookup[types] = torch.arange(len(types))
+        self.register_buffer("type_index", lookup, persistent=False)
+
+        soap = hypers["soap"]
+        self.cutoff = float(soap["cutoff"]["radius"])
+        self.expansion = SphericalExpansion(
+            self.n_types,
+            self.cutoff,
+            float(soap["cutoff"]["width"]),
+            int(soap["max_radial"]),
+            int(soap["max_angular"]),
+        )
+        self.power_spectrum = PowerSpectrum(
+            [self.n_types * n for n in self.expansion.n_per_l]
+        )
+        bpnn = hypers["bpnn"]
+        n_layers = int(bpnn["num_hidden_layers"])
+        self.width = (
+            int(bpnn["num_neurons_per_layer"])
+            if n_layers > 0
+            else self.power_spectrum.size
+        )
+        from .networks import PerElement, element_network
+
+        self.bpnn = PerElement(
+            [
+                element_network(
+                    self.power_spectrum.size,
+                    n_layers,
+                    int(bpnn["num_neurons_per_layer"]),
+                    bool(bpnn["layernorm"]),
+                )
+                for _ in types
+            ]
+        )
+        self.heads = torch.nn.ModuleDict()
+        self.per_atom = {}
+        self.property_names = {}
+        self.last_layer_names = {}
+        for name, info in dataset_info.targets.items():
+            self._add_target(name, info)
+        self.composition_baseline = CompositionBaseline(types, dataset_info.targets)
+        self.baseline_enabled = True
+        self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
+
+    def _add_target(self, name: str, info: TargetInfo) -> None:
+        kind = dict(self.hypers["heads"]).get(name, "mlp")
+        self.heads[name] = TargetHead(
+            self.n_types, self.width, info.num_subtargets, kind == "mlp"
+        )
+        self.per_atom[name] = info.per_atom
+        self.property_names[name] = info.property_name(name)
+        self.last_layer_names[name] = last_layer_features_name(name)
+
+    @torch.jit.unused
+    def dtype(self) -> torch.dtype:
+        """The dtype of the weights (the baseline and tables stay float64)."""
+        return next(self.heads.parameters()).dtype
+
+    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
+        return [self.neighbors]
+
+    def forward(
+        self,
+        systems: List[System],
+        outputs: Dict[str, ModelOutput],
+        selected_atoms: Optional[Labels] = None,
+    ) -> Dict[str, TensorMap]:
+        species, system, atom, centers, neighbors, vectors = self._stack(systems)
+        n_atoms = species.shape[0]
+        coefficients = self.expansion(
+            vectors, centers, species.index_select(0, neighbors), n_atoms
+        )
+        features = self.power_spectrum(coefficients)
+        # sorted by element: each element's chunk is contiguous
+        order = torch.argsort(species, stable=True)
+        counts = torch.bincount(species, minlength=self.n_types)
+        sizes: List[int] = counts.tolist()
+        chunks = list(torch.split(features.index_select(0, order), sizes))
+        hidden = self.bpnn(chunks)
+        system = system.index_select(0, order)
+        atom = atom.index_select(0, order)
+        keep = self._selected(system, atom, selected_atoms)
+        n_systems = len(systems)
+        results: Dict[str, TensorMap] = {}
+        if "feature" in outputs:
+            results["feature"] = atomic_tensor(
+                torch.cat(hidden)[keep],
+                system[keep],
+                atom[keep],
+                n_systems,
+                outputs["feature"].sample_kind == "atom",
+                "feature",
+                None,
+            )
+        baseline: Dict[str, TensorMap] = {}
+        if self.baseline_enabled:
+            baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
+        for name, head in self.heads.items():
+            auxiliary = self.last_layer_names[name]
+            if name in outputs or auxiliary in outputs:
+                # mypy sees ModuleDict items as plain Modules
+                last_features = head.last_layer_features(hidden)  # type: ignore[operator]
+                if auxiliary in outputs:
+                    results[auxiliary] = atomic_tensor(
+                        head.padded(last_features)[keep],  # type: ignore[operator]
+                        system[keep],
+                        atom[keep],
+                        n_systems,
+                        outputs[auxiliary].sample_kind == "atom",
+                        "feature",
+                        None,
+                    )
+                if name in outputs:
+                    per_atom = (
+                        self.per_atom[name] or outputs[name].sample_kind == "atom"
+                    )
+                    results[name] = atomic_tensor(
+                        head.last_layer(last_features)[keep],  # type: ignore[operator]
+                        system[keep],
+                        atom[keep],
+                        n_systems,
+                        per_atom,
+                        self.property_names[name],
+                        baseline[name].block().values if name in baseline else None,
+                    )
+        return results
+
+    def _stack(self, systems: List[System]) -> List[torch.Tensor]:
+        """``species, system, atom`` of the stacked atoms, and ``centers, neighbors,
+        vectors`` of the stacked pairs (indices into the stacked atoms)."""
+        device = systems[0].positions.device
+        centers: List[torch.Tensor] = []
+        neighbors: List[torch.Tensor] = []
+        vectors: List[torch.Tensor] = []
+        types: List[torch.Tensor] = []
+        offset = 0
+        for system in systems:
+            pairs = system.get_neighbor_list(self.neighbors)
+            samples = pairs.samples.values
+            centers.append(samples[:, 0].to(torch.long) + offset)
+            neighbors.append(samples[:, 1].to(torch.long) + offset)
+            vectors.append(pairs.values.reshape(-1, 3))
+            types.append(system.types)
+            offset += len(system)
+        counts = torch.tensor([len(s) for s in systems], device=device)
+        system_index = torch.repeat_interleave(
+            torch.arange(len(systems), device=device), counts
+        )
+        atom_index = torch.arange(offset, device=device) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts
+        )
+        species = self.type_index.index_select(0, torch.cat(types).to(torch.long))
+        return [
+            species,
+            system_index,
+            atom_index,
+            torch.cat(centers),
+            torch.cat(neighbors),
+            torch.cat(vectors),
+        ]
+
+    def _selected(
+        self, system: torch.Tensor, atom: torch.Tensor, selected: Optional[Labels]
+    ) -> torch.Tensor:
+        """Mask of the atoms in ``selected`` (all atoms when None)."""
+        if selected is None:
+            return torch.ones_like(system, dtype=torch.bool)
+        stride = int(atom.max()) + 1 if atom.numel() > 0 else 1
+        wanted = selected.column("system").to(system.device) * stride + selected.column(
+            "atom"
+        ).to(system.device)
+        return torch.isin(system * stride + atom, wanted)
+
+    def supported_outputs(self) -> Dict[str, ModelOutput]:
+        outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}
+        outputs["feature"] = ModelOutput(
+            sample_kind="atom", description="outputs of the per-element networks"
+        )
+        for name in self.dataset_info.targets:
+            outputs[last_layer_features_name(name)] = ModelOutput(
+                sample_kind="atom",
+                description=f"last-layer features of the '{name}' head",
+            )
+        return outputs
+
+    def restart(self, dataset_info: DatasetInfo) -> "SoapBpnn":
+        """Add heads (and baseline entries) for the new targets of ``dataset_info``;
+        new atomic types cannot be added (they change the descriptor)."""
+        from .heads import NewAtomicTypesError
+
+        check_targets(dataset_info)
+        new_types = self.dataset_info.new_atomic_types(dataset_info)
+        if new_types:
+            raise NewAtomicTypesError(new_types, self.dataset_info.atomic_types)
+        merged = self.dataset_info.union(dataset_info)
+        device = self.type_index.device
+        dtype = self.dtype()
+        for name in self.dataset_info.new_targets(dataset_info):
+            self._add_target(name, merged.targets[name])
+            self.heads[name].to(device=device, dtype=dtype)
+        self.composition_baseline = self.composition_baseline.extended(
+            merged.atomic_types, merged.targets
+        )
+        self.dataset_info = merged
+        return self
+
+    @classmethod
+    def load_checkpoint(
+        cls, checkpoint: Dict[str, Any], context: ModelCheckpointContext
+    ) -> "SoapBpnn":
+        """The live weights to restart; the best (EMA when used) weights to fine-tune
+        or export."""
+        section = checkpoint["model"]
+        model = cls(
+            dict(section["hypers"]),  # type: ignore[arg-type]
+            DatasetInfo.from_dict(section["dataset_info"]),
+        )
+        weights = model_weights(checkpoint, context)
+        # the dtype the model was trained in: that of its (float) parameters
+        dtype = next(v.dtype for k, v in weights.items() if k.startswith("heads."))
+        model.to(dtype).load_state_dict(weights)
+        return model
+
+    def get_checkpoint(self) -> Dict[str, Any]:
+        checkpoint = new_checkpoint(ARCHITECTURE_NAME, self.__checkpoint_version__)
+        checkpoint["model"] = {
+            "hypers": dict(self.hypers),
+            "dataset_info": self.dataset_info.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+        return checkpoint
+
+    @classmethod
+    def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+        return upgrade(checkpoint, "model", cls.__checkpoint_version__, MODEL_UPGRADES)
+
+    def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
+        """A metatomic model of every target, interaction range = the cutoff, in
+        the dtype the model was last moved to."""
+        capabilities = ModelCapabilities(
+            outputs=self.supported_outputs(),
+            atomic_types=list(self.dataset_info.atomic_types),
+            interaction_range=self.cutoff,
+            length_unit=self.dataset_info.length_unit,
+            supported_devices=list(self.__supported_devices__),
+            dtype=dtype_to_str(self.dtype()),
+        )
+        self.baseline_enabled = True
+        return AtomisticModel(
+            self.eval(),
+            metadata if metadata is not None else self.metadata,
+            capabilities,
+        )

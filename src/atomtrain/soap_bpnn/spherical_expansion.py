@@ -1,0 +1,87 @@
+"""The neighbour density of each atom expanded on radial functions and spherical
+harmonics, one channel per neighbour type.
+
+For a centre ``i``, the coefficients are
+
+``c[i, a, n, l, m] = Σ_{j ∈ N(i), t_j = a} f_c(r_ij) R_nl(r_ij) Y_lm(r̂_ij)``
+
+with :class:`~atomtrain.soap_bpnn.radial.LaplacianEigenstates` ``R_nl``, the smooth
+cutoff ``f_c`` and real spherical harmonics ``Y_lm`` from sphericart. All pairs of a
+batch are expanded at once and summed into their centres with one ``index_add``.
+"""
+
+from typing import List
+
+import torch
+
+from .radial import LaplacianEigenstates, ShiftedCosineCutoff
+
+
+class SphericalExpansion(torch.nn.Module):
+    """Density coefficients per angular channel.
+
+    ``forward(vectors [P, 3], centers [P], neighbor_types [P], n_atoms)`` returns one
+    tensor per ``l = 0 .. max_angular`` of shape ``[n_atoms, n_types * n_l, 2l + 1]``,
+    rows ordered ``(neighbour type, n)``; ``neighbor_types`` holds the index of each
+    neighbour's type among the model's types (0 .. n_types - 1).
+    """
+
+    def __init__(
+        self,
+        n_types: int,
+        radius: float,
+        width: float,
+        max_radial: int,
+        max_angular: int,
+    ) -> None:
+        import sphericart.torch
+
+        super().__init__()
+        self.n_types = n_types
+        self.max_angular = max_angular
+        self.radial = LaplacianEigenstates(radius, max_radial, max_angular)
+        self.cutoff_function = ShiftedCosineCutoff(radius, width)
+        self.harmonics = sphericart.torch.SphericalHarmonics(max_angular)
+        self.n_per_l: List[int] = list(self.radial.n_per_l)
+        radial_offsets: List[int] = []
+        density_offsets: List[int] = []
+        radial_offset = 0
+        density_offset = 0
+        for ell, n in enumerate(self.n_per_l):
+            radial_offsets.append(radial_offset)
+            density_offsets.append(density_offset)
+            radial_offset += n
+            density_offset += n * (2 * ell + 1)
+        self.radial_offsets = radial_offsets
+        self.density_offsets = density_offsets
+        self.density_size = density_offset
+
+    def forward(
+        self,
+        vectors: torch.Tensor,
+        centers: torch.Tensor,
+        neighbor_types: torch.Tensor,
+        n_atoms: int,
+    ) -> List[torch.Tensor]:
+        distances = torch.linalg.vector_norm(vectors, dim=1)
+        radial = self.radial(distances) * self.cutoff_function(distances).unsqueeze(1)
+        harmonics = self.harmonics(vectors)
+        n_pairs = vectors.shape[0]
+        products: List[torch.Tensor] = []
+        for ell, n in enumerate(self.n_per_l):
+            r = radial[:, self.radial_offsets[ell] : self.radial_offsets[ell] + n]
+            y = harmonics[:, ell * ell : (ell + 1) * (ell + 1)]
+            products.append((r.unsqueeze(2) * y.unsqueeze(1)).reshape(n_pairs, -1))
+        slots = centers * self.n_types + neighbor_types
+        density = torch.zeros(
+            (n_atoms * self.n_types, self.density_size),
+            dtype=vectors.dtype,
+            device=vectors.device,
+        ).index_add(0, slots, torch.cat(products, dim=1))
+        density = density.reshape(n_atoms, self.n_types, self.density_size)
+        coefficients: List[torch.Tensor] = []
+        for ell, n in enumerate(self.n_per_l):
+            start = self.density_offsets[ell]
+            block = density[:, :, start : start + n * (2 * ell + 1)]
+            coefficients.append(block.reshape(n_atoms, self.n_types * n, 2 * ell + 1))
+        return coefficients
