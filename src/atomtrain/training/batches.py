@@ -6,21 +6,69 @@ Training plans are shuffled deterministically from ``(seed, epoch)`` so that a r
 rebuilds the same batches, and augmentations are drawn from ``(seed, epoch, index)``;
 with several training datasets, the batches of all of them are interleaved in an order
 drawn from the same seed. Validation is not shuffled.
+
+With several processes, ``batch_size`` and the caps on atoms and edges apply to each
+process: the plan is made of *global* batches (``batch_size * world_size`` structures,
+caps multiplied likewise), exactly the batches a single process would use with those
+values, and each is split between the processes by :func:`share_batch` with similar
+numbers of atoms (or edges, when they are capped) per process. A run on N processes
+therefore follows the same batches as a run on one process with an N times larger
+batch. Every process computes the same plan, so they agree on the number of steps
+without communicating.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 
 from ..data.batching import Batch, BatchBuilder
 from ..data.dataset import Dataset
 from ..data.neighbors import NeighborCache
-from ..data.sampling import BatchPlan, plan_epoch
+from ..data.sampling import BatchingError, BatchPlan, plan_epoch
 from ..utils.abc import ModelInterface
+from . import distributed
 
-Plan = List[Tuple[Dataset, List[int]]]
+
+class Step(NamedTuple):
+    """One optimiser step: a global batch of ``dataset`` and, per process, the
+    dataset indices of its share (possibly empty when the batch has fewer structures
+    than there are processes)."""
+
+    dataset: Dataset
+    shares: List[List[int]]
+
+    @property
+    def indices(self) -> List[int]:
+        """Every structure of the global batch."""
+        return [i for share in self.shares for i in share]
+
+
+Plan = List[Step]
+
+
+def share_batch(
+    indices: Sequence[int],
+    loads: Sequence[int],
+    world_size: int,
+    fits: Any = None,
+) -> Optional[List[List[int]]]:
+    """Split a batch between ``world_size`` processes, largest structures first, each
+    to the least-loaded process (``loads[i]``: atoms or edges of structure ``i``).
+    ``fits(share, index)`` says whether a structure may join a share; None when some
+    structure fits nowhere. Shares keep the batch's order."""
+    position = {index: k for k, index in enumerate(indices)}
+    shares: List[List[int]] = [[] for _ in range(world_size)]
+    totals = [0] * world_size
+    for index in sorted(indices, key=lambda i: (-loads[i], position[i])):
+        room = [r for r in range(world_size) if fits is None or fits(shares[r], index)]
+        if not room:
+            return None
+        chosen = min(room, key=lambda r: (totals[r], r))
+        shares[chosen].append(index)
+        totals[chosen] += loads[index]
+    return [sorted(share, key=position.__getitem__) for share in shares]
 
 
 class BatchFactory:
@@ -66,32 +114,78 @@ class BatchFactory:
         return counts
 
     def plan(self, datasets: List[Dataset], seed: Optional[int], epoch: int) -> Plan:
-        """The batches of one epoch (``seed`` None: in order, not shuffled)."""
+        """The steps of one epoch (``seed`` None: in order, not shuffled)."""
+        world = distributed.world_size()
+        scaled = [
+            None if self.hypers[key] is None else self.hypers[key] * world
+            for key in ("max_atoms_per_batch", "max_edges_per_batch")
+        ]
         plan: Plan = []
         for number, dataset in enumerate(datasets):
             batch_plan = BatchPlan(
-                batch_size=self.hypers["batch_size"],
-                max_atoms=self.hypers["max_atoms_per_batch"],
-                max_edges=self.hypers["max_edges_per_batch"],
+                batch_size=self.hypers["batch_size"] * world,
+                max_atoms=scaled[0],
+                max_edges=scaled[1],
                 shuffle=seed is not None,
                 seed=(seed or 0) + number,
             )
-            batches = plan_epoch(
-                batch_plan,
-                dataset.num_atoms(),
-                epoch,
-                num_edges=self._edges(dataset),
-                describe=dataset.describe,
-            )
-            plan.extend((dataset, list(indices)) for indices in batches)
+            edges = self._edges(dataset)
+            atoms = dataset.num_atoms()
+            for indices in plan_epoch(
+                batch_plan, atoms, epoch, num_edges=edges, describe=dataset.describe
+            ):
+                for shares in self._split(dataset, indices, atoms, edges, world):
+                    plan.append(Step(dataset, shares))
         if seed is not None and len(datasets) > 1:
             generator = torch.Generator().manual_seed(seed + 7919 * epoch)
             order = torch.randperm(len(plan), generator=generator).tolist()
             plan = [plan[i] for i in order]
         return plan
 
+    def _split(
+        self,
+        dataset: Dataset,
+        indices: List[int],
+        atoms: List[int],
+        edges: Optional[List[int]],
+        world: int,
+    ) -> List[List[List[int]]]:
+        """Shares of one global batch under the per-process caps; a batch that cannot
+        be shared within them becomes two steps (the same on every process)."""
+        max_atoms = self.hypers["max_atoms_per_batch"]
+        max_edges = self.hypers["max_edges_per_batch"]
+
+        def fits(share: List[int], index: int) -> bool:
+            members = [*share, index]
+            if max_atoms is not None and sum(atoms[i] for i in members) > max_atoms:
+                return False
+            return edges is None or sum(edges[i] for i in members) <= max_edges
+
+        shares = share_batch(indices, edges or atoms, world, fits)
+        if shares is not None:
+            return [shares]
+        if len(indices) == 1:
+            atoms_text = f"{atoms[indices[0]]} atoms"
+            edges_text = "" if edges is None else f", {edges[indices[0]]} pairs"
+            raise BatchingError(
+                f"{dataset.describe(indices[0])} ({atoms_text}{edges_text}) does not "
+                "fit under max_atoms_per_batch / max_edges_per_batch; raise the caps"
+            )
+        half = len(indices) // 2
+        return self._split(dataset, indices[:half], atoms, edges, world) + self._split(
+            dataset, indices[half:], atoms, edges, world
+        )
+
+    def structure_size(self, dataset: Dataset, index: int) -> Tuple[int, int]:
+        """Atoms and neighbour pairs (all lists together) of one structure."""
+        pairs = sum(
+            int(self.cache.topology(dataset, index, options).shape[0])
+            for options in self.options
+        )
+        return len(dataset[index]), pairs
+
     def count(self, datasets: List[Dataset], epoch: int) -> int:
-        """Number of training batches in ``epoch``."""
+        """Number of training steps in ``epoch``."""
         return len(self.plan(datasets, 0, epoch))
 
     def build(

@@ -88,7 +88,10 @@ class WandbLogger:
 
 
 class EpochLog:
-    """Writes epoch summaries to the console, ``train.log`` and ``train.csv``."""
+    """Writes epoch summaries to the console, ``train.log`` and ``train.csv``.
+
+    ``run_dir`` None writes no file; ``quiet`` also keeps the console silent (the
+    processes other than rank 0 of a distributed run)."""
 
     def __init__(
         self,
@@ -96,8 +99,10 @@ class EpochLog:
         metric_units: Dict[str, str],
         loss_unit: str = "",
         external: Optional[List[ExternalLogger]] = None,
+        quiet: bool = False,
     ) -> None:
         self.run_dir = run_dir
+        self.quiet = quiet
         self.units = {
             "learning_rate": "",
             "train.loss": loss_unit,
@@ -120,10 +125,13 @@ class EpochLog:
             LOGGER.setLevel(logging.INFO)
 
     def info(self, message: str) -> None:
-        LOGGER.info(message)
+        if not self.quiet:
+            LOGGER.info(message)
 
     def epoch(self, epoch: int, values: Dict[str, float]) -> None:
         """Log the values of one epoch (keys as in the CSV columns)."""
+        if self.quiet:
+            return
         LOGGER.info(self.format_line(epoch, values))
         if self.run_dir is not None:
             self._write_csv(epoch, values)

@@ -6,6 +6,21 @@ weights when on), best-model tracking on ``best_model_metric``, early stopping, 
 epoch line and CSV row, and a checkpoint every ``checkpoint_interval`` epochs. The
 state stored in checkpoints (:class:`~.state.TrainingState`) makes a restart continue
 exactly, including from the middle of an epoch after SIGINT/SIGTERM.
+
+Under several processes (see :mod:`.distributed`) every process runs this loop on its
+share of each batch (:mod:`.batches`); gradients are summed over processes after the
+backward pass, with the loss normalised by the global element counts (:mod:`.step`),
+so the update equals that of one process with the whole batch. The gradients are
+all-reduced by hand rather than through ``DistributedDataParallel``: the model is
+called through the trainer's ``predict`` hook, which differentiates the energy with
+respect to positions and strain with ``create_graph=True`` before the backward pass,
+a pattern DDP's reducer does not support; one flat all-reduce after ``backward`` is
+exact and needs nothing from the architecture. The composition baseline and the loss
+scales are computed on every process and rank 0's values broadcast; the model starts
+from rank 0's weights. Epoch sums are added over processes, so logs show global
+values; a SIGINT/SIGTERM on any process stops every process after the same step (the
+stop flag is summed with the loss of each step); only rank 0 writes logs, the CSV and
+checkpoints. An error on one process during a step stops every process.
 """
 
 from __future__ import annotations
@@ -21,8 +36,9 @@ from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..errors import OptionsError, Problem, UserError, did_you_mean
 from ..utils.abc import ModelInterface
+from . import distributed
 from .baseline import ResidualDataset, target_scales
-from .batches import BatchFactory
+from .batches import BatchFactory, Step
 from .ema import ExponentialMovingAverage
 from .engine import EngineTrainer
 from .hypers import with_defaults
@@ -39,6 +55,7 @@ from .state import (
     fingerprint_changes,
     restore_rng,
 )
+from .step import GradientStep, raise_on_failure, sum_over_processes
 from .sums import EpochSums
 
 
@@ -69,6 +86,8 @@ class TrainingRun:
         self.device = devices[0]
         self.dtype = dtype
         self.checkpoint_dir = Path(checkpoint_dir)
+        self.rank, self.main = distributed.rank(), distributed.is_main_process()
+        distributed.check_shareable(sum(len(d) for d in train_datasets))
         self.targets: Dict[str, TargetInfo] = {}
         for dataset in train_datasets:
             self.targets.update(dataset.info.targets)
@@ -91,9 +110,13 @@ class TrainingRun:
                 self.state.scales = target_scales(
                     self.train_sets, list(self.targets), self.per_atom
                 )
+        self.state.seed, self.state.scales = distributed.broadcast_object(
+            (self.state.seed, self.state.scales)
+        )
         self.loss = LossFunction(terms, self.per_atom, self.state.scales)
         model.to(device=self.device, dtype=dtype)
         trainer.before_training(model, train_datasets, model.dataset_info)
+        distributed.broadcast_module(model)
         self.batches = BatchFactory(
             trainer, model, self.hypers, dtype, self.device, self.state.seed
         )
@@ -114,10 +137,14 @@ class TrainingRun:
         self.train_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
         self.val_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
         self.log = EpochLog(
-            self.checkpoint_dir,
+            self.checkpoint_dir if self.main else None,
             self.train_sums.metrics.units(),
             "",
-            trainer.external_loggers,
+            trainer.external_loggers if self.main else [],
+            quiet=not self.main,
+        )
+        self.gradient = GradientStep(
+            trainer, model, self.loss, self.batches, self.targets, self.device
         )
         self.last_checkpoint: Optional[Path] = None
         self._check_best_metric()
@@ -147,6 +174,7 @@ class TrainingRun:
             return list(train), list(val)
         if fit:
             baseline.fit(train, self.hypers["atomic_baseline"])
+            distributed.broadcast_module(baseline)
         names = list(self.targets)
         return (
             [ResidualDataset(d, baseline, names) for d in train],
@@ -173,7 +201,8 @@ class TrainingRun:
         if self.ema is not None and state.ema is not None:
             self.ema.load_state_dict(state.ema)
         if state.partial_epoch:
-            self.train_sums.load_state_dict(state.partial_epoch)
+            # rank 0 holds the sums of every process; the others start from zero
+            self.train_sums.load_state_dict(state.partial_epoch, sums=self.main)
         changed = fingerprint_changes(
             state.fingerprint, fingerprint(self.hypers, train_datasets)
         )
@@ -205,6 +234,7 @@ class TrainingRun:
     def _epochs(self, stop: StopRequest) -> None:
         for epoch in range(self.state.epoch, self.hypers["num_epochs"]):
             self._train_epoch(epoch, stop)
+            self.train_sums.all_reduce()
             validation = self._validate()
             train = self.train_sums.values("train")
             self.state.epoch, self.state.batch = epoch + 1, 0
@@ -224,51 +254,81 @@ class TrainingRun:
         self.model.train()
         plan = self.batches.plan(self.train_sets, self.state.seed, epoch)
         start = self.state.batch
-        with EpochProgress(len(plan) - start, f"epoch {epoch}") as progress:
+        atoms = {id(d): d.num_atoms() for d in self.train_sets}
+        with EpochProgress(
+            len(plan) - start, f"epoch {epoch}", None if self.main else False
+        ) as progress:
             for number in range(start, len(plan)):
-                dataset, indices = plan[number]
-                batch = self.batches.build(dataset, indices, train=True, epoch=epoch)
-                self._step(epoch, number, dataset, batch)
-                progress.update(len(indices), sum(len(s) for s in batch.systems))
-                if stop.requested is not None:
-                    self.state.epoch, self.state.batch = epoch, number + 1
-                    self.state.partial_epoch = self.train_sums.state_dict()
-                    path = self.checkpoint_dir / "model_interrupted.ckpt"
-                    self._write_checkpoint(path)
-                    raise TrainingInterrupted(
-                        f"training interrupted by {stop.requested} at epoch {epoch}, "
-                        f"batch {number}; checkpoint written to {path}; continue "
-                        "with --restart auto"
-                    )
+                step = plan[number]
+                stopping = self._step(epoch, number, step, stop.requested is not None)
+                indices = step.indices
+                counts = atoms[id(step.dataset)]
+                progress.update(len(indices), sum(counts[i] for i in indices))
+                if stopping:
+                    self._interrupt(epoch, number, stop.requested or "another process")
 
-    def _step(self, epoch: int, number: int, dataset: Dataset, batch: Any) -> None:
+    def _interrupt(self, epoch: int, number: int, reason: str) -> None:
+        self.state.epoch, self.state.batch = epoch, number + 1
+        self.train_sums.all_reduce()
+        self.state.partial_epoch = self.train_sums.state_dict()
+        path = self.checkpoint_dir / "model_interrupted.ckpt"
+        self._write_checkpoint(path)
+        # the others wait: a launcher may stop every process when one exits
+        distributed.barrier()
+        raise TrainingInterrupted(
+            f"training interrupted by {reason} at epoch {epoch}, batch {number}; "
+            f"checkpoint written to {path}; continue with --restart auto"
+        )
+
+    def _step(self, epoch: int, number: int, step: Step, signalled: bool) -> bool:
+        """One optimiser step; True when a process received SIGINT/SIGTERM."""
         self.optimizer.zero_grad(set_to_none=True)
-        predictions = self.trainer.predict(self.model, batch, self.targets)
-        atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
-        loss, parts = self.loss(predictions, batch.targets, batch.extra_data, atoms)
-        if not math.isfinite(float(loss.detach())):
-            structures = ", ".join(dataset.describe(int(i)) for i in batch.indices)
-            kept = (
-                f"the last good checkpoint is {self.last_checkpoint}"
-                if self.last_checkpoint is not None
-                else "no checkpoint was written yet"
+        indices = step.shares[self.rank]
+        names = [term.name for term in self.loss.terms]
+        failure: Optional[BaseException] = None
+        counts: Dict[str, int] = {}
+        batch = None
+        try:
+            counts, batch = self.gradient.local_counts(step.dataset, indices, epoch)
+        except Exception as error:
+            failure = error
+        agreed = sum_over_processes([counts.get(n, 0) for n in names], failure)
+        raise_on_failure(failure, agreed[-1], epoch, number)
+        denominators = {n: int(c) for n, c in zip(names, agreed[:-1])}
+        loss = 0.0
+        try:
+            loss = self.gradient.backward(
+                step.dataset, indices, epoch, denominators, self.train_sums, batch
             )
-            raise TrainingDiverged(
-                f"the training loss is {float(loss.detach())} at epoch {epoch}, "
-                f"batch {number} "
-                f"(structures: {structures}); {kept}. Lower the learning rate, set "
-                "grad_clip_norm, or check these structures"
-            )
-        loss.backward()
+        except Exception as error:
+            failure = error
+        agreed = sum_over_processes([loss, float(signalled)], failure)
+        raise_on_failure(failure, agreed[-1], epoch, number)
+        if not math.isfinite(agreed[0]):
+            self._diverged(agreed[0], epoch, number, step)
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
+        distributed.all_reduce_gradients(parameters)
         if self.hypers["grad_clip_norm"] is not None:
-            torch.nn.utils.clip_grad_norm_(
-                self.model.parameters(), self.hypers["grad_clip_norm"]
-            )
+            torch.nn.utils.clip_grad_norm_(parameters, self.hypers["grad_clip_norm"])
         self.optimizer.step()
         self.schedule.after_step()
         if self.ema is not None:
             self.ema.update(self.model)
-        self.train_sums.add(parts, predictions, batch, atoms)
+        self.train_sums.count_batch()
+        return agreed[1] > 0
+
+    def _diverged(self, loss: float, epoch: int, number: int, step: Step) -> None:
+        structures = ", ".join(step.dataset.describe(i) for i in step.indices)
+        kept = (
+            f"the last good checkpoint is {self.last_checkpoint}"
+            if self.last_checkpoint is not None
+            else "no checkpoint was written yet"
+        )
+        raise TrainingDiverged(
+            f"the training loss is {loss} at epoch {epoch}, batch {number} "
+            f"(structures: {structures}); {kept}. Lower the learning rate, set "
+            "grad_clip_norm, or check these structures"
+        )
 
     def _validate(self) -> Dict[str, float]:
         if not self.val_sets:
@@ -276,8 +336,12 @@ class TrainingRun:
         self.model.eval()
         self.val_sums.reset()
         with self._evaluation_weights():
-            for dataset, indices in self.batches.plan(self.val_sets, None, 0):
-                batch = self.batches.build(dataset, indices, train=False)
+            for step in self.batches.plan(self.val_sets, None, 0):
+                indices = step.shares[self.rank]
+                self.val_sums.count_batch()
+                if not indices:
+                    continue
+                batch = self.batches.build(step.dataset, indices, train=False)
                 predictions = self.trainer.predict(self.model, batch, self.targets)
                 atoms = torch.tensor(
                     [len(s) for s in batch.systems], device=self.device
@@ -285,7 +349,8 @@ class TrainingRun:
                 _, parts = self.loss(
                     predictions, batch.targets, batch.extra_data, atoms
                 )
-                self.val_sums.add(parts, predictions, batch, atoms)
+                self.val_sums.add(parts, predictions, batch, atoms, count_batch=False)
+        self.val_sums.all_reduce()
         return self.val_sums.values("val")
 
     def _evaluation_weights(self) -> ContextManager[None]:
@@ -330,5 +395,6 @@ class TrainingRun:
 
     def _write_checkpoint(self, path: Path) -> None:
         self._sync_state()
-        self.trainer.save_checkpoint(self.model, path)
+        if self.main:
+            self.trainer.save_checkpoint(self.model, path)
         self.last_checkpoint = path

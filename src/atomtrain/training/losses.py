@@ -256,9 +256,15 @@ class LossFunction:
         labels: Dict[str, TensorMap],
         extra_data: Dict[str, TensorMap],
         atoms_per_structure: torch.Tensor,
+        denominators: Optional[Dict[str, int]] = None,
     ) -> Tuple[torch.Tensor, Dict[str, Tuple[float, int]]]:
         """The total loss of a batch, and per term the sum of pointwise losses and
-        the number of elements (for exact epoch means)."""
+        the number of elements (for exact epoch means).
+
+        ``denominators`` replace the batch's own element counts of the ``mean``
+        terms: with the counts of a larger batch that this one is part of (another
+        process's share, a half after an out-of-memory split), the losses of the
+        parts add up to the loss of the whole, and so do their gradients."""
         total = torch.zeros((), dtype=atoms_per_structure.dtype)
         parts: Dict[str, Tuple[float, int]] = {}
         first = True
@@ -275,10 +281,37 @@ class LossFunction:
             )
             summed = values.sum()
             count = int(values.numel())
-            reduced = summed if term.reduction == "sum" else summed / max(count, 1)
+            if denominators is not None:
+                count_for_mean = denominators.get(term.name, count)
+            else:
+                count_for_mean = count
+            reduced = (
+                summed if term.reduction == "sum" else summed / max(count_for_mean, 1)
+            )
             if first:
                 total = torch.zeros((), dtype=reduced.dtype, device=reduced.device)
                 first = False
             total = total + term.weight * reduced
             parts[term.name] = (float(summed.detach()), count)
         return total, parts
+
+    def counts(
+        self, labels: Dict[str, TensorMap], extra_data: Dict[str, TensorMap]
+    ) -> Dict[str, int]:
+        """The number of elements of every term in a batch, from its labels alone
+        (NaN labels and masked-out entries left out), as :meth:`__call__` counts
+        them."""
+        counts: Dict[str, int] = {}
+        for term in self.terms:
+            if term.target not in labels:
+                continue
+            mask_map = extra_data.get(f"{term.target}_mask") if term.masked else None
+            count = 0
+            for index in range(len(labels[term.target])):
+                label = _select(labels[term.target].block(index), term.gradient)
+                valid = ~torch.isnan(label.values)
+                if mask_map is not None:
+                    valid = valid & mask_map.block(index).values.to(torch.bool)
+                count += int(valid.sum())
+            counts[term.name] = count
+        return counts

@@ -1,0 +1,195 @@
+"""The gradient of one training step, for this process's share of a batch.
+
+The loss of a batch is ``Σ_terms weight · S / N`` (``mean`` terms) where ``S`` sums
+the pointwise losses over the batch and ``N`` counts them. A share (of a process, or a
+piece of it) contributes ``weight · S_share / N`` with the *global* ``N``: the counts
+of every share are added first (:meth:`LossFunction.counts` needs only the labels),
+so the contributions and their gradients add up exactly to those of the whole batch.
+That is what makes N processes, or a batch split in pieces, equal to one process with
+the whole batch — a mean of per-process means would not be when shares differ in
+size.
+
+On CUDA out-of-memory the step starts again with the share split in halves (then
+quarters, ...), accumulating the gradients of the pieces; the result is the same
+gradient. A structure that does not fit alone is reported with its size.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import torch
+
+from ..data.batching import Batch
+from ..data.dataset import Dataset
+from ..data.info import TargetInfo
+from ..errors import UserError
+from ..utils.abc import ModelInterface
+from . import distributed
+from .batches import BatchFactory
+from .losses import LossFunction
+from .sums import EpochSums
+
+
+class OutOfMemoryWarning(UserWarning):
+    """A batch did not fit in the device's memory and was split."""
+
+
+class StructureTooLarge(UserError):
+    """One structure alone does not fit in the device's memory."""
+
+
+@dataclass
+class ShareResult:
+    """What one process computed for a step: its contribution to the batch loss
+    (detached) and the global element counts of the loss terms."""
+
+    loss: float
+    denominators: Dict[str, int]
+
+
+def split_in_halves(pieces: List[List[int]]) -> List[List[int]]:
+    """Every piece of more than one structure cut in two (order kept)."""
+    result = []
+    for piece in pieces:
+        if len(piece) > 1:
+            half = len(piece) // 2
+            result.extend([piece[:half], piece[half:]])
+        else:
+            result.append(piece)
+    return result
+
+
+class GradientStep:
+    """Forward and backward of one share of a batch, gradients accumulated in
+    ``.grad``; the optimiser step itself is left to the loop."""
+
+    def __init__(
+        self,
+        trainer: Any,
+        model: ModelInterface[Any],
+        loss: LossFunction,
+        batches: BatchFactory,
+        targets: Dict[str, TargetInfo],
+        device: torch.device,
+    ) -> None:
+        self.trainer = trainer
+        self.model = model
+        self.loss = loss
+        self.batches = batches
+        self.targets = targets
+        self.device = device
+        self.current: List[int] = []
+
+    def local_counts(
+        self, dataset: Dataset, indices: List[int], epoch: int
+    ) -> tuple[Dict[str, int], Optional[Batch]]:
+        """Element counts of the loss terms in a share, and the share's batch when it
+        could be built whole (None after an out-of-memory error while building)."""
+        if not indices:
+            return {}, None
+        try:
+            batch = self.batches.build(dataset, indices, train=True, epoch=epoch)
+            return self.loss.counts(batch.targets, batch.extra_data), batch
+        except torch.cuda.OutOfMemoryError:
+            self._release()
+        counts: Dict[str, int] = {}
+        for piece in split_in_halves([indices]):
+            piece_counts, _ = self.local_counts(dataset, piece, epoch)
+            for name, count in piece_counts.items():
+                counts[name] = counts.get(name, 0) + count
+        return counts, None
+
+    def backward(
+        self,
+        dataset: Dataset,
+        indices: List[int],
+        epoch: int,
+        denominators: Dict[str, int],
+        sums: EpochSums,
+        batch: Optional[Batch] = None,
+    ) -> float:
+        """Accumulate the gradient of this share's part of the batch loss; add its
+        loss terms and errors to ``sums``; return the part (detached)."""
+        pieces = [indices] if indices else []
+        snapshot = sums.state_dict()
+        while True:
+            try:
+                return self._pieces(dataset, pieces, epoch, denominators, sums, batch)
+            except torch.cuda.OutOfMemoryError:
+                batch = None
+                self.model.zero_grad(set_to_none=True)
+                sums.load_state_dict(snapshot)
+                self._release()
+                if len(self.current) == 1:
+                    raise self._too_large(dataset, self.current[0]) from None
+                pieces = split_in_halves(pieces)
+                structures = ", ".join(dataset.describe(i) for i in indices)
+                warnings.warn(
+                    f"out of memory on {self.device} for a batch of {len(indices)} "
+                    f"structures ({structures}); retrying in {len(pieces)} pieces "
+                    "with the same gradient",
+                    OutOfMemoryWarning,
+                    stacklevel=2,
+                )
+
+    def _pieces(
+        self,
+        dataset: Dataset,
+        pieces: List[List[int]],
+        epoch: int,
+        denominators: Dict[str, int],
+        sums: EpochSums,
+        batch: Optional[Batch],
+    ) -> float:
+        total = 0.0
+        for piece in pieces:
+            self.current = piece
+            if batch is None or len(pieces) > 1:
+                batch = self.batches.build(dataset, piece, train=True, epoch=epoch)
+            predictions = self.trainer.predict(self.model, batch, self.targets)
+            atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
+            loss, parts = self.loss(
+                predictions, batch.targets, batch.extra_data, atoms, denominators
+            )
+            loss.backward()
+            total += float(loss.detach())
+            sums.add(parts, predictions, batch, atoms, count_batch=False)
+            batch = None
+        return total
+
+    def _release(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _too_large(self, dataset: Dataset, index: int) -> UserError:
+        atoms, pairs = self.batches.structure_size(dataset, index)
+        return StructureTooLarge(
+            f"{dataset.describe(index)} ({atoms} atoms, {pairs} neighbour pairs) does "
+            f"not fit in the memory of {self.device} on its own; use a device with "
+            "more memory, a lower base_precision, or a smaller model or cutoff"
+        )
+
+
+def sum_over_processes(
+    values: List[float], failure: Optional[BaseException]
+) -> List[float]:
+    """``values`` summed over processes, with the number of failed processes last."""
+    flags = [*values, 0.0 if failure is None else 1.0]
+    tensor = torch.tensor(flags, dtype=torch.float64)
+    return [float(v) for v in distributed.all_reduce_sum(tensor).tolist()]
+
+
+def raise_on_failure(
+    failure: Optional[BaseException], failed: float, epoch: int, number: int
+) -> None:
+    """Re-raise this process's error, or stop because another process failed."""
+    if failure is not None:
+        raise failure
+    if failed > 0:
+        raise distributed.DistributedError(
+            f"{int(failed)} other process(es) failed at epoch {epoch}, batch {number}; "
+            "their error is in their output"
+        )
