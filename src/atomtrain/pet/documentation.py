@@ -1,0 +1,127 @@
+r"""
+PET
+===
+
+The Point-Edge Transformer (Pozdnyakov & Ceriotti, *Smooth, exact rotational
+symmetrization for deep learning on point clouds*, NeurIPS 2023): a graph neural network
+whose messages are the tokens of a transformer run over each atom's neighbourhood.
+
+For every atom :math:`i`, each neighbour :math:`j` within the ``cutoff`` becomes a
+token built from the relative vector :math:`\mathbf{r}_{ij}` (and a Gaussian expansion
+of its length), the species of :math:`j` and, from the second message-passing layer on,
+the message that :math:`j` sent to :math:`i` in the previous layer — the output token
+of :math:`j`'s own transformer at the edge :math:`j \to i`. A central token carries the
+features of atom :math:`i`. A transformer (``num_attention_layers`` layers of
+``num_heads``-head attention and a feed-forward network) mixes the tokens of each
+neighbourhood; ``num_gnn_layers`` such layers are stacked, so the model sees
+``num_gnn_layers`` times ``cutoff`` around each atom.
+
+The model is smooth when atoms enter or leave the neighbourhood: the logarithm of a
+switching function :math:`f_c(r_{ij})`, which goes from 1 to 0 over ``cutoff_width``
+below the ``cutoff``, is added to the attention logits, so a neighbour at the cutoff
+gets no attention at all, and its edge readout is weighted by :math:`f_c` too.
+
+PET is not built-in rotationally equivariant: it learns rotational symmetry from
+random rotations (and reflections) of the training structures, applied by its trainer
+to positions, cells, forces, stresses and Cartesian targets. Energies and forces are
+exactly invariant under translations and permutations of atoms.
+
+Each message-passing layer has its own readouts: a network on each atom's features
+and one on each edge token (weighted by :math:`f_c` and summed over neighbours); the
+last hidden features of all layers form a target's *last-layer features*, which a
+final linear layer turns into per-atom contributions, summed over atoms for
+per-structure targets. The composition baseline (one value per element) is added on
+top.
+
+Targets
+-------
+
+- energies (``energy`` and variants such as ``energy/pbe``, each with its own head),
+  with forces, stress and virial by automatic differentiation;
+- any per-structure or per-atom scalar target;
+- Cartesian vectors and rank-2 tensors (three or nine components per property, learned
+  through the rotational augmentation).
+
+Spherical targets are refused with an error naming them.
+
+Additional outputs
+------------------
+
+- ``features``: the per-atom features of every layer (node features and the
+  cutoff-weighted sum of the edge tokens), summed per structure unless per-atom
+  features are requested;
+- ``mtt::aux::<target>_last_layer_features``: the input of each target's last linear
+  layer, for uncertainty estimates.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from typing_extensions import TypedDict
+
+from atomtrain.training.hypers import BaseTrainerHypers
+
+
+class ModelHypers(TypedDict):
+    """Hyperparameters of the PET model."""
+
+    cutoff: float = 4.5
+    """Radius of each atom's neighbourhood, in the dataset's length unit. Lower is
+    faster; the model sees ``num_gnn_layers`` times this distance in total."""
+    cutoff_width: float = 0.5
+    """Width of the region below ``cutoff`` over which neighbours are switched off
+    smoothly."""
+    cutoff_function: Literal["Cosine", "Bump"] = "Bump"
+    """Shape of the switching function: ``Bump`` (infinitely differentiable) or
+    ``Cosine``."""
+    d_pet: int = 128
+    """Width of the edge tokens of the transformer (must be divisible by
+    ``num_heads``): the main width of the network."""
+    d_head: int = 128
+    """Width of the hidden layers of the readout networks of each target."""
+    d_node: int = 256
+    """Width of the per-atom (node) features carried from one message-passing layer
+    to the next."""
+    d_feedforward: int = 256
+    """Width of the hidden layer of the transformer's feed-forward networks."""
+    num_heads: int = 8
+    """Number of attention heads of each attention layer."""
+    num_attention_layers: int = 2
+    """Number of transformer layers in each message-passing layer."""
+    num_gnn_layers: int = 2
+    """Number of message-passing layers. One is much faster; more see further."""
+    num_radial: int = 16
+    """Number of Gaussians between 0 and ``cutoff`` expanding each neighbour's
+    distance in its token."""
+    normalization: Literal["RMSNorm", "LayerNorm"] = "RMSNorm"
+    """Normalisation of the transformer layers."""
+    activation: Literal["SiLU", "SwiGLU"] = "SwiGLU"
+    """Activation of the transformer's feed-forward networks."""
+    attention_temperature: float = 1.0
+    """Temperature dividing the attention logits."""
+    transformer_type: Literal["PreLN", "PostLN"] = "PreLN"
+    """Normalisation before (``PreLN``) or after (``PostLN``) each attention and
+    feed-forward block."""
+
+
+class TrainerHypers(BaseTrainerHypers):
+    """The shared trainer hyperparameters with PET's defaults, plus augmentation."""
+
+    num_epochs: int = 1000
+    """Number of passes over the training set."""
+    learning_rate: float = 1e-4
+    """Peak learning rate."""
+    warmup_fraction: float = 0.01
+    """Fraction of all steps spent warming up linearly (``warmup_cosine``)."""
+    grad_clip_norm: Optional[float] = 1.0
+    """Clip the global norm of the gradients to this value (``null`` = off)."""
+    checkpoint_interval: int = 100
+    """Write ``model_<epoch>.ckpt`` every this many epochs."""
+    random_rotations: bool = True
+    """Rotate each training structure and its labels by a random rotation every
+    epoch: PET learns rotational symmetry from these. Turn off only for data whose
+    orientation is meaningful."""
+    random_reflections: bool = True
+    """Also reflect (invert through the origin) half of the rotated structures, for
+    invariance under improper rotations."""

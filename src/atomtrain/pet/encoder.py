@@ -1,0 +1,204 @@
+"""PET's message-passing network: from neighbour edges to per-layer node features and
+edge tokens.
+
+Shapes: ``n`` atoms in the batch, ``E`` edges (full neighbour lists), ``K`` the largest
+number of neighbours of an atom, ``d = d_pet``. Edges are kept flat (``[E, d]``) for
+the per-edge networks and scattered into the dense ``[n, K + 1, d]`` token layout (the
+central token first) only for the transformer.
+"""
+
+from typing import List, Tuple
+
+import torch
+
+from .modules import Transformer, log_cutoff, mlp
+from .neighbors import padding_slots, reverse_edges
+
+
+class GNNLayer(torch.nn.Module):
+    """One message-passing layer: edge tokens and a central token per atom, a
+    transformer over each neighbourhood, updated node features and output tokens."""
+
+    def __init__(
+        self,
+        num_types: int,
+        d_pet: int,
+        d_node: int,
+        d_feedforward: int,
+        num_heads: int,
+        num_attention_layers: int,
+        num_radial: int,
+        norm: str,
+        activation: str,
+        temperature: float,
+        pre_norm: bool,
+        first: bool,
+    ) -> None:
+        super().__init__()
+        self.first = first
+        self.geometry = torch.nn.Linear(3 + num_radial, d_pet)
+        self.neighbor_species = torch.nn.Embedding(num_types, d_pet)
+        inputs = 2 if first else 3
+        self.compress = torch.nn.Sequential(
+            torch.nn.Linear(inputs * d_pet, d_pet),
+            torch.nn.SiLU(),
+            torch.nn.Linear(d_pet, d_pet),
+        )
+        self.node_to_token = torch.nn.Linear(d_node, d_pet)
+        self.transformer = Transformer(
+            num_attention_layers,
+            d_pet,
+            num_heads,
+            d_feedforward,
+            norm,
+            activation,
+            temperature,
+            pre_norm,
+        )
+        self.token_to_node = mlp([d_pet, d_node])
+        self.node_update = torch.nn.Linear(d_node, d_node)
+
+    def forward(
+        self,
+        geometry: torch.Tensor,
+        neighbor_species: torch.Tensor,
+        messages: torch.Tensor,
+        nodes: torch.Tensor,
+        slots: torch.Tensor,
+        bias: torch.Tensor,
+        fused: bool,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """New node features ``[n, d_node]`` and output edge tokens ``[E, d_pet]``.
+
+        ``geometry`` ``[E, 3 + num_radial]``, ``neighbor_species`` ``[E]``,
+        ``messages`` ``[E, d_pet]`` (ignored in the first layer), ``nodes``
+        ``[n, d_node]``, ``slots`` ``[E]`` (see :func:`padding_slots`) and the
+        attention ``bias`` ``[n, 1, 1, K + 1]``.
+        """
+        parts = [self.geometry(geometry), self.neighbor_species(neighbor_species)]
+        if not self.first:
+            parts.append(messages)
+        edge_tokens = self.compress(torch.cat(parts, dim=1))
+        n_atoms = nodes.shape[0]
+        max_neighbors = bias.shape[-1] - 1
+        width = edge_tokens.shape[1]
+        dense = edge_tokens.new_zeros((n_atoms * max_neighbors, width))
+        dense = dense.index_copy(0, slots, edge_tokens)
+        tokens = torch.cat(
+            [
+                self.node_to_token(nodes).unsqueeze(1),
+                dense.reshape(n_atoms, max_neighbors, width),
+            ],
+            dim=1,
+        )
+        output = self.transformer(tokens, bias, fused)
+        edges = output[:, 1:].reshape(n_atoms * max_neighbors, width)
+        nodes = nodes + self.node_update(self.token_to_node(output[:, 0]))
+        return nodes, edges.index_select(0, slots)
+
+
+class Encoder(torch.nn.Module):
+    """``num_gnn_layers`` :class:`GNNLayer`; the messages into layer ``l + 1`` at
+    edge ``i ← j`` are the output tokens of layer ``l`` at the reverse edge
+    ``j ← i``."""
+
+    radial_centers: torch.Tensor
+
+    def __init__(
+        self,
+        num_types: int,
+        cutoff: float,
+        cutoff_width: float,
+        bump: bool,
+        d_pet: int,
+        d_node: int,
+        d_feedforward: int,
+        num_heads: int,
+        num_attention_layers: int,
+        num_gnn_layers: int,
+        num_radial: int,
+        norm: str,
+        activation: str,
+        temperature: float,
+        pre_norm: bool,
+    ) -> None:
+        super().__init__()
+        self.cutoff = cutoff
+        self.cutoff_width = cutoff_width
+        self.bump = bump
+        self.species = torch.nn.Embedding(num_types, d_node)
+        # Gaussian centres follow the model's dtype: a buffer, not saved
+        self.register_buffer(
+            "radial_centers", torch.linspace(0.0, cutoff, num_radial), persistent=False
+        )
+        self.radial_width = cutoff / num_radial
+        self.layers = torch.nn.ModuleList(
+            GNNLayer(
+                num_types,
+                d_pet,
+                d_node,
+                d_feedforward,
+                num_heads,
+                num_attention_layers,
+                num_radial,
+                norm,
+                activation,
+                temperature,
+                pre_norm,
+                first=(layer == 0),
+            )
+            for layer in range(num_gnn_layers)
+        )
+
+    def forward(
+        self,
+        vectors: torch.Tensor,
+        centers: torch.Tensor,
+        neighbors: torch.Tensor,
+        shifts: torch.Tensor,
+        species: torch.Tensor,
+        fused: bool,
+    ) -> Tuple[List[torch.Tensor], List[torch.Tensor], torch.Tensor]:
+        """Node features ``[n, d_node]`` and edge tokens ``[E, d_pet]`` of every
+        layer, and the cutoff weights ``f_c`` ``[E]`` of the edges.
+
+        ``species`` ``[n]`` are the atoms' indices among the model's atomic types;
+        ``vectors``, ``centers``, ``neighbors`` and ``shifts`` come from
+        :func:`~atomtrain.pet.neighbors.batch_edges`.
+        """
+        n_atoms = species.shape[0]
+        slots, max_neighbors = padding_slots(centers, n_atoms)
+        reverse = reverse_edges(centers, neighbors, shifts, n_atoms)
+        distances = torch.linalg.vector_norm(vectors, dim=1)
+        log_fc = log_cutoff(distances, self.cutoff, self.cutoff_width, self.bump)
+        radial = torch.exp(
+            -(((distances.unsqueeze(1) - self.radial_centers) / self.radial_width) ** 2)
+        )
+        geometry = torch.cat([vectors, radial], dim=1)
+        padded = torch.full(
+            (n_atoms * max_neighbors,),
+            float("-inf"),
+            dtype=vectors.dtype,
+            device=vectors.device,
+        ).index_copy(0, slots, log_fc)
+        bias = torch.cat(
+            [
+                torch.zeros((n_atoms, 1), dtype=vectors.dtype, device=vectors.device),
+                padded.reshape(n_atoms, max_neighbors),
+            ],
+            dim=1,
+        ).reshape(n_atoms, 1, 1, max_neighbors + 1)
+
+        nodes = self.species(species)
+        neighbor_species = species.index_select(0, neighbors)
+        messages = torch.zeros(0, dtype=vectors.dtype, device=vectors.device)
+        all_nodes: List[torch.Tensor] = []
+        all_edges: List[torch.Tensor] = []
+        for layer in self.layers:
+            nodes, edges = layer(
+                geometry, neighbor_species, messages, nodes, slots, bias, fused
+            )
+            messages = edges.index_select(0, reverse)
+            all_nodes.append(nodes)
+            all_edges.append(edges)
+        return all_nodes, all_edges, torch.exp(log_fc)

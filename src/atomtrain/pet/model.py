@@ -1,0 +1,334 @@
+"""The PET model: the :class:`~atomtrain.pet.encoder.Encoder`, one head per target,
+the composition baseline, and the plugin contract (checkpoints, restart, export)."""
+
+from typing import Any, Dict, List, Optional
+
+import torch
+from metatensor.torch import Labels, TensorMap
+from metatomic.torch import (
+    AtomisticModel,
+    ModelCapabilities,
+    ModelMetadata,
+    ModelOutput,
+    NeighborListOptions,
+    System,
+)
+
+from atomtrain.checkpoints import new_checkpoint, upgrade
+from atomtrain.composition.baseline import CompositionBaseline
+from atomtrain.data.info import DatasetInfo, TargetInfo
+from atomtrain.errors import UserError
+from atomtrain.training.state import model_weights
+from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
+from atomtrain.utils.dtype import dtype_to_str
+
+from .documentation import ModelHypers
+from .encoder import Encoder
+from .heads import TargetHead, atom_samples, reduce_atoms, single_block_map
+from .neighbors import batch_edges
+
+ARCHITECTURE_NAME = "pet"
+
+
+class UnsupportedTargetError(UserError):
+    """A target PET cannot learn, or a change of a trained model it cannot make."""
+
+
+def last_layer_features_name(target: str) -> str:
+    """``mtt::aux::<target>_last_layer_features`` (``mtt::`` prefix dropped)."""
+    return f"mtt::aux::{target.removeprefix('mtt::')}_last_layer_features"
+
+
+def check_targets(targets: Dict[str, TargetInfo]) -> None:
+    """Refuse spherical targets, naming all of them: PET is not equivariant, and a
+    spherical tensor learned by augmentation alone has no honest parity handling."""
+    refused = [name for name, info in targets.items() if info.kind == "spherical"]
+    if refused:
+        raise UnsupportedTargetError(
+            f"the pet architecture cannot learn the spherical targets {refused}; "
+            "give them as Cartesian tensors (type: cartesian) or train an equivariant "
+            "architecture"
+        )
+
+
+def _output_size(info: TargetInfo) -> int:
+    return (
+        3**info.rank * info.num_subtargets
+        if info.kind == "cartesian"
+        else (info.num_subtargets)
+    )
+
+
+class PET(ModelInterface[ModelHypers]):
+    """Point-Edge Transformer for energies, forces, stresses and generic targets."""
+
+    __checkpoint_version__ = 1
+    __supported_devices__ = ["cuda", "cpu"]
+    __supported_dtypes__ = [torch.float32, torch.float64]
+    __default_metadata__ = ModelMetadata(
+        name="pet",
+        description="Point-Edge Transformer",
+        references={
+            "implementation": [],
+            "architecture": ["https://arxiv.org/abs/2305.19302"],
+        },
+    )
+    __jit_ignored_attributes__ = ["hypers", "dataset_info"]
+
+    type_to_index: torch.Tensor
+    per_atom: Dict[str, bool]
+    property_names: Dict[str, str]
+    component_names: Dict[str, List[str]]
+    num_properties: Dict[str, int]
+    llf_names: Dict[str, str]
+
+    def __init__(
+        self,
+        hypers: ModelHypers,
+        dataset_info: DatasetInfo,
+        metadata: Optional[ModelMetadata] = None,
+    ) -> None:
+        check_targets(dataset_info.targets)
+        if int(hypers["d_pet"]) % int(hypers["num_heads"]) != 0:
+            raise UserError(
+                f"architecture.model.d_pet ({hypers['d_pet']}) must be divisible by "
+                f"architecture.model.num_heads ({hypers['num_heads']})"
+            )
+        super().__init__(hypers, dataset_info, metadata)
+        types = list(dataset_info.atomic_types)
+        lookup = torch.full((max(types, default=0) + 1,), -1, dtype=torch.long)
+        lookup[types] = torch.arange(len(types))
+        self.register_buffer("type_to_index", lookup, persistent=False)
+        self.cutoff = float(hypers["cutoff"])
+        self.num_gnn_layers = int(hypers["num_gnn_layers"])
+        self.encoder = Encoder(
+            num_types=len(types),
+            cutoff=self.cutoff,
+            cutoff_width=float(hypers["cutoff_width"]),
+            bump=hypers["cutoff_function"] == "Bump",
+            d_pet=int(hypers["d_pet"]),
+            d_node=int(hypers["d_node"]),
+            d_feedforward=int(hypers["d_feedforward"]),
+            num_heads=int(hypers["num_heads"]),
+            num_attention_layers=int(hypers["num_attention_layers"]),
+            num_gnn_layers=self.num_gnn_layers,
+            num_radial=int(hypers["num_radial"]),
+            norm=hypers["normalization"],
+            activation=hypers["activation"],
+            temperature=float(hypers["attention_temperature"]),
+            pre_norm=hypers["transformer_type"] == "PreLN",
+        )
+        self.heads = torch.nn.ModuleDict()
+        self.per_atom = {}
+        self.property_names = {}
+        self.component_names = {}
+        self.num_properties = {}
+        self.llf_names = {}
+        for name, info in dataset_info.targets.items():
+            self._add_head(name, info)
+        self.composition_baseline = CompositionBaseline(types, dataset_info.targets)
+        self.baseline_enabled = True
+        self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
+
+    def _add_head(self, name: str, info: TargetInfo) -> None:
+        self.heads[name] = TargetHead(
+            self.num_gnn_layers,
+            int(self.hypers["d_node"]),
+            int(self.hypers["d_pet"]),
+            int(self.hypers["d_head"]),
+            _output_size(info),
+        )
+        self.per_atom[name] = info.per_atom
+        self.property_names[name] = info.property_name(name)
+        self.component_names[name] = [
+            labels.names[0] for labels in info.block_components()[0]
+        ]
+        self.num_properties[name] = info.num_subtargets
+        self.llf_names[name] = last_layer_features_name(name)
+
+    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
+        return [self.neighbors]
+
+    def forward(
+        self,
+        systems: List[System],
+        outputs: Dict[str, ModelOutput],
+        selected_atoms: Optional[Labels] = None,
+    ) -> Dict[str, TensorMap]:
+        results: Dict[str, TensorMap] = {}
+        if len(systems) == 0:
+            return results
+        vectors, centers, neighbors, shifts = batch_edges(systems, self.neighbors)
+        types = torch.cat([system.types for system in systems])
+        species = self.type_to_index[types.to(torch.long)]
+        # the fused attention kernel has no double backward: training on forces
+        # differentiates the forces again, through the written-out attention
+        fused = not (self.training and vectors.requires_grad)
+        nodes, edges, cutoff_weights = self.encoder(
+            vectors, centers, neighbors, shifts, species, fused
+        )
+        device = vectors.device
+        counts = torch.tensor([len(s) for s in systems], device=device)
+        system = torch.repeat_interleave(
+            torch.arange(len(systems), device=device), counts
+        )
+        atom = torch.arange(system.shape[0], device=device) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts
+        )
+        keep = torch.arange(system.shape[0], device=device)
+        if selected_atoms is not None:
+            stride = int(counts.max()) + 1
+            wanted = selected_atoms.column("system").to(device) * stride
+            wanted = wanted + selected_atoms.column("atom").to(device)
+            keep = torch.nonzero(torch.isin(system * stride + atom, wanted))[:, 0]
+        system = system.index_select(0, keep)
+        atom = atom.index_select(0, keep)
+        n_systems = len(systems)
+
+        baseline: Dict[str, TensorMap] = {}
+        if self.baseline_enabled:
+            baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
+        for name, head in self.heads.items():
+            llf_name = self.llf_names[name]
+            if name in outputs or llf_name in outputs:
+                features = head.last_layer_features(  # type: ignore[operator]
+                    nodes, edges, cutoff_weights, centers
+                ).index_select(0, keep)
+                if llf_name in outputs:
+                    per_atom = outputs[llf_name].sample_kind == "atom"
+                    results[llf_name] = single_block_map(
+                        reduce_atoms(features, system, n_systems, per_atom),
+                        atom_samples(system, atom, n_systems, per_atom),
+                        [],
+                        "feature",
+                    )
+                if name in outputs:
+                    per_atom = (
+                        self.per_atom[name] or outputs[name].sample_kind == "atom"
+                    )
+                    values = head.linear(features)  # type: ignore[operator]
+                    shape = [values.shape[0]]
+                    shape += [3] * len(self.component_names[name])
+                    shape.append(self.num_properties[name])
+                    values = values.reshape(shape)
+                    values = reduce_atoms(values, system, n_systems, per_atom)
+                    if name in baseline:
+                        values = values + baseline[name].block().values
+                    results[name] = single_block_map(
+                        values,
+                        atom_samples(system, atom, n_systems, per_atom),
+                        self.component_names[name],
+                        self.property_names[name],
+                    )
+        if "features" in outputs:
+            per_atom = outputs["features"].sample_kind == "atom"
+            features = self._features(nodes, edges, cutoff_weights, centers)
+            results["features"] = single_block_map(
+                reduce_atoms(
+                    features.index_select(0, keep), system, n_systems, per_atom
+                ),
+                atom_samples(system, atom, n_systems, per_atom),
+                [],
+                "feature",
+            )
+        return results
+
+    def _features(
+        self,
+        nodes: List[torch.Tensor],
+        edges: List[torch.Tensor],
+        cutoff_weights: torch.Tensor,
+        centers: torch.Tensor,
+    ) -> torch.Tensor:
+        """``[n_atoms, num_gnn_layers · (d_node + d_pet)]``: the node features of every
+        layer, then the cutoff-weighted sums of its edge tokens."""
+        summed: List[torch.Tensor] = []
+        weights = cutoff_weights.unsqueeze(1)
+        for layer_edges in edges:
+            total = layer_edges.new_zeros((nodes[0].shape[0], layer_edges.shape[1]))
+            summed.append(total.index_add(0, centers, layer_edges * weights))
+        return torch.cat(nodes + summed, dim=1)
+
+    def supported_outputs(self) -> Dict[str, ModelOutput]:
+        outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}
+        for name in self.dataset_info.targets:
+            outputs[last_layer_features_name(name)] = ModelOutput(
+                sample_kind="atom",
+                description=f"input of the last linear layer of the '{name}' head",
+            )
+        outputs["features"] = ModelOutput(
+            sample_kind="atom", description="PET per-atom features of every layer"
+        )
+        return outputs
+
+    def restart(self, dataset_info: DatasetInfo) -> "PET":
+        """Add heads (and baselines) for the new targets and variants of
+        ``dataset_info``; new atomic types cannot be added to trained embeddings."""
+        new_types = self.dataset_info.new_atomic_types(dataset_info)
+        if new_types:
+            raise UnsupportedTargetError(
+                f"the data contains atomic types {new_types} that this PET model was "
+                f"not trained on (it knows {self.dataset_info.atomic_types}); train a "
+                "new model that includes them in architecture.atomic_types"
+            )
+        check_targets(dataset_info.targets)
+        merged = self.dataset_info.union(dataset_info)
+        device = self.type_to_index.device
+        dtype = next(self.encoder.parameters()).dtype
+        for name in self.dataset_info.new_targets(dataset_info):
+            self._add_head(name, merged.targets[name])
+            self.heads[name].to(device=device, dtype=dtype)
+        self.composition_baseline = self.composition_baseline.extended(
+            merged.atomic_types, merged.targets
+        )
+        self.dataset_info = merged
+        return self
+
+    @classmethod
+    def load_checkpoint(
+        cls, checkpoint: Dict[str, Any], context: ModelCheckpointContext
+    ) -> "PET":
+        """The live weights to restart; the best (or EMA) ones to fine-tune and
+        export."""
+        if context not in ("restart", "finetune", "export"):
+            raise ValueError(f"unknown checkpoint context '{context}'")
+        section = checkpoint["model"]
+        model = cls(
+            dict(section["hypers"]),  # type: ignore[arg-type]
+            DatasetInfo.from_dict(section["dataset_info"]),
+        )
+        model.load_state_dict(model_weights(checkpoint, context))
+        return model
+
+    def get_checkpoint(self) -> Dict[str, Any]:
+        checkpoint = new_checkpoint(ARCHITECTURE_NAME, self.__checkpoint_version__)
+        checkpoint["model"] = {
+            "hypers": dict(self.hypers),
+            "dataset_info": self.dataset_info.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+        return checkpoint
+
+    @classmethod
+    def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+        return upgrade(checkpoint, "model", cls.__checkpoint_version__, {})
+
+    def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
+        """A metatomic model of every target and feature output, seeing
+        ``num_gnn_layers`` times ``cutoff`` around each atom, in the model's current
+        dtype."""
+        capabilities = ModelCapabilities(
+            outputs=self.supported_outputs(),
+            atomic_types=list(self.dataset_info.atomic_types),
+            interaction_range=self.num_gnn_layers * self.cutoff,
+            length_unit=self.dataset_info.length_unit,
+            supported_devices=list(self.__supported_devices__),
+            dtype=dtype_to_str(next(self.encoder.parameters()).dtype),
+        )
+        self.baseline_enabled = True
+        return AtomisticModel(
+            self.eval(),
+            metadata if metadata is not None else self.metadata,
+            capabilities,
+        )
