@@ -159,11 +159,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         selected_atoms: Optional[Labels] = None,
     ) -> Dict[str, TensorMap]:
         species, system, atom, centers, neighbors, vectors = self._stack(systems)
-        n_atoms = species.shape[0]
-        coefficients = self.expansion(
-            vectors, centers, species.index_select(0, neighbors), n_atoms
-        )
-        features = self.power_spectrum(coefficients)
+        features = self._descriptor(species, centers, neighbors, vectors)
         # sorted by element: each element's chunk is contiguous
         order = torch.argsort(species, stable=True)
         counts = torch.bincount(species, minlength=self.n_types)
@@ -218,6 +214,24 @@ class SoapBpnn(ModelInterface[ModelHypers]):
                         baseline[name].block().values if name in baseline else None,
                     )
         return results
+
+    def descriptor(self, systems: List[System]) -> torch.Tensor:
+        """The SOAP power spectrum of every atom of ``systems`` (stacked in order),
+        ``[n_atoms, n_features]``; the systems need this model's neighbour list."""
+        species, _, _, centers, neighbors, vectors = self._stack(systems)
+        return self._descriptor(species, centers, neighbors, vectors)
+
+    def _descriptor(
+        self,
+        species: torch.Tensor,
+        centers: torch.Tensor,
+        neighbors: torch.Tensor,
+        vectors: torch.Tensor,
+    ) -> torch.Tensor:
+        coefficients = self.expansion(
+            vectors, centers, species.index_select(0, neighbors), species.shape[0]
+        )
+        return self.power_spectrum(coefficients)
 
     def _stack(self, systems: List[System]) -> List[torch.Tensor]:
         """``species, system, atom`` of the stacked atoms, and ``centers, neighbors,

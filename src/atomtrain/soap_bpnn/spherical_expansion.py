@@ -71,7 +71,8 @@ class SphericalExpansion(torch.nn.Module):
         for ell, n in enumerate(self.n_per_l):
             r = radial[:, self.radial_offsets[ell] : self.radial_offsets[ell] + n]
             y = harmonics[:, ell * ell : (ell + 1) * (ell + 1)]
-            products.append((r.unsqueeze(2) * y.unsqueeze(1)).reshape(n_pairs, -1))
+            product = r.unsqueeze(2) * y.unsqueeze(1)
+            products.append(product.reshape(n_pairs, n * (2 * ell + 1)))
         slots = centers * self.n_types + neighbor_types
         density = torch.zeros(
             (n_atoms * self.n_types, self.density_size),
