@@ -50,6 +50,13 @@ class TargetLossHypers(TypedDict):
     """The loss on the virial (the strain gradient); give ``stress`` or ``virial``."""
 
 
+class FinetuneHypers(TypedDict):
+    """Where a fine-tuning run takes its starting weights from."""
+
+    read_from: str
+    """Path of the checkpoint whose model weights training starts from."""
+
+
 class BaseTrainerHypers(TypedDict):
     """Trainer hyperparameters common to all architectures using the shared engine."""
 
@@ -104,6 +111,10 @@ class BaseTrainerHypers(TypedDict):
     labels (after removing the composition baseline)."""
     per_structure_targets: List[str] = []
     """Per-structure targets whose loss is not normalised by the number of atoms."""
+    finetune: Optional[FinetuneHypers] = None
+    """Fine-tune a pretrained model: start from the weights of the checkpoint
+    ``read_from`` (new targets and types added by the architecture where it can) with
+    a fresh training state (``null`` = train a new model)."""
 
 
 def base_trainer_defaults() -> Dict[str, Any]:
