@@ -1,0 +1,233 @@
+"""PET's physics and outputs: forces against finite differences, invariances,
+smoothness at the cutoff, independence of the structures of a batch, every output kind,
+``selected_atoms``, and what the model refuses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+from metatensor.torch import Labels
+from metatomic.torch import ModelOutput
+from pet_helpers import ENERGY, systems_of, tiny_hypers
+
+from atomtrain.data.info import DatasetInfo, TargetInfo
+from atomtrain.data.structure import Structure
+from atomtrain.errors import UserError
+from atomtrain.pet import PET
+from atomtrain.pet.model import UnsupportedTargetError, last_layer_features_name
+
+
+def energies(model: PET, structures, **kwargs) -> torch.Tensor:
+    systems = systems_of(structures, model.neighbors, **kwargs)
+    return model(systems, {"energy": ModelOutput()})["energy"].block().values.detach()
+
+
+def make_model(info: DatasetInfo, seed: int = 0, **changes) -> PET:
+    torch.manual_seed(seed)
+    return PET(tiny_hypers(**changes), info).to(torch.float64).eval()
+
+
+@pytest.fixture
+def model(ethanol) -> PET:
+    return make_model(ethanol.info)
+
+
+def test_forces_are_minus_the_energy_gradient(model, ethanol):
+    structure = ethanol[0]
+    systems = systems_of([structure], model.neighbors, requires_grad=True)
+    energy = model(systems, {"energy": ModelOutput()})["energy"].block().values
+    (gradient,) = torch.autograd.grad(energy.sum(), [systems[0].positions])
+    step = 1e-5
+    for atom, axis in [(0, 0), (3, 1), (8, 2)]:
+        displaced = []
+        for sign in (1.0, -1.0):
+            positions = structure.positions.clone()
+            positions[atom, axis] += sign * step
+            displaced.append(replace(structure, positions=positions))
+        plus, minus = energies(model, displaced)
+        finite = float(plus - minus) / (2 * step)
+        assert float(gradient[atom, axis]) == pytest.approx(finite, rel=1e-6, abs=1e-9)
+
+
+def test_energy_is_invariant_under_permutation_and_translation(model, ethanol):
+    structure = ethanol[5]
+    permutation = torch.randperm(
+        len(structure), generator=torch.Generator().manual_seed(3)
+    )
+    permuted = replace(
+        structure,
+        types=structure.types[permutation],
+        positions=structure.positions[permutation],
+    )
+    translated = replace(
+        structure, positions=structure.positions + torch.tensor([1.5, -7.0, 0.25])
+    )
+    reference, other, moved = energies(model, [structure, permuted, translated])
+    torch.testing.assert_close(other, reference, rtol=0, atol=1e-10)
+    torch.testing.assert_close(moved, reference, rtol=0, atol=1e-10)
+
+
+def dimer(distance: float) -> Structure:
+    return Structure(
+        types=torch.tensor([8, 1, 6], dtype=torch.int32),
+        positions=torch.tensor(
+            [[0.0, 0.0, 0.0], [0.9, 0.3, 0.0], [distance, 0.0, 0.0]],
+            dtype=torch.float64,
+        ),
+        cell=torch.zeros((3, 3), dtype=torch.float64),
+        pbc=torch.zeros(3, dtype=torch.bool),
+    )
+
+
+@pytest.mark.parametrize("function", ["Bump", "Cosine"])
+def test_energy_is_continuous_when_an_atom_crosses_the_cutoff(ethanol, function):
+    model = make_model(ethanol.info, cutoff_function=function)
+    cutoff = model.cutoff
+    # the carbon leaves the oxygen's neighbourhood at distance `cutoff`, and the
+    # hydrogen's a little further: the energy must not jump at either crossing
+    crossings = [cutoff, 0.9 + math.sqrt(cutoff**2 - 0.3**2)]
+    distances = torch.linspace(cutoff - 0.6, cutoff + 0.6, 25, dtype=torch.float64)
+    values = energies(model, [dimer(float(d)) for d in distances])[:, 0]
+    assert float(values.std()) > 1e-4  # the carbon does interact inside the cutoff
+    # other neighbours make the energy vary smoothly everywhere: across a crossing it
+    # may change by its typical slope times the step, a jump would not shrink
+    slope = float(
+        ((values[1:] - values[:-1]) / (distances[1] - distances[0])).abs().max()
+    )
+    for crossing in crossings:
+        for delta in (1e-3, 1e-6):
+            inside, outside = energies(
+                model, [dimer(crossing - delta), dimer(crossing + delta)]
+            )[:, 0]
+            assert float((inside - outside).abs()) < 2 * slope * (2 * delta) + 1e-12
+    # once out of both neighbourhoods, the carbon no longer counts at all
+    left, far = energies(model, [dimer(crossings[1] + 0.01), dimer(cutoff + 5.0)])
+    torch.testing.assert_close(left, far, rtol=0, atol=1e-12)
+
+
+def test_no_gradient_flows_between_structures(model, ethanol):
+    systems = systems_of([ethanol[0], ethanol[1]], model.neighbors, requires_grad=True)
+    energy = model(systems, {"energy": ModelOutput()})["energy"].block().values
+    (other,) = torch.autograd.grad(energy[0, 0], [systems[1].positions])
+    assert torch.all(other == 0.0)
+    # and each structure's energy does not depend on its batch neighbours
+    alone = energies(model, [ethanol[0]])
+    torch.testing.assert_close(energy[:1], alone, rtol=0, atol=1e-10)
+
+
+def test_training_mode_attention_matches_the_fused_kernel(ethanol):
+    model = make_model(ethanol.info)
+    evaluated = energies(model, list(ethanol)[:3], requires_grad=True)
+    model.train()
+    trained = energies(model, list(ethanol)[:3], requires_grad=True)
+    torch.testing.assert_close(trained, evaluated, rtol=1e-10, atol=1e-10)
+
+
+def generic_info() -> DatasetInfo:
+    return DatasetInfo(
+        atomic_types=[1, 6, 8],
+        targets={
+            "energy": ENERGY,
+            "energy/pbe": ENERGY,
+            "mtt::charges": TargetInfo(sample_kind="atom", num_subtargets=2),
+            "mtt::dipole": TargetInfo(kind="cartesian", rank=1, unit="D"),
+            "mtt::polarizability": TargetInfo(
+                kind="cartesian", rank=2, num_subtargets=3
+            ),
+        },
+    )
+
+
+def test_outputs_have_the_layout_of_their_targets(ethanol):
+    info = generic_info()
+    model = make_model(info)
+    systems = systems_of(list(ethanol)[:2], model.neighbors)
+    requested = {name: target.model_output() for name, target in info.targets.items()}
+    results = model(systems, requested)
+    for name, target in info.targets.items():
+        layout = target.layout(name)
+        block, expected = results[name].block(), layout.block()
+        assert results[name].keys == layout.keys
+        assert block.samples.names == expected.samples.names
+        assert [c.names for c in block.components] == [
+            c.names for c in expected.components
+        ]
+        assert block.properties == expected.properties
+        assert block.values.shape[0] == (18 if target.per_atom else 2)
+    assert results["mtt::polarizability"].block().values.shape == (2, 3, 3, 3)
+    assert not torch.allclose(
+        results["energy"].block().values, results["energy/pbe"].block().values
+    )
+
+
+def test_last_layer_features_are_the_input_of_the_last_layer(model, ethanol):
+    systems = systems_of(list(ethanol)[:2], model.neighbors)
+    name = last_layer_features_name("energy")
+    outputs = {
+        "energy": ModelOutput(sample_kind="atom"),
+        name: ModelOutput(sample_kind="atom"),
+        "features": ModelOutput(sample_kind="atom"),
+    }
+    model.baseline_enabled = False
+    results = model(systems, outputs)
+    features = results[name].block().values
+    assert features.shape == (18, 2 * model.num_gnn_layers * 16)
+    per_atom = results["energy"].block().values
+    torch.testing.assert_close(model.heads["energy"].linear(features), per_atom)
+    assert results["features"].block().values.shape == (18, 2 * (24 + 16))
+    summed = model(systems, {"features": ModelOutput()})["features"].block()
+    assert summed.samples.names == ["system"]
+    torch.testing.assert_close(
+        summed.values[0], results["features"].block().values[:9].sum(dim=0)
+    )
+
+
+def test_selected_atoms_are_honoured(model, ethanol):
+    systems = systems_of(list(ethanol)[:2], model.neighbors)
+    selected = Labels(["system", "atom"], torch.tensor([[0, 1], [0, 4], [1, 0]]))
+    per_atom = model(systems, {"energy": ModelOutput(sample_kind="atom")})
+    chosen = model(systems, {"energy": ModelOutput(sample_kind="atom")}, selected)
+    block = chosen["energy"].block()
+    assert block.samples.names == ["system", "atom"]
+    assert torch.equal(block.samples.values, selected.values.to(torch.int32))
+    full = per_atom["energy"].block().values
+    torch.testing.assert_close(block.values, full[[1, 4, 9]])
+    summed = model(systems, {"energy": ModelOutput()}, selected)["energy"].block()
+    torch.testing.assert_close(summed.values[0], full[[1, 4]].sum(dim=0))
+
+
+def test_spherical_targets_are_refused_by_name():
+    info = DatasetInfo(
+        atomic_types=[1, 8],
+        targets={"mtt::dipole": TargetInfo(kind="spherical", irreps=((1, 1),))},
+    )
+    with pytest.raises(
+        UnsupportedTargetError, match=r"spherical targets \['mtt::dipole'\]"
+    ):
+        PET(tiny_hypers(), info)
+
+
+def test_heads_must_divide_the_token_width(ethanol):
+    with pytest.raises(UserError, match=r"d_pet .* divisible by .*num_heads"):
+        PET(tiny_hypers(d_pet=18, num_heads=4), ethanol.info)
+
+
+def test_restart_adds_heads_and_refuses_new_types(model, ethanol):
+    before = energies(model, [ethanol[0]])
+    more = DatasetInfo(atomic_types=[1, 6], targets={"energy/pbe": ENERGY})
+    model.restart(more)
+    assert "energy/pbe" in model.heads
+    assert last_layer_features_name("energy/pbe") in model.supported_outputs()
+    torch.testing.assert_close(energies(model, [ethanol[0]]), before)
+    with pytest.raises(UnsupportedTargetError, match=r"atomic types \[7\]"):
+        model.restart(DatasetInfo(atomic_types=[7], targets={"energy": ENERGY}))
+
+
+def test_float32_is_the_default_dtype(ethanol):
+    assert PET.__supported_dtypes__[0] == torch.float32
+    model = PET(tiny_hypers(), ethanol.info).eval()
+    values = energies(model, [ethanol[0]], dtype=torch.float32)
+    assert values.dtype == torch.float32 and math.isfinite(float(values))
