@@ -1,0 +1,199 @@
+"""What an architecture tells the conformance suite, and the fixtures built from it.
+
+A test class sets class attributes (the architecture's name, tiny hypers, what it
+supports) and inherits the fixtures below; every suite class derives from
+:class:`ArchitectureFixtures`. Fixtures may be overridden in the test class like any
+pytest fixture, e.g. ``architecture_name`` to register the architecture first, or
+``training_file`` to train on the architecture's own data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, ClassVar, Dict, List, Literal, Tuple
+
+import pytest
+import torch
+
+from ..data.info import DatasetInfo, TargetInfo
+from ..data.structure import Structure
+from ..utils.abc import ModelInterface, TrainerInterface
+from .probe import Probe
+from .systems import cluster, crystal
+
+DocumentationLevel = Literal["bare", "experimental", "stable"]
+TargetKind = Literal["scalar", "cartesian", "spherical"]
+
+#: The energy the physics checks differentiate (eV, with forces and stress).
+ENERGY = TargetInfo(quantity="energy", unit="eV", gradients=("positions", "strain"))
+
+#: One example target of each kind, named as users name generic targets.
+EXAMPLE_TARGETS: Dict[TargetKind, Dict[str, TargetInfo]] = {
+    "scalar": {
+        "energy": ENERGY,
+        "mtt::charge": TargetInfo(quantity="charge", unit="e", sample_kind="atom"),
+    },
+    "cartesian": {"mtt::dipole": TargetInfo(kind="cartesian", rank=1)},
+    "spherical": {
+        "mtt::spherical": TargetInfo(kind="spherical", irreps=((0, 1), (1, 1), (2, 1)))
+    },
+}
+
+ModelFactory = Callable[[Dict[str, TargetInfo]], ModelInterface[Any]]
+
+
+class ArchitectureFixtures:
+    """Configuration and fixtures shared by every class of the suite.
+
+    Set at least :attr:`architecture`; the other attributes have defaults that suit a
+    position-dependent, invariant architecture of per-structure and per-atom scalars.
+    """
+
+    architecture: ClassVar[str]
+    """The name users write in ``architecture.name`` (e.g. ``experimental.mymodel``)."""
+    model_hypers: ClassVar[Dict[str, Any]] = {}
+    """Overrides of the model defaults that make a tiny, fast model."""
+    trainer_hypers: ClassVar[Dict[str, Any]] = {}
+    """Overrides of the trainer defaults (the suite sets the number of epochs)."""
+    documentation_level: ClassVar[DocumentationLevel] = "stable"
+    """The level of ``documentation.py`` the architecture claims."""
+    atomic_types: ClassVar[List[int]] = [1, 6, 8]
+    """Atomic types of the models the suite builds."""
+    target_kinds: ClassVar[Tuple[TargetKind, ...]] = ("scalar",)
+    """The kinds of targets the architecture models; the others must be refused."""
+    per_atom_outputs: ClassVar[bool] = True
+    """Whether per-atom targets are supported (and ``selected_atoms`` for them)."""
+    depends_on_positions: ClassVar[bool] = True
+    """False for models whose outputs do not depend on positions (composition): the
+    force checks then require zero forces."""
+    supports_stress: ClassVar[bool] = True
+    """Whether the energy of periodic structures is differentiable by strain."""
+    rotation_tolerance: ClassVar[float] = 1e-8
+    """Relative tolerance of invariance and equivariance under O(3), in float64."""
+    epoch_based: ClassVar[bool] = True
+    """Whether the trainer runs epochs (and writes one ``train.csv`` row each)."""
+    supports_finetune: ClassVar[bool] = True
+    """Whether ``training.finetune.read_from`` is accepted (False for trainers that
+    refit from scratch, such as a least-squares fit)."""
+    num_epochs: ClassVar[int] = 2
+    """Epochs of the training runs through the command line."""
+
+    # ---- the architecture ----------------------------------------------------
+
+    @pytest.fixture
+    def architecture_name(self) -> str:
+        """The architecture's name; override to register it first if needed."""
+        return self.architecture
+
+    @pytest.fixture
+    def architecture_module(self, architecture_name: str) -> ModuleType:
+        from ..architectures import import_architecture
+
+        return import_architecture(architecture_name)
+
+    @pytest.fixture
+    def model_class(self, architecture_module: ModuleType) -> type:
+        model_class: type = architecture_module.__model__
+        return model_class
+
+    @pytest.fixture
+    def trainer_class(self, architecture_module: ModuleType) -> type:
+        trainer_class: type = architecture_module.__trainer__
+        return trainer_class
+
+    @pytest.fixture
+    def hypers(self, architecture_name: str) -> Dict[str, Dict[str, Any]]:
+        """``{"model": ..., "training": ...}``: the defaults with this class's
+        overrides."""
+        from ..architectures import get_defaults, merge_hypers
+
+        defaults = get_defaults(architecture_name)
+        return {
+            "model": merge_hypers(defaults["model"], self.model_hypers),
+            "training": merge_hypers(defaults["training"], self.trainer_hypers),
+        }
+
+    def prepare_model(self, model: ModelInterface[Any]) -> ModelInterface[Any]:
+        """Called on every model the suite builds, before any check. Override to
+        give an untrained model non-trivial outputs (e.g. baseline weights)."""
+        return model
+
+    @pytest.fixture
+    def build_model(
+        self, model_class: type, hypers: Dict[str, Dict[str, Any]]
+    ) -> ModelFactory:
+        """``build_model(targets)``: a fresh float64 model of ``targets`` (seeded)."""
+
+        def build(targets: Dict[str, TargetInfo]) -> ModelInterface[Any]:
+            torch.manual_seed(0)
+            info = DatasetInfo(
+                length_unit="angstrom",
+                atomic_types=list(self.atomic_types),
+                targets=dict(targets),
+            )
+            model = model_class(dict(hypers["model"]), info)
+            return self.prepare_model(model.to(torch.float64).eval())
+
+        return build
+
+    @pytest.fixture
+    def model(self, build_model: ModelFactory) -> ModelInterface[Any]:
+        """A fresh model of the energy (eV, with forces and stress)."""
+        return build_model({"energy": ENERGY})
+
+    @pytest.fixture
+    def probe(self, model: ModelInterface[Any]) -> Probe:
+        return Probe(model, {"energy": ENERGY})
+
+    # ---- structures ----------------------------------------------------------
+
+    @pytest.fixture
+    def molecule(self) -> Structure:
+        """A non-periodic cluster of 5 atoms with every atomic type."""
+        return cluster(self.atomic_types, 5, seed=1)
+
+    @pytest.fixture
+    def periodic(self) -> Structure:
+        """A small sheared periodic cell of 4 atoms."""
+        return crystal(self.atomic_types, 4, seed=2)
+
+    @pytest.fixture
+    def structures(self, molecule: Structure, periodic: Structure) -> List[Structure]:
+        return [molecule, periodic, cluster(self.atomic_types, 3, seed=4)]
+
+    # ---- data and files ------------------------------------------------------
+
+    @pytest.fixture
+    def training_file(self, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        """An extended-XYZ file to train on: 24 clusters of the atomic types labelled
+        with ASE's EMT calculator (``energy`` in eV, ``forces``). Override it to
+        train on the architecture's own data; see also :meth:`training_targets`."""
+        from .datafiles import write_emt_clusters
+
+        path = tmp_path_factory.mktemp("suite-data") / "emt_clusters.xyz"
+        write_emt_clusters(path, self.atomic_types, count=24)
+        return path
+
+    @pytest.fixture
+    def training_targets(self) -> Dict[str, Any]:
+        """The ``targets`` section of the options for :meth:`training_file`."""
+        return {"energy": {"key": "energy", "unit": "eV", "forces": {"key": "forces"}}}
+
+    @pytest.fixture
+    def golden_directory(self) -> Path:
+        """The folder of the architecture's golden checkpoints (one per version).
+
+        Override it in the test class, for example
+        ``return Path(__file__).parent / "checkpoints"``.
+        """
+        pytest.fail(
+            "the checkpoint tests need the folder of the golden checkpoints: override "
+            "the fixture 'golden_directory' in the test class to return it (a folder "
+            "in the architecture's tests, e.g. Path(__file__).parent / 'checkpoints')"
+        )
+
+    def trainer(self, trainer_class: type, hypers: Dict[str, Any]) -> Any:
+        """A trainer with ``hypers['training']``."""
+        instance: TrainerInterface[Any] = trainer_class(dict(hypers["training"]))
+        return instance
