@@ -1,0 +1,271 @@
+"""The SOAP-BPNN model: outputs, selected atoms, errors, TorchScript, export to ASE,
+checkpoints, restart and the golden checkpoint files.
+
+Run ``python tests/soap_bpnn/test_model.py`` to write the golden checkpoint of the
+current ``SoapBpnn.__checkpoint_version__`` (only after bumping it).
+"""
+
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+from metatensor.torch import Labels
+from metatomic.torch import ModelOutput, unit_conversion_factor
+from metatomic_ase import MetatomicCalculator
+from soap_helpers import (
+    RESOURCES,
+    TINY,
+    batch_of,
+    energies,
+    ethanol_dataset,
+    tiny_model,
+)
+
+from atomtrain.checkpoints import (
+    CheckpointVersionError,
+    checkpoint_fingerprint,
+    checkpoint_signature,
+    load_checkpoint,
+    save_checkpoint,
+)
+from atomtrain.data.info import DatasetInfo, TargetInfo
+from atomtrain.errors import OptionsError
+from atomtrain.soap_bpnn import SoapBpnn, Trainer
+from atomtrain.soap_bpnn.heads import NewAtomicTypesError, UnsupportedTargetError
+from atomtrain.training.hypers import base_trainer_defaults
+
+GOLDEN = Path(__file__).parents[1] / "resources" / "checkpoints"
+CURRENT_GOLDEN = GOLDEN / f"soap_bpnn-model-v{SoapBpnn.__checkpoint_version__}.ckpt"
+
+
+def golden_checkpoint(path: Path) -> None:
+    """A seeded tiny model of the ethanol energies with its trainer section."""
+    model = tiny_model(ethanol_dataset(), seed=7)
+    Trainer(base_trainer_defaults()).save_checkpoint(model, path)  # type: ignore[arg-type]
+
+
+def test_outputs_per_structure_per_atom_and_features(ethanol):
+    info = DatasetInfo(
+        length_unit="angstrom",
+        atomic_types=[1, 6, 8],
+        targets={
+            **ethanol.info.targets,
+            "mtt::charge": TargetInfo(sample_kind="atom", num_subtargets=2),
+        },
+    )
+    torch.manual_seed(0)
+    model = SoapBpnn(TINY, info).to(torch.float64)  # type: ignore[arg-type]
+    supported = model.supported_outputs()
+    assert "feature" in supported
+    assert "mtt::aux::energy_last_layer_features" in supported
+    assert "mtt::aux::charge_last_layer_features" in supported
+    systems = batch_of(model, ethanol, [0, 1], labels=False).systems
+    requested = {
+        "energy": ModelOutput(),
+        "mtt::charge": ModelOutput(sample_kind="atom"),
+        "feature": ModelOutput(sample_kind="atom"),
+        "mtt::aux::energy_last_layer_features": ModelOutput(sample_kind="atom"),
+    }
+    outputs = model(systems, requested, None)
+    assert outputs["energy"].block().values.shape == (2, 1)
+    charge = outputs["mtt::charge"].block()
+    assert charge.values.shape == (18, 2)
+    expected = [[s, a] for s in range(2) for a in range(9)]
+    assert charge.samples.values.tolist() == expected
+    assert outputs["feature"].block().values.shape == (18, 16)
+    llf = outputs["mtt::aux::energy_last_layer_features"].block().values
+    assert llf.shape == (18, 3 * 16)
+    # each atom's features sit in the block of its element only
+    types = systems[0].types.tolist() * 2
+    for row, z in zip(llf, types):
+        block = [1, 6, 8].index(z)
+        nonzero = row.reshape(3, 16).abs().sum(dim=1) > 0
+        assert nonzero.tolist() == [b == block for b in range(3)]
+    # the energy is the sum of the last layer applied to these features
+    weight = model.heads["energy"].last.linear.weight
+    summed = (llf @ weight.T).reshape(2, 9).sum(dim=1)
+    torch.testing.assert_close(summed, outputs["energy"].block().values[:, 0])
+
+
+def test_selected_atoms_restrict_the_sum(ethanol):
+    model = tiny_model(ethanol)
+    systems = batch_of(model, ethanol, [0, 1], labels=False).systems
+    per_atom = model(systems, {"energy": ModelOutput(sample_kind="atom")}, None)
+    values = per_atom["energy"].block().values[:, 0].reshape(2, 9)
+    selected = Labels(["system", "atom"], torch.tensor([[0, 1], [0, 4], [1, 8]]))
+    outputs = model(systems, {"energy": ModelOutput()}, selected)
+    expected = torch.stack([values[0, 1] + values[0, 4], values[1, 8]])
+    torch.testing.assert_close(outputs["energy"].block().values[:, 0], expected)
+
+
+def test_targets_it_cannot_model_are_all_named(ethanol):
+    info = DatasetInfo(
+        atomic_types=[1, 6, 8],
+        targets={
+            **ethanol.info.targets,
+            "mtt::polarizability": TargetInfo(kind="cartesian", rank=2),
+            "mtt::dipole": TargetInfo(kind="spherical", irreps=((1, 1),)),
+        },
+    )
+    with pytest.raises(UnsupportedTargetError) as error:
+        SoapBpnn(TINY, info)  # type: ignore[arg-type]
+    message = str(error.value)
+    assert "'mtt::polarizability' (cartesian rank 2)" in message
+    assert "'mtt::dipole' (spherical irreps [(1, 1)])" in message
+
+
+def test_hypers_problems_are_reported_together(ethanol):
+    hypers = {
+        **TINY,
+        "soap": {**TINY["soap"], "cutoff": {"radius": 3.0, "width": 4.0}},
+        "heads": {"enegry": "linear"},
+    }
+    with pytest.raises(OptionsError) as error:
+        SoapBpnn(hypers, ethanol.info)  # type: ignore[arg-type]
+    message = str(error.value)
+    assert (
+        "architecture.model.soap.cutoff.width: must be positive and at most" in message
+    )
+    assert "architecture.model.heads.enegry" in message
+    assert "did you mean 'energy'" in message
+
+
+def test_linear_heads_have_no_hidden_layer(ethanol):
+    linear = tiny_model(ethanol, heads={"energy": "linear"})
+    mlp = tiny_model(ethanol)
+    count = lambda m: sum(p.numel() for p in m.heads.parameters())  # noqa: E731
+    assert count(mlp) - count(linear) == 3 * 16 * 16
+
+
+def test_torchscript_save_and_load(ethanol, tmp_path):
+    model = tiny_model(ethanol).eval()
+    batch = batch_of(model, ethanol, [0, 1, 2], labels=False)
+    torch.jit.save(torch.jit.script(model), tmp_path / "model.pt")
+    loaded = torch.jit.load(tmp_path / "model.pt")
+    torch.testing.assert_close(energies(loaded, batch), energies(model, batch))
+
+
+@pytest.mark.parametrize("name", ["ethanol", "carbon"])
+def test_export_runs_in_ase(name, request, tmp_path):
+    dataset = request.getfixturevalue(name)
+    model = tiny_model(dataset)
+    model.composition_baseline.fit([dataset])
+    index = 5
+    batch = batch_of(model, dataset, [index], ["positions", "strain"])
+    energy = energies(model, batch)
+    position_gradient, strain_gradient = torch.autograd.grad(
+        energy.sum(), [batch.positions[0], batch.strains[0]]
+    )
+    exported = model.export()
+    assert exported.capabilities().interaction_range == 4.0
+    exported.save(str(tmp_path / "model.pt"), collect_extensions=str(tmp_path / "ext"))
+
+    file = "ethanol_reduced_100.xyz" if name == "ethanol" else "carbon_reduced_100.xyz"
+    atoms = ase.io.read(RESOURCES / file, index)
+    atoms.calc = MetatomicCalculator(
+        str(tmp_path / "model.pt"), extensions_directory=str(tmp_path / "ext")
+    )
+    to_ev = unit_conversion_factor(dataset.info.targets["energy"].unit, "eV")
+    assert atoms.get_potential_energy() == pytest.approx(
+        float(energy.detach()) * to_ev, rel=1e-9
+    )
+    np.testing.assert_allclose(
+        atoms.get_forces(), -position_gradient.numpy() * to_ev, atol=1e-9
+    )
+    if name == "carbon":
+        stress = atoms.get_stress(voigt=False)
+        expected = strain_gradient.numpy() * to_ev / atoms.get_volume()
+        np.testing.assert_allclose(stress, expected, atol=1e-9)
+
+
+def test_export_in_float32(ethanol):
+    model = tiny_model(ethanol).to(torch.float32)
+    assert model.export().capabilities().dtype == "float32"
+
+
+@pytest.mark.parametrize("context", ["restart", "finetune", "export"])
+def test_checkpoint_round_trip(ethanol, tmp_path, context):
+    model = tiny_model(ethanol)
+    model.composition_baseline.fit([ethanol])
+    save_checkpoint(model.get_checkpoint(), tmp_path / "model.ckpt")
+    checkpoint = SoapBpnn.upgrade_checkpoint(load_checkpoint(tmp_path / "model.ckpt"))
+    loaded = SoapBpnn.load_checkpoint(checkpoint, context=context)
+    assert loaded.dataset_info == model.dataset_info
+    assert loaded.dtype() == torch.float64
+    batch = batch_of(model, ethanol, [0, 1, 2], labels=False)
+    torch.testing.assert_close(energies(loaded, batch), energies(model, batch))
+
+
+def test_restart_adds_heads_for_new_targets_and_refuses_new_types(ethanol):
+    model = tiny_model(ethanol)
+    batch = batch_of(model, ethanol, [0, 1], labels=False)
+    before = energies(model, batch)
+    more = DatasetInfo(
+        length_unit="angstrom",
+        atomic_types=[1, 6],
+        targets={"mtt::gap": TargetInfo(quantity="energy", unit="eV")},
+    )
+    restarted = model.restart(more)
+    assert "mtt::gap" in restarted.supported_outputs()
+    torch.testing.assert_close(energies(restarted, batch), before)
+    outputs = restarted(batch.systems, {"mtt::gap": ModelOutput()}, None)
+    assert outputs["mtt::gap"].block().values.dtype == torch.float64
+    with pytest.raises(NewAtomicTypesError, match=r"atomic types \[7\]"):
+        model.restart(DatasetInfo(atomic_types=[1, 7], targets={}))
+
+
+def test_a_newer_checkpoint_is_refused(ethanol):
+    checkpoint = tiny_model(ethanol).get_checkpoint()
+    checkpoint["model_checkpoint_version"] = SoapBpnn.__checkpoint_version__ + 1
+    with pytest.raises(CheckpointVersionError, match="needs a newer atomtrain"):
+        SoapBpnn.upgrade_checkpoint(checkpoint)
+
+
+def test_the_golden_checkpoint_of_this_version_exists():
+    assert CURRENT_GOLDEN.is_file(), (
+        f"no golden checkpoint {CURRENT_GOLDEN.name}: run "
+        "'python tests/soap_bpnn/test_model.py' to write it"
+    )
+
+
+@pytest.mark.parametrize(
+    "path", sorted(GOLDEN.glob("soap_bpnn-model-v*.ckpt")), ids=str
+)
+def test_golden_checkpoints_load_upgrade_and_evaluate(path, ethanol):
+    checkpoint = Trainer.upgrade_checkpoint(
+        SoapBpnn.upgrade_checkpoint(load_checkpoint(path))
+    )
+    assert checkpoint["model_checkpoint_version"] == SoapBpnn.__checkpoint_version__
+    assert checkpoint["trainer_checkpoint_version"] == Trainer.__checkpoint_version__
+    model = SoapBpnn.load_checkpoint(checkpoint, context="export")
+    Trainer.load_checkpoint(checkpoint, checkpoint["trainer"]["hypers"], "restart")
+    batch = batch_of(model, ethanol, [0, 1, 2], labels=False)
+    expected = tiny_model(ethanol, seed=7)
+    torch.testing.assert_close(energies(model, batch), energies(expected, batch))
+
+
+def test_the_format_does_not_change_without_a_version_bump(tmp_path):
+    golden = load_checkpoint(CURRENT_GOLDEN)
+    golden_checkpoint(tmp_path / "fresh.ckpt")
+    fresh = load_checkpoint(tmp_path / "fresh.ckpt")
+    for section in ("model", "trainer"):
+        key = f"{section}_checkpoint_version"
+        assert fresh[key] == golden[key]
+        assert checkpoint_fingerprint(fresh[section]) == checkpoint_fingerprint(
+            golden[section]
+        ), (
+            f"the {section} checkpoint format changed but its version did not "
+            f"(still {fresh[key]}): bump __checkpoint_version__, add an upgrade step "
+            "from the old version and store a new golden file "
+            "('python tests/soap_bpnn/test_model.py').\n"
+            f"golden: {checkpoint_signature(golden[section])}\n"
+            f"fresh:  {checkpoint_signature(fresh[section])}"
+        )
+
+
+if __name__ == "__main__":
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    golden_checkpoint(CURRENT_GOLDEN)
+    print(f"wrote {CURRENT_GOLDEN}")

@@ -1,0 +1,42 @@
+"""The SOAP-BPNN trainer: the shared engine trains the model on real ethanol data."""
+
+import csv
+from pathlib import Path
+
+import torch
+from soap_helpers import tiny_model
+
+from atomtrain.checkpoints import load_checkpoint
+from atomtrain.soap_bpnn import SoapBpnn, Trainer
+from atomtrain.training.hypers import base_trainer_defaults
+
+
+def test_a_few_epochs_lower_the_energy_and_force_losses(ethanol, tmp_path: Path):
+    hypers = base_trainer_defaults()
+    hypers.update(num_epochs=5, batch_size=10, learning_rate=1e-2, warmup_fraction=0.0)
+    model = tiny_model(ethanol)
+    trainer = Trainer(hypers)  # type: ignore[arg-type]
+    trainer.train(
+        model,
+        torch.float64,
+        [torch.device("cpu")],
+        [ethanol.subset(range(60))],
+        [ethanol.subset(range(60, 80))],
+        tmp_path,
+    )
+    with (tmp_path / "train.csv").open() as file:
+        rows = list(csv.DictReader(file))[1:]
+    assert len(rows) == 5
+    assert float(rows[-1]["train.loss"]) < 0.8 * float(rows[0]["train.loss"])
+    assert float(rows[-1]["val.loss"]) < float(rows[0]["val.loss"])
+    assert model.baseline_enabled
+    assert "val.energy.forces.rmse" in rows[0]
+
+    trainer.save_checkpoint(model, tmp_path / "final.ckpt")
+    checkpoint = load_checkpoint(tmp_path / "final.ckpt")
+    assert checkpoint["architecture_name"] == "soap_bpnn"
+    restored = SoapBpnn.load_checkpoint(checkpoint, context="restart")
+    resumed = Trainer.load_checkpoint(checkpoint, hypers, context="restart")  # type: ignore[arg-type]
+    assert resumed.state is not None
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(restored.state_dict()[name], tensor.cpu())
