@@ -6,18 +6,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from metatensor.torch import Labels
 from metatomic.torch import ModelOutput
+from metatomic_ase import MetatomicCalculator
 from pet_helpers import ENERGY, systems_of, tiny_hypers
 
+from atomtrain.checkpoints import (
+    CheckpointVersionError,
+    checkpoint_fingerprint,
+    checkpoint_signature,
+    load_checkpoint,
+    save_checkpoint,
+)
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import Structure
 from atomtrain.errors import UserError
-from atomtrain.pet import PET
+from atomtrain.pet import PET, Trainer
 from atomtrain.pet.model import UnsupportedTargetError, last_layer_features_name
+
+GOLDEN = Path(__file__).parent / "checkpoints"
+CURRENT_GOLDEN = GOLDEN / f"pet-model-v{PET.__checkpoint_version__}.ckpt"
 
 
 def energies(model: PET, structures, **kwargs) -> torch.Tensor:
@@ -169,7 +182,7 @@ def test_last_layer_features_are_the_input_of_the_last_layer(model, ethanol):
     outputs = {
         "energy": ModelOutput(sample_kind="atom"),
         name: ModelOutput(sample_kind="atom"),
-        "features": ModelOutput(sample_kind="atom"),
+        "feature": ModelOutput(sample_kind="atom"),
     }
     model.baseline_enabled = False
     results = model(systems, outputs)
@@ -177,11 +190,11 @@ def test_last_layer_features_are_the_input_of_the_last_layer(model, ethanol):
     assert features.shape == (18, 2 * model.num_gnn_layers * 16)
     per_atom = results["energy"].block().values
     torch.testing.assert_close(model.heads["energy"].linear(features), per_atom)
-    assert results["features"].block().values.shape == (18, 2 * (24 + 16))
-    summed = model(systems, {"features": ModelOutput()})["features"].block()
+    assert results["feature"].block().values.shape == (18, 2 * (24 + 16))
+    summed = model(systems, {"feature": ModelOutput()})["feature"].block()
     assert summed.samples.names == ["system"]
     torch.testing.assert_close(
-        summed.values[0], results["features"].block().values[:9].sum(dim=0)
+        summed.values[0], results["feature"].block().values[:9].sum(dim=0)
     )
 
 
@@ -231,3 +244,129 @@ def test_float32_is_the_default_dtype(ethanol):
     model = PET(tiny_hypers(), ethanol.info).eval()
     values = energies(model, [ethanol[0]], dtype=torch.float32)
     assert values.dtype == torch.float32 and math.isfinite(float(values))
+
+
+# ---- the plugin contract: TorchScript, export, checkpoints ------------------------
+
+
+def test_torchscript_save_and_load(model, ethanol, tmp_path):
+    structures = list(ethanol)[:3]
+    torch.jit.save(torch.jit.script(model), tmp_path / "pet.pt")
+    loaded = torch.jit.load(tmp_path / "pet.pt")
+    systems = systems_of(structures, model.neighbors)
+    scripted = loaded(systems, {"energy": ModelOutput()}, None)["energy"]
+    torch.testing.assert_close(scripted.block().values, energies(model, structures))
+
+
+def test_export_runs_in_ase_with_forces_and_stress(carbon_frames, tmp_path):
+    types = sorted({int(z) for atoms in carbon_frames for z in atoms.numbers})
+    info = DatasetInfo(
+        atomic_types=types,
+        targets={
+            "energy": TargetInfo(
+                quantity="energy", unit="eV", gradients=("positions", "strain")
+            )
+        },
+    )
+    torch.manual_seed(0)
+    model = PET(tiny_hypers(), info)
+    exported = model.export()
+    capabilities = exported.capabilities()
+    assert capabilities.interaction_range == 2 * 4.0
+    assert capabilities.dtype == "float32"
+    assert "feature" in capabilities.outputs
+    exported.save(str(tmp_path / "pet.pt"))
+
+    atoms = carbon_frames[1].copy()
+    atoms.calc = MetatomicCalculator(str(tmp_path / "pet.pt"), device="cpu")
+    forces = atoms.get_forces()
+    assert forces.shape == (len(atoms), 3)
+    assert np.all(np.isfinite(forces)) and np.abs(forces).max() > 0
+    assert atoms.get_stress().shape == (6,)
+    # the same energy as the model itself, in float32
+    structure = Structure(
+        types=torch.tensor(atoms.numbers, dtype=torch.int32),
+        positions=torch.tensor(atoms.positions),
+        cell=torch.tensor(np.asarray(atoms.cell)),
+        pbc=torch.tensor(atoms.pbc),
+    )
+    own = energies(model.eval(), [structure], dtype=torch.float32)
+    assert atoms.get_potential_energy() == pytest.approx(float(own), rel=1e-5)
+
+
+@pytest.mark.parametrize("context", ["restart", "finetune", "export"])
+def test_checkpoint_round_trip(model, ethanol, tmp_path, context):
+    path = tmp_path / "pet.ckpt"
+    save_checkpoint(model.get_checkpoint(), path)
+    checkpoint = PET.upgrade_checkpoint(load_checkpoint(path))
+    loaded = PET.load_checkpoint(checkpoint, context=context).to(torch.float64)
+    assert loaded.hypers == model.hypers
+    assert loaded.dataset_info == model.dataset_info
+    structures = list(ethanol)[:4]
+    torch.testing.assert_close(
+        energies(loaded.eval(), structures), energies(model, structures)
+    )
+
+
+def test_a_restarted_model_checkpoint_keeps_its_new_heads(model, ethanol, tmp_path):
+    model.restart(DatasetInfo(atomic_types=[1], targets={"energy/pbe": ENERGY}))
+    loaded = PET.load_checkpoint(model.get_checkpoint(), context="restart")
+    assert list(loaded.heads) == ["energy", "energy/pbe"]
+
+
+def test_a_newer_checkpoint_is_refused(model):
+    checkpoint = model.get_checkpoint()
+    checkpoint["model_checkpoint_version"] = PET.__checkpoint_version__ + 1
+    with pytest.raises(CheckpointVersionError, match="needs a newer atomtrain"):
+        PET.upgrade_checkpoint(checkpoint)
+
+
+def test_the_golden_checkpoint_of_this_version_exists():
+    assert CURRENT_GOLDEN.is_file(), (
+        f"no golden checkpoint {CURRENT_GOLDEN.name}: run "
+        "'python tests/pet/test_model.py' to write it"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("pet-model-v*.ckpt")), ids=str)
+def test_golden_checkpoints_load_upgrade_and_evaluate(path, ethanol):
+    checkpoint = Trainer.upgrade_checkpoint(
+        PET.upgrade_checkpoint(load_checkpoint(path))
+    )
+    assert checkpoint["model_checkpoint_version"] == PET.__checkpoint_version__
+    assert checkpoint["trainer_checkpoint_version"] == Trainer.__checkpoint_version__
+    model = PET.load_checkpoint(checkpoint, context="export").to(torch.float64)
+    Trainer.load_checkpoint(checkpoint, checkpoint["trainer"]["hypers"], "restart")
+    values = energies(model.eval(), [ethanol[0]])
+    assert math.isfinite(float(values))
+
+
+def test_the_format_does_not_change_without_a_version_bump(tmp_path):
+    golden = load_checkpoint(CURRENT_GOLDEN)
+    golden_checkpoint(tmp_path / "fresh.ckpt")
+    fresh = load_checkpoint(tmp_path / "fresh.ckpt")
+    for section in ("model", "trainer"):
+        key = f"{section}_checkpoint_version"
+        assert fresh[key] == golden[key]
+        assert checkpoint_fingerprint(fresh[section]) == checkpoint_fingerprint(
+            golden[section]
+        ), (
+            f"the {section} checkpoint format changed but its version did not "
+            f"(still {fresh[key]}): bump __checkpoint_version__, add an upgrade step "
+            "and store a new golden file ('python tests/pet/test_model.py').\n"
+            f"golden: {checkpoint_signature(golden[section])}\n"
+            f"fresh:  {checkpoint_signature(fresh[section])}"
+        )
+
+
+def golden_checkpoint(path: Path) -> None:
+    """A small untrained PET for the ethanol energies, saved with its trainer."""
+    info = DatasetInfo(atomic_types=[1, 6, 8], targets={"energy": ENERGY})
+    torch.manual_seed(0)
+    Trainer({"num_epochs": 1}).save_checkpoint(PET(tiny_hypers(), info), path)
+
+
+if __name__ == "__main__":
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    golden_checkpoint(CURRENT_GOLDEN)
+    print(f"wrote {CURRENT_GOLDEN}")

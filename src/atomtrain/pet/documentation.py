@@ -47,9 +47,9 @@ Spherical targets are refused with an error naming them.
 Additional outputs
 ------------------
 
-- ``features``: the per-atom features of every layer (node features and the
-  cutoff-weighted sum of the edge tokens), summed per structure unless per-atom
-  features are requested;
+- ``feature`` (metatomic's standard output, formerly ``features``): the per-atom
+  features of every layer (node features and the cutoff-weighted sum of the edge
+  tokens), summed per structure unless per-atom features are requested;
 - ``mtt::aux::<target>_last_layer_features``: the input of each target's last linear
   layer, for uncertainty estimates.
 """

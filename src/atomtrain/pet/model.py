@@ -221,10 +221,10 @@ class PET(ModelInterface[ModelHypers]):
                         self.component_names[name],
                         self.property_names[name],
                     )
-        if "features" in outputs:
-            per_atom = outputs["features"].sample_kind == "atom"
+        if "feature" in outputs:
+            per_atom = outputs["feature"].sample_kind == "atom"
             features = self._features(nodes, edges, cutoff_weights, centers)
-            results["features"] = single_block_map(
+            results["feature"] = single_block_map(
                 reduce_atoms(
                     features.index_select(0, keep), system, n_systems, per_atom
                 ),
@@ -257,7 +257,7 @@ class PET(ModelInterface[ModelHypers]):
                 sample_kind="atom",
                 description=f"input of the last linear layer of the '{name}' head",
             )
-        outputs["features"] = ModelOutput(
+        outputs["feature"] = ModelOutput(
             sample_kind="atom", description="PET per-atom features of every layer"
         )
         return outputs
