@@ -24,8 +24,9 @@ def export_and_save(model: ModelInterface[Any], path: Path) -> AtomisticModel:
     try:
         exported.save(str(path))
     except (RuntimeError, torch.jit.frontend.NotSupportedError) as error:
+        cause = error.__cause__ or error
         raise fail(
-            f"TorchScript cannot compile the model:\n{str(error)[:1500]}",
+            f"TorchScript cannot compile the model:\n{str(cause)[:1500]}",
             "make forward (and everything it calls) TorchScript-compatible: type "
             "annotations on every argument, no Python-only constructs (**kwargs, "
             "comprehensions over modules, dynamic attributes); list attributes that "
