@@ -1,11 +1,6 @@
 """The SOAP-BPNN model: outputs, selected atoms, errors, TorchScript, export to ASE,
-checkpoints, restart and the golden checkpoint files.
-
-Run ``python tests/soap_bpnn/test_model.py`` to write the golden checkpoint of the
-current ``SoapBpnn.__checkpoint_version__`` (only after bumping it).
-"""
-
-from pathlib import Path
+checkpoints and restart. The golden checkpoint files are checked by the conformance
+suite (``test_conformance.py``)."""
 
 import ase.io
 import numpy as np
@@ -19,31 +14,18 @@ from soap_helpers import (
     TINY,
     batch_of,
     energies,
-    ethanol_dataset,
     tiny_model,
 )
 
 from atomtrain.checkpoints import (
     CheckpointVersionError,
-    checkpoint_fingerprint,
-    checkpoint_signature,
     load_checkpoint,
     save_checkpoint,
 )
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import OptionsError
-from atomtrain.soap_bpnn import SoapBpnn, Trainer
+from atomtrain.soap_bpnn import SoapBpnn
 from atomtrain.soap_bpnn.heads import NewAtomicTypesError, UnsupportedTargetError
-from atomtrain.training.hypers import base_trainer_defaults
-
-GOLDEN = Path(__file__).parents[1] / "resources" / "checkpoints"
-CURRENT_GOLDEN = GOLDEN / f"soap_bpnn-model-v{SoapBpnn.__checkpoint_version__}.ckpt"
-
-
-def golden_checkpoint(path: Path) -> None:
-    """A seeded tiny model of the ethanol energies with its trainer section."""
-    model = tiny_model(ethanol_dataset(), seed=7)
-    Trainer(base_trainer_defaults()).save_checkpoint(model, path)  # type: ignore[arg-type]
 
 
 def test_outputs_per_structure_per_atom_and_features(ethanol):
@@ -221,51 +203,3 @@ def test_a_newer_checkpoint_is_refused(ethanol):
     checkpoint["model_checkpoint_version"] = SoapBpnn.__checkpoint_version__ + 1
     with pytest.raises(CheckpointVersionError, match="needs a newer atomtrain"):
         SoapBpnn.upgrade_checkpoint(checkpoint)
-
-
-def test_the_golden_checkpoint_of_this_version_exists():
-    assert CURRENT_GOLDEN.is_file(), (
-        f"no golden checkpoint {CURRENT_GOLDEN.name}: run "
-        "'python tests/soap_bpnn/test_model.py' to write it"
-    )
-
-
-@pytest.mark.parametrize(
-    "path", sorted(GOLDEN.glob("soap_bpnn-model-v*.ckpt")), ids=str
-)
-def test_golden_checkpoints_load_upgrade_and_evaluate(path, ethanol):
-    checkpoint = Trainer.upgrade_checkpoint(
-        SoapBpnn.upgrade_checkpoint(load_checkpoint(path))
-    )
-    assert checkpoint["model_checkpoint_version"] == SoapBpnn.__checkpoint_version__
-    assert checkpoint["trainer_checkpoint_version"] == Trainer.__checkpoint_version__
-    model = SoapBpnn.load_checkpoint(checkpoint, context="export")
-    Trainer.load_checkpoint(checkpoint, checkpoint["trainer"]["hypers"], "restart")
-    batch = batch_of(model, ethanol, [0, 1, 2], labels=False)
-    expected = tiny_model(ethanol, seed=7)
-    torch.testing.assert_close(energies(model, batch), energies(expected, batch))
-
-
-def test_the_format_does_not_change_without_a_version_bump(tmp_path):
-    golden = load_checkpoint(CURRENT_GOLDEN)
-    golden_checkpoint(tmp_path / "fresh.ckpt")
-    fresh = load_checkpoint(tmp_path / "fresh.ckpt")
-    for section in ("model", "trainer"):
-        key = f"{section}_checkpoint_version"
-        assert fresh[key] == golden[key]
-        assert checkpoint_fingerprint(fresh[section]) == checkpoint_fingerprint(
-            golden[section]
-        ), (
-            f"the {section} checkpoint format changed but its version did not "
-            f"(still {fresh[key]}): bump __checkpoint_version__, add an upgrade step "
-            "from the old version and store a new golden file "
-            "('python tests/soap_bpnn/test_model.py').\n"
-            f"golden: {checkpoint_signature(golden[section])}\n"
-            f"fresh:  {checkpoint_signature(fresh[section])}"
-        )
-
-
-if __name__ == "__main__":
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    golden_checkpoint(CURRENT_GOLDEN)
-    print(f"wrote {CURRENT_GOLDEN}")
