@@ -38,6 +38,8 @@ COMMANDS = {
     "check": "check an options file and its datasets without training",
     "doc": "list the architectures, or print the documentation page of one",
     "convert": "convert structure files into an on-disk dataset for large data",
+    "schema": "write the JSON schema of the options file, for editors",
+    "completion": "print a bash or zsh completion script for atomtrain",
 }
 
 EXIT_ERROR = 1
