@@ -8,6 +8,13 @@ cosine cutoff, summed per neighbour type), plus the composition baseline. It pre
 invariant scalar targets, per structure or per atom, and their forces and stress by
 autograd. It is not meant for production; its trainer is the engine with no hook
 overridden.
+
+It is also the worked example of three optional conventions: it exposes the
+last-layer features of each target as ``mtt::aux::<target>_last_layer_features`` (used
+by the ``llpr`` architecture), declares its per-target heads through
+``head_modules()`` (used by ``finetune: {method: heads}``), and adds the ZBL
+short-range repulsion of :mod:`atomtrain.physics.zbl` to its energies with
+``zbl: true``.
 """
 
 from typing_extensions import TypedDict
@@ -24,6 +31,9 @@ class ModelHypers(TypedDict):
     """Number of Gaussian radial functions between 0 and the cutoff."""
     hidden: int = 32
     """Width of the two hidden layers of the per-atom network."""
+    zbl: bool = False
+    """Add the Ziegler-Biersack-Littmark screened nuclear repulsion (switched off
+    smoothly at the sum of covalent radii) to every energy target."""
 
 
 class TrainerHypers(BaseTrainerHypers):

@@ -5,7 +5,13 @@ neighbours ``j`` of type ``t``, with ``f_c(r) = (1 + cos(π r / r_c)) / 2`` belo
 cutoff ``r_c``. Features and a one-hot of the atom's type go through a two-layer
 network with one linear head per target; per-structure targets sum the atomic values.
 The composition baseline is added while ``baseline_enabled`` is true (the training
-engine switches it off, see :mod:`atomtrain.training.baseline`).
+engine switches it off, see :mod:`atomtrain.training.baseline`); with ``zbl: true`` the
+ZBL repulsion of :mod:`atomtrain.physics.zbl` is added to every energy target.
+
+The last-layer features of target ``t`` (output ``mtt::aux::t_last_layer_features``)
+are the second hidden layer of each atom with a constant 1 appended
+``[n_atoms, hidden + 1]``, summed per structure for per-structure targets: each head
+is exactly linear in them.
 """
 
 import math
@@ -24,8 +30,9 @@ from metatomic.torch import (
 
 from atomtrain.checkpoints import new_checkpoint, upgrade
 from atomtrain.composition.baseline import CompositionBaseline
-from atomtrain.data.info import DatasetInfo
+from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
+from atomtrain.physics.zbl import ZBL, energy_conversion
 from atomtrain.training.state import model_weights
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.dtype import dtype_to_str
@@ -33,6 +40,11 @@ from atomtrain.utils.dtype import dtype_to_str
 from .documentation import ModelHypers
 
 ARCHITECTURE_NAME = "dummy"
+
+
+def last_layer_features_name(target: str) -> str:
+    """The output holding the last-layer features of ``target``."""
+    return f"mtt::aux::{target.replace('mtt::', '')}_last_layer_features"
 
 
 class DummyModel(ModelInterface[ModelHypers]):
@@ -50,6 +62,8 @@ class DummyModel(ModelInterface[ModelHypers]):
 
     type_index: torch.Tensor
     centers: torch.Tensor
+    features_outputs: Dict[str, str]
+    zbl_factors: Dict[str, float]
 
     def __init__(
         self,
@@ -81,19 +95,41 @@ class DummyModel(ModelInterface[ModelHypers]):
             torch.nn.SiLU(),
         )
         targets = dataset_info.targets
-        self.heads = torch.nn.ModuleDict(
-            {n: torch.nn.Linear(width, i.num_subtargets) for n, i in targets.items()}
-        )
-        self.per_atom: Dict[str, bool] = {n: i.per_atom for n, i in targets.items()}
-        self.property_names: Dict[str, str] = {
-            n: i.property_name(n) for n, i in targets.items()
-        }
+        self.heads = torch.nn.ModuleDict()
+        self.per_atom: Dict[str, bool] = {}
+        self.property_names: Dict[str, str] = {}
+        self.features_outputs: Dict[str, str] = {}
+        self.zbl_factors: Dict[str, float] = {}
         self.composition_baseline = CompositionBaseline(types, targets)
         self.baseline_enabled = True
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=False)
+        # zero or one ZBL module: TorchScript cannot branch on an optional module
+        self.zbl = torch.nn.ModuleList()
+        if hypers.get("zbl", False):
+            self.zbl.append(ZBL(types, dataset_info.length_unit))
+        for name, info in targets.items():
+            self._add_head(name, info)
+
+    def _add_head(self, name: str, info: TargetInfo) -> None:
+        """A new linear head for target ``name``, and its bookkeeping."""
+        width = int(self.hypers["hidden"])
+        self.heads[name] = torch.nn.Linear(width, info.num_subtargets)
+        self.per_atom[name] = info.per_atom
+        self.property_names[name] = info.property_name(name)
+        self.features_outputs[name] = last_layer_features_name(name)
+        if info.is_energy and len(self.zbl) > 0:
+            self.zbl_factors[name] = energy_conversion(info.unit)
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
-        return [self.neighbors]
+        lists = [self.neighbors]
+        for zbl in self.zbl:
+            lists.extend(zbl.requested_neighbor_lists())  # type: ignore[operator]
+        return lists
+
+    @torch.jit.unused
+    def head_modules(self) -> Dict[str, torch.nn.Module]:
+        """The head of each target (trained alone by ``finetune: heads``)."""
+        return dict(self.heads.items())
 
     def forward(
         self,
@@ -122,11 +158,32 @@ class DummyModel(ModelInterface[ModelHypers]):
         baseline: Dict[str, TensorMap] = {}
         if self.baseline_enabled:
             baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        repulsion = torch.zeros(0, dtype=hidden.dtype, device=device)
+        for zbl in self.zbl:
+            repulsion = zbl(systems)[keep]
         results: Dict[str, TensorMap] = {}
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
+            features_name = self.features_outputs[name]
+            if features_name in outputs:
+                ones = torch.ones_like(hidden[:, :1])
+                features = torch.cat([hidden, ones], dim=1)[keep]
+                per_atom = (
+                    self.per_atom[name] or outputs[features_name].sample_kind == "atom"
+                )
+                results[features_name] = self._tensor(
+                    features_name,
+                    features,
+                    system[keep],
+                    atom[keep],
+                    len(systems),
+                    per_atom,
+                    baseline,
+                )
             if name in outputs:
                 values = head(hidden)[keep]
+                if name in self.zbl_factors and repulsion.shape[0] > 0:
+                    values = values + self.zbl_factors[name] * repulsion.unsqueeze(1)
                 per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
                 results[name] = self._tensor(
                     name,
@@ -166,7 +223,10 @@ class DummyModel(ModelInterface[ModelHypers]):
         if name in baseline:
             values = values + baseline[name].block().values
         count = torch.arange(values.shape[1], device=device, dtype=torch.int32)
-        properties = Labels([self.property_names[name]], count.reshape(-1, 1))
+        property_name = "properties"
+        if name in self.property_names:
+            property_name = self.property_names[name]
+        properties = Labels([property_name], count.reshape(-1, 1))
         block = TensorBlock(values, samples, [], properties)
         keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
         return TensorMap(keys, [block])
@@ -208,16 +268,41 @@ class DummyModel(ModelInterface[ModelHypers]):
         return torch.cat([radial.reshape(n_atoms, -1), one_hot], dim=1)
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
-        return {n: i.model_output() for n, i in self.dataset_info.targets.items()}
+        outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}
+        for name, info in self.dataset_info.targets.items():
+            outputs[last_layer_features_name(name)] = ModelOutput(
+                sample_kind=info.sample_kind,
+                description=f"last-layer features of '{name}'",
+            )
+        return outputs
 
     def restart(self, dataset_info: DatasetInfo) -> "DummyModel":
-        new_targets = self.dataset_info.new_targets(dataset_info)
+        """Adds a head for each new target; new atomic types are refused (the
+        network's input has one slot per type)."""
         new_types = self.dataset_info.new_atomic_types(dataset_info)
-        if new_targets or new_types:
+        if new_types:
             raise UserError(
-                "the dummy architecture cannot add targets or atomic types to a "
-                f"trained model (new targets {new_targets}, new types {new_types})"
+                "the dummy architecture cannot add atomic types to a trained model: "
+                f"the new data has elements {new_types} that the model was not "
+                f"built for (it knows {self.dataset_info.atomic_types})"
             )
+        new_targets = self.dataset_info.new_targets(dataset_info)
+        if not new_targets:
+            return self
+        merged = DatasetInfo(
+            self.dataset_info.length_unit,
+            list(self.dataset_info.atomic_types),
+            {**self.dataset_info.targets, **dataset_info.targets},
+            {**self.dataset_info.extra_data, **dataset_info.extra_data},
+        )
+        reference = next(self.network.parameters())
+        for name in new_targets:
+            self._add_head(name, merged.targets[name])
+            self.heads[name].to(device=reference.device, dtype=reference.dtype)
+        self.composition_baseline = self.composition_baseline.extended(
+            merged.atomic_types, merged.targets
+        )
+        self.dataset_info = merged
         return self
 
     @classmethod
