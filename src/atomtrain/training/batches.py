@@ -113,9 +113,16 @@ class BatchFactory:
                 counts[i] += n
         return counts
 
-    def plan(self, datasets: List[Dataset], seed: Optional[int], epoch: int) -> Plan:
-        """The steps of one epoch (``seed`` None: in order, not shuffled)."""
-        world = distributed.world_size()
+    def plan(
+        self,
+        datasets: List[Dataset],
+        seed: Optional[int],
+        epoch: int,
+        world_size: Optional[int] = None,
+    ) -> Plan:
+        """The steps of one epoch (``seed`` None: in order, not shuffled), shared
+        between ``world_size`` processes (default: those of the process group)."""
+        world = distributed.world_size() if world_size is None else world_size
         scaled = [
             None if self.hypers[key] is None else self.hypers[key] * world
             for key in ("max_atoms_per_batch", "max_edges_per_batch")

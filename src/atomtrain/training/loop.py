@@ -337,19 +337,10 @@ class TrainingRun:
         self.val_sums.reset()
         with self._evaluation_weights():
             for step in self.batches.plan(self.val_sets, None, 0):
-                indices = step.shares[self.rank]
                 self.val_sums.count_batch()
-                if not indices:
-                    continue
-                batch = self.batches.build(step.dataset, indices, train=False)
-                predictions = self.trainer.predict(self.model, batch, self.targets)
-                atoms = torch.tensor(
-                    [len(s) for s in batch.systems], device=self.device
+                self.gradient.evaluate(
+                    step.dataset, step.shares[self.rank], self.val_sums
                 )
-                _, parts = self.loss(
-                    predictions, batch.targets, batch.extra_data, atoms
-                )
-                self.val_sums.add(parts, predictions, batch, atoms, count_batch=False)
         self.val_sums.all_reduce()
         return self.val_sums.values("val")
 

@@ -11,14 +11,15 @@ size.
 
 On CUDA out-of-memory the step starts again with the share split in halves (then
 quarters, ...), accumulating the gradients of the pieces; the result is the same
-gradient. A structure that does not fit alone is reported with its size.
+gradient. Validation batches are split the same way. A structure that does not fit
+alone is reported with its size.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
@@ -113,14 +114,70 @@ class GradientStep:
     ) -> float:
         """Accumulate the gradient of this share's part of the batch loss; add its
         loss terms and errors to ``sums``; return the part (detached)."""
-        pieces = [indices] if indices else []
+        prebuilt = [batch]
+
+        def run(pieces: List[List[int]]) -> float:
+            total = 0.0
+            for piece in pieces:
+                self.current = piece
+                whole = prebuilt.pop() if prebuilt and len(pieces) == 1 else None
+                built = (
+                    whole
+                    if whole is not None
+                    else self.batches.build(dataset, piece, True, epoch)
+                )
+                loss = self._add(built, sums, denominators)
+                loss.backward()
+                total += float(loss.detach())
+            return total
+
+        def clear() -> None:
+            prebuilt.clear()
+            self.model.zero_grad(set_to_none=True)
+
+        return self._retrying(dataset, indices, sums, run, clear)
+
+    def evaluate(self, dataset: Dataset, indices: List[int], sums: EpochSums) -> None:
+        """Add the loss terms and errors of a share to ``sums`` (no gradient)."""
+
+        def run(pieces: List[List[int]]) -> float:
+            for piece in pieces:
+                self.current = piece
+                self._add(self.batches.build(dataset, piece, False), sums, None)
+            return 0.0
+
+        self._retrying(dataset, indices, sums, run, lambda: None)
+
+    def _add(
+        self, batch: Batch, sums: EpochSums, denominators: Optional[Dict[str, int]]
+    ) -> torch.Tensor:
+        predictions = self.trainer.predict(self.model, batch, self.targets)
+        atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
+        loss, parts = self.loss(
+            predictions, batch.targets, batch.extra_data, atoms, denominators
+        )
+        sums.add(parts, predictions, batch, atoms, count_batch=False)
+        return loss
+
+    def _retrying(
+        self,
+        dataset: Dataset,
+        indices: List[int],
+        sums: EpochSums,
+        run: Callable[[List[List[int]]], float],
+        clear: Callable[[], None],
+    ) -> float:
+        """``run(pieces)``, again with pieces half as large after each CUDA
+        out-of-memory error, ``sums`` and ``clear()`` undoing the failed attempt."""
+        if not indices:
+            return 0.0
+        pieces = [indices]
         snapshot = sums.state_dict()
         while True:
             try:
-                return self._pieces(dataset, pieces, epoch, denominators, sums, batch)
+                return run(pieces)
             except torch.cuda.OutOfMemoryError:
-                batch = None
-                self.model.zero_grad(set_to_none=True)
+                clear()
                 sums.load_state_dict(snapshot)
                 self._release()
                 if len(self.current) == 1:
@@ -130,35 +187,10 @@ class GradientStep:
                 warnings.warn(
                     f"out of memory on {self.device} for a batch of {len(indices)} "
                     f"structures ({structures}); retrying in {len(pieces)} pieces "
-                    "with the same gradient",
+                    "with the same result",
                     OutOfMemoryWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
-
-    def _pieces(
-        self,
-        dataset: Dataset,
-        pieces: List[List[int]],
-        epoch: int,
-        denominators: Dict[str, int],
-        sums: EpochSums,
-        batch: Optional[Batch],
-    ) -> float:
-        total = 0.0
-        for piece in pieces:
-            self.current = piece
-            if batch is None or len(pieces) > 1:
-                batch = self.batches.build(dataset, piece, train=True, epoch=epoch)
-            predictions = self.trainer.predict(self.model, batch, self.targets)
-            atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
-            loss, parts = self.loss(
-                predictions, batch.targets, batch.extra_data, atoms, denominators
-            )
-            loss.backward()
-            total += float(loss.detach())
-            sums.add(parts, predictions, batch, atoms, count_batch=False)
-            batch = None
-        return total
 
     def _release(self) -> None:
         if self.device.type == "cuda":

@@ -1,0 +1,315 @@
+"""Distributed training: launch detection, process groups under torchrun and SLURM,
+and a 2-process gloo run equal to a 1-process run with the same global batches."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import torch
+
+from atomtrain.testing.dummy import DummyModel, DummyTrainer
+from atomtrain.training import distributed
+from atomtrain.training.distributed import (
+    DistributedError,
+    detect_launch,
+    expand_nodelist,
+    initialize,
+)
+from atomtrain.training.hypers import base_trainer_defaults
+
+TESTS = Path(__file__).parent
+MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 16}
+#: per-process batch of 4: global batches of 8, 8, 7, 7 structures from 30, so the
+#: two shares of a step differ in size (4 and 3) and so do validation's (3 and 2)
+HYPERS: Dict[str, Any] = {
+    "num_epochs": 3,
+    "batch_size": 4,
+    "learning_rate": 2e-2,
+    "warmup_fraction": 0.0,
+    "grad_clip_norm": 5.0,
+    "checkpoint_interval": 2,
+}
+
+WORKER = textwrap.dedent(
+    """
+    import json, sys, torch
+    sys.path.insert(0, {tests!r})
+    from conftest import read_ethanol
+    from atomtrain.testing.dummy import DummyModel, DummyTrainer
+    from atomtrain.training import distributed
+    from atomtrain.training.hypers import base_trainer_defaults
+
+    devices = distributed.initialize([torch.device("cpu")])
+    data = read_ethanol({data!r}, 40)
+    hypers = {{**base_trainer_defaults(), **{hypers!r}}}
+    torch.manual_seed(0)
+    model = DummyModel({model!r}, data.info)
+    DummyTrainer(hypers).train(
+        model, torch.float64, devices,
+        [data.subset(range(30))], [data.subset(range(30, 40))], {run!r},
+    )
+    if distributed.is_main_process():
+        torch.save(model.state_dict(), {weights!r})
+    print(json.dumps({{"rank": distributed.rank(), "world": distributed.world_size(),
+                      "devices": [str(d) for d in devices]}}))
+    distributed.shutdown()
+    """
+)
+
+
+def free_port(low: int = 1024, high: int = 65535) -> int:
+    for port in range(low, high):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def clean_environment() -> Dict[str, str]:
+    """The environment without any launcher's variables, one thread per process."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLURM_", "MASTER_", "RANK", "WORLD_SIZE", "LOCAL_"))
+    }
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def read_rows(run_dir: Path) -> List[Dict[str, str]]:
+    with (run_dir / "train.csv").open() as file:
+        return list(csv.DictReader(file))[1:]
+
+
+# ---- launch detection ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "nodelist, hosts",
+    [
+        ("node07", ["node07"]),
+        ("gpu[01-03,07]", ["gpu01", "gpu02", "gpu03", "gpu07"]),
+        ("a[8-10],login1", ["a8", "a9", "a10", "login1"]),
+        ("r[1-2]n[01-02]-ib", ["r1n01-ib", "r1n02-ib", "r2n01-ib", "r2n02-ib"]),
+    ],
+)
+def test_expand_nodelist(nodelist, hosts):
+    assert expand_nodelist(nodelist) == hosts
+
+
+def test_unbalanced_nodelist():
+    with pytest.raises(DistributedError, match="unbalanced brackets"):
+        expand_nodelist("gpu[01-02")
+
+
+def test_torchrun_variables():
+    launch = detect_launch(
+        {
+            "RANK": "3",
+            "WORLD_SIZE": "8",
+            "LOCAL_RANK": "1",
+            "LOCAL_WORLD_SIZE": "2",
+            "MASTER_ADDR": "10.0.0.1",
+            "MASTER_PORT": "29500",
+        }
+    )
+    assert launch is not None
+    assert (launch.launcher, launch.rank, launch.world_size) == ("torchrun", 3, 8)
+    assert (launch.local_rank, launch.local_world_size) == (1, 2)
+    assert (launch.master_addr, launch.master_port) == ("10.0.0.1", 29500)
+
+
+def test_slurm_variables_give_first_node_and_job_port():
+    launch = detect_launch(
+        {
+            "SLURM_PROCID": "5",
+            "SLURM_STEP_ID": "0",
+            "SLURM_STEP_NUM_TASKS": "8",
+            "SLURM_LOCALID": "1",
+            "SLURM_STEP_TASKS_PER_NODE": "4(x2)",
+            "SLURM_STEP_NODELIST": "gpu[12-13]",
+            "SLURM_JOB_ID": "123456",
+        }
+    )
+    assert launch is not None
+    assert (launch.launcher, launch.rank, launch.world_size) == ("slurm", 5, 8)
+    assert (launch.local_rank, launch.local_world_size) == (1, 4)
+    assert launch.master_addr == "gpu12"
+    assert launch.master_port == 15000 + 3456
+
+
+def test_single_process_launches_are_not_distributed():
+    # the batch script of a 4-task job is one process: no job step
+    batch_script = {"SLURM_PROCID": "0", "SLURM_NTASKS": "4", "SLURM_JOB_ID": "1"}
+    assert detect_launch(batch_script) is None
+    one_task = {**batch_script, "SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "1"}
+    assert detect_launch(one_task) is None
+    assert detect_launch({"RANK": "0", "WORLD_SIZE": "1"}) is None
+    assert detect_launch({}) is None
+
+
+def test_launches_that_cannot_be_honoured():
+    torchrun = {
+        "RANK": "0",
+        "WORLD_SIZE": "2",
+        "LOCAL_RANK": "0",
+        "LOCAL_WORLD_SIZE": "2",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": "1",
+    }
+    cpu = [torch.device("cpu")]
+    with pytest.raises(DistributedError, match="nccl needs GPUs but the device"):
+        initialize(cpu, backend="nccl", environ=torchrun)
+    with pytest.raises(DistributedError, match="expected 'gloo' or 'nccl'"):
+        initialize(cpu, environ={**torchrun, "ATOMTRAIN_DIST_BACKEND": "mpi"})
+    with pytest.raises(DistributedError, match="names one GPU but torchrun started"):
+        initialize([torch.device("cuda:1")], environ=torchrun)
+    with pytest.raises(DistributedError, match="each process trains on one device"):
+        initialize([torch.device("cpu"), torch.device("mps")], environ=torchrun)
+    with pytest.raises(DistributedError, match="MASTER_ADDR and MASTER_PORT not"):
+        detect_launch({"RANK": "0", "WORLD_SIZE": "2"})
+    two = [torch.device("cuda:0"), torch.device("cuda:1")]
+    with pytest.raises(DistributedError, match="torchrun --nproc_per_node 2"):
+        initialize(two, environ={})
+    assert not torch.distributed.is_initialized()
+
+
+def test_without_process_group_helpers_are_identities():
+    assert (distributed.world_size(), distributed.rank()) == (1, 0)
+    assert distributed.is_main_process()
+    assert distributed.broadcast_object({"a": 1}) == {"a": 1}
+    assert distributed.all_gather_object(3) == [3]
+    values = torch.arange(3.0)
+    assert distributed.all_reduce_sum(values) is values
+    distributed.barrier()
+    distributed.check_shareable(1)
+
+
+# ---- real process groups ---------------------------------------------------------
+
+SLURM_TASK = textwrap.dedent(
+    """
+    import json, torch
+    from atomtrain.training import distributed
+    devices = distributed.initialize([torch.device("cpu")])
+    total = distributed.all_reduce_sum(torch.tensor([distributed.rank() + 1.0]))
+    shared = distributed.broadcast_object(f"run-of-rank-{distributed.rank()}")
+    print(json.dumps({
+        "rank": distributed.rank(), "world": distributed.world_size(),
+        "backend": torch.distributed.get_backend(), "total": total.item(),
+        "shared": shared, "main": distributed.is_main_process(),
+        "devices": [str(d) for d in devices],
+    }))
+    distributed.shutdown()
+    """
+)
+
+
+def test_simulated_slurm_job_initialises_the_process_group():
+    port = free_port(15000, 25000)
+    tasks = []
+    for task in range(2):
+        env = clean_environment()
+        env.update(
+            SLURM_JOB_ID=str(port - 15000 + 10000 * 7),
+            SLURM_STEP_ID="0",
+            SLURM_PROCID=str(task),
+            SLURM_LOCALID=str(task),
+            SLURM_NTASKS="2",
+            SLURM_STEP_NUM_TASKS="2",
+            SLURM_STEP_TASKS_PER_NODE="2",
+            SLURM_STEP_NODELIST="localhost",
+        )
+        tasks.append(
+            subprocess.Popen(
+                [sys.executable, "-c", SLURM_TASK],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    reports = []
+    for process in tasks:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, stderr
+        reports.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert [r["rank"] for r in reports] == [0, 1]
+    for report in reports:
+        assert report["world"] == 2 and report["backend"] == "gloo"
+        assert report["total"] == 3.0
+        assert report["shared"] == "run-of-rank-0"
+        assert report["devices"] == ["cpu"]
+    assert [r["main"] for r in reports] == [True, False]
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(
+    resources, ethanol, tmp_path
+):
+    distributed_run = tmp_path / "two"
+    script = WORKER.format(
+        tests=str(TESTS),
+        data=str(resources / "ethanol_reduced_100.xyz"),
+        hypers=HYPERS,
+        model=MODEL_HYPERS,
+        run=str(distributed_run),
+        weights=str(tmp_path / "two.pt"),
+    )
+    worker = tmp_path / "worker.py"
+    worker.write_text(script)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node", "2", str(worker)]
+    result = subprocess.run(
+        command,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    reports = [
+        json.loads(line) for line in result.stdout.splitlines() if "rank" in line
+    ]
+    assert sorted(r["rank"] for r in reports) == [0, 1]
+    assert all(r["world"] == 2 and r["devices"] == ["cpu"] for r in reports)
+
+    single_run = tmp_path / "one"
+    hypers = {**base_trainer_defaults(), **HYPERS, "batch_size": 8}
+    data = ethanol.subset(range(40))
+    torch.manual_seed(0)
+    model = DummyModel(dict(MODEL_HYPERS), data.info)  # type: ignore[arg-type]
+    DummyTrainer(hypers).train(  # type: ignore[arg-type]
+        model,
+        torch.float64,
+        [torch.device("cpu")],
+        [data.subset(range(30))],
+        [data.subset(range(30, 40))],
+        single_run,
+    )
+
+    one, two = read_rows(single_run), read_rows(distributed_run)
+    assert [r["epoch"] for r in two] == ["0", "1", "2"]
+    for expected, actual in zip(one, two):
+        for key, value in expected.items():
+            if key != "epoch" and value:
+                assert float(actual[key]) == pytest.approx(float(value), rel=1e-10)
+    weights = torch.load(tmp_path / "two.pt", weights_only=True)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(weights[name], value, rtol=1e-10, atol=1e-12)
+    # one run directory, written by rank 0 only: one log line per epoch
+    log = (distributed_run / "train.log").read_text()
+    assert log.count("epoch    2 |") == 1
+    assert sorted(p.name for p in distributed_run.glob("*.ckpt")) == ["model_1.ckpt"]
