@@ -18,7 +18,7 @@ from ..data.structure import Structure
 from ..errors import UserError
 from ..utils.abc import ModelInterface
 from .base import ArchitectureFixtures, ModelFactory
-from .datafiles import EMT_ENERGY, emt_dataset
+from .datafiles import EMT_ENERGY, write_golden_checkpoint
 from .probe import Probe, fail
 
 Trained = Tuple[ModelInterface[Any], Any, Path]
@@ -53,16 +53,16 @@ class CheckpointTests(ArchitectureFixtures):
         directory: Path,
     ) -> Trained:
         """Train a fresh model for one epoch on 12 EMT clusters and write its
-        checkpoint to ``directory / 'model.ckpt'``: the checkpoint the round trips
-        and golden files use."""
-        dataset = emt_dataset(self.atomic_types, 12)
-        model = build_model({"energy": EMT_ENERGY}).train()
-        trainer = trainer_class(self.training_hypers(hypers))
-        device = [torch.device("cpu")]
-        trainer.train(model, torch.float64, device, [dataset], [dataset], directory)
-        path = directory / "model.ckpt"
-        trainer.save_checkpoint(model, path)
-        return model.eval(), trainer, path
+        checkpoint to ``directory / 'model.ckpt'`` (see
+        :func:`~.datafiles.write_golden_checkpoint`)."""
+        model = build_model({"energy": EMT_ENERGY})
+        return write_golden_checkpoint(
+            lambda _hypers, _info: model,
+            trainer_class,
+            {"model": {}, "training": self.training_hypers(hypers)},
+            self.atomic_types,
+            directory,
+        )
 
     @pytest.fixture
     def trained(

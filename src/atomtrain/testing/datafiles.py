@@ -9,7 +9,7 @@ and forces are exact derivatives of each other.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 import ase
 import ase.io
@@ -76,3 +76,30 @@ def emt_dataset(atomic_types: Sequence[int], count: int) -> InMemoryDataset:
     return InMemoryDataset(
         structures, info, [("emt-clusters", i) for i in range(len(structures))]
     )
+
+
+def write_golden_checkpoint(
+    model_class: Any,
+    trainer_class: Any,
+    hypers: Dict[str, Dict[str, Any]],
+    atomic_types: Sequence[int],
+    directory: Path,
+) -> Tuple[Any, Any, Path]:
+    """Train a fresh model of :data:`EMT_ENERGY` (float64, seeded) with
+    ``hypers['training']`` on 12 EMT clusters, and write its checkpoint to
+    ``directory / 'model.ckpt'``: the checkpoint of the suite's round trips and golden
+    files. Returns the model, the trainer and the path."""
+    dataset = emt_dataset(atomic_types, 12)
+    torch.manual_seed(0)
+    info = DatasetInfo(
+        length_unit="angstrom",
+        atomic_types=list(atomic_types),
+        targets={"energy": EMT_ENERGY},
+    )
+    model = model_class(dict(hypers["model"]), info).to(torch.float64)
+    trainer = trainer_class(dict(hypers["training"]))
+    cpu = [torch.device("cpu")]
+    trainer.train(model, torch.float64, cpu, [dataset], [dataset], directory)
+    path = directory / "model.ckpt"
+    trainer.save_checkpoint(model, path)
+    return model.eval(), trainer, path

@@ -1,0 +1,169 @@
+"""Write the files of a new architecture from :mod:`.templates`."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import keyword
+import logging
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..errors import UserError
+from . import templates
+
+
+class ScaffoldError(UserError):
+    """The architecture cannot be written (bad name, existing files)."""
+
+
+@dataclass
+class Scaffold:
+    """What :func:`write_architecture` wrote."""
+
+    name: str
+    """The name users write in ``architecture.name``."""
+    package: Path
+    """The architecture's package folder (the four files)."""
+    tests: Path
+    """The test module running the conformance suite."""
+    files: List[Path] = field(default_factory=list)
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or keyword.iskeyword(name):
+        raise ScaffoldError(
+            f"'{name}' cannot name an architecture: use lower-case letters, digits and "
+            "underscores, starting with a letter (it becomes a Python package name)"
+        )
+
+
+def _render(text: str, tokens: Dict[str, str]) -> str:
+    for token, value in tokens.items():
+        text = text.replace(f"@{token}@", value)
+    return text
+
+
+def _write(path: Path, text: str, written: List[Path]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    written.append(path)
+
+
+def write_architecture(name: str, output: Path, external: bool) -> Scaffold:
+    """Write a working minimal architecture ``name``.
+
+    In-tree (``external=False``), ``output`` is the root of an atomtrain checkout: the
+    package goes to ``src/atomtrain/experimental/<name>/`` (users name it
+    ``experimental.<name>``) and its tests to ``tests/experimental/test_<name>.py``.
+    External, ``output / 'atomtrain-<name>'`` becomes an installable package
+    registering the entry point ``<name>``. The golden checkpoint of version 1 is
+    written next to the tests, so that the generated tests pass out of the box.
+    """
+    _check_name(name)
+    if external:
+        root = output / f"atomtrain-{name.replace('_', '-')}"
+        package, tests_dir, module, entry = (
+            root / "src" / name,
+            root / "tests",
+            name,
+            name,
+        )
+    else:
+        root = output
+        package = root / "src" / "atomtrain" / "experimental" / name
+        tests_dir = root / "tests" / "experimental"
+        module, entry = f"atomtrain.experimental.{name}", f"experimental.{name}"
+    if package.exists():
+        raise ScaffoldError(f"{package} already exists: choose another name or folder")
+    title = name.replace("_", " ").title()
+    tokens = {
+        "NAME": name,
+        "MODULE": module,
+        "ENTRY": entry,
+        "CLASS": "".join(part.title() for part in name.split("_")),
+        "TITLE": title,
+        "UNDERLINE": "=" * len(title),
+        "DIST": name.replace("_", "-"),
+        "TINY_HYPERS": repr(templates.TINY_HYPERS),
+    }
+    written: List[Path] = []
+    for file_name, text in (
+        ("__init__.py", templates.INIT),
+        ("documentation.py", templates.DOCUMENTATION),
+        ("model.py", templates.MODEL),
+        ("trainer.py", templates.TRAINER),
+    ):
+        _write(package / file_name, _render(text, tokens), written)
+    tests = tests_dir / f"test_{name}.py"
+    _write(tests, _render(templates.TESTS, tokens), written)
+    if external:
+        _write(root / "pyproject.toml", _render(templates.PYPROJECT, tokens), written)
+    search_path = root / "src"
+    importlib.invalidate_caches()
+    golden = _write_golden(search_path, module, entry, tests_dir)
+    if golden is not None:
+        written.append(golden)
+    return Scaffold(name=entry, package=package, tests=tests, files=written)
+
+
+def _classes(module: str, search_path: Path) -> Optional[Tuple[type, type, Any]]:
+    """The model and trainer classes and the documentation module of ``module``
+    (found under ``search_path`` for an external package), or None when ``module``
+    cannot be imported from there (in-tree files written outside the installed
+    atomtrain)."""
+    external = not module.startswith("atomtrain.")
+    if external:
+        sys.path.insert(0, str(search_path))
+    try:
+        if importlib.util.find_spec(module) is None:
+            return None
+        package = importlib.import_module(module)
+        documentation = importlib.import_module(f"{module}.documentation")
+    except ModuleNotFoundError:
+        return None
+    finally:
+        if external:
+            sys.path.remove(str(search_path))
+    return package.__model__, package.__trainer__, documentation
+
+
+def _write_golden(
+    search_path: Path, module: str, entry: str, tests_dir: Path
+) -> Optional[Path]:
+    """The golden checkpoint of version 1, trained as the suite trains it."""
+    from ..checkpoints import load_checkpoint, save_checkpoint
+    from ..testing.checkpoints import golden_name
+    from ..testing.datafiles import write_golden_checkpoint
+    from ..training.hypers import base_trainer_defaults
+
+    classes = _classes(module, search_path)
+    if classes is None:
+        return None
+    model_class, trainer_class, documentation = classes
+    model_hypers = {
+        key: documentation.ModelHypers.__dict__[key]
+        for key in documentation.ModelHypers.__annotations__
+    }
+    model_hypers.update(templates.TINY_HYPERS)
+    training = {**base_trainer_defaults(), "num_epochs": 1, "batch_size": 4}
+    target = tests_dir / "checkpoints" / golden_name(entry, 1, 1)
+    quiet = logging.getLogger("atomtrain.training")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as directory:
+        _, _, checkpoint = write_golden_checkpoint(
+            model_class,
+            trainer_class,
+            {"model": model_hypers, "training": training},
+            [1, 6, 8],
+            Path(directory),
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(load_checkpoint(checkpoint), target)
+    quiet.setLevel(level)
+    return target
