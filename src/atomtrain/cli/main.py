@@ -38,6 +38,8 @@ COMMANDS = {
     "check": "check an options file and its datasets without training",
     "doc": "list the architectures, or print the documentation page of one",
     "convert": "convert structure files into an on-disk dataset for large data",
+    "new-architecture": "write the files of a new architecture that passes the "
+    "conformance suite",
     "schema": "write the JSON schema of the options file, for editors",
     "completion": "print a bash or zsh completion script for atomtrain",
 }
@@ -74,7 +76,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
 
 def import_command(name: str) -> Optional[ModuleType]:
     """The module of subcommand ``name``, or ``None`` if it is not built yet."""
-    module_name = f"{__package__}.{name}"
+    module_name = f"{__package__}.{name.replace('-', '_')}"
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as error:
