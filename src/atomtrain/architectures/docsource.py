@@ -272,3 +272,15 @@ def read_architecture_doc(name: str) -> ArchitectureDoc:
         training=entries["training"],
         definitions=_definitions([c for c in classes.values() if is_typeddict(c)]),
     )
+
+
+def typed_entries(cls: type) -> List[HyperEntry]:
+    """The table entries of any TypedDict (nested ones as dotted names), as for the
+    hypers of an architecture; used for the options-file reference."""
+    return _typed_entries(cls)
+
+
+def definition_entries(classes: List[type]) -> Dict[str, List[HyperEntry]]:
+    """The entries of the TypedDicts used inside lists, mappings or unions of the
+    fields of ``classes``, by class name."""
+    return _definitions(classes)
