@@ -55,8 +55,34 @@ def test_repository_options_files_exist() -> None:
     assert repository_options(), "the examples hold no options file"
 
 
+@pytest.fixture
+def example_architectures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the architectures of the example packages (``examples/*`` with a
+    pyproject.toml declaring ``atomtrain.architectures`` entry points) as if they were
+    installed: a distribution's metadata in a folder on ``sys.path``."""
+    import tomllib
+
+    for pyproject in sorted(ROOT.glob("examples/*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        points = project.get("entry-points", {}).get("atomtrain.architectures", {})
+        if not points:
+            continue
+        info = tmp_path / f"{project['name'].replace('-', '_')}-0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: 0\n"
+        )
+        lines = [f"{name} = {module}" for name, module in points.items()]
+        (info / "entry_points.txt").write_text(
+            "[atomtrain.architectures]\n" + "\n".join(lines) + "\n"
+        )
+        monkeypatch.syspath_prepend(str(pyproject.parent / "src"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
 @pytest.mark.parametrize("path", repository_options(), ids=lambda p: p.parent.name)
-def test_repository_options_files_are_valid(validator, path: Path) -> None:
+def test_repository_options_files_are_valid(example_architectures, path: Path) -> None:
+    validator = jsonschema.Draft202012Validator(options_schema())
     data = as_editor_sees(path.read_text())
     assert errors(validator, data) == []
 
