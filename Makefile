@@ -33,7 +33,11 @@ pytest: $(STAMP)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$rc
 
-test: lint typecheck pytest
+test: lint typecheck pytest docs
+
+# The documentation site; warnings are errors.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 demo: $(STAMP)
 	$(VENV)/bin/python examples/demo/run_demo.py

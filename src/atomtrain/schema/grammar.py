@@ -1,4 +1,3 @@
-# mypy: disable-error-code="misc"
 """The options-file grammar declared as TypedDicts, for the reference and the schema.
 
 :mod:`atomtrain.options` validates and expands the options file by hand, to report
