@@ -37,7 +37,14 @@ from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.dtype import dtype_to_str
 
 from .documentation import ModelHypers
-from .heads import TargetHead, atomic_tensor, check_hypers, check_targets
+from .heads import (
+    NewAtomicTypesError,
+    TargetHead,
+    atomic_tensor,
+    check_hypers,
+    check_targets,
+)
+from .networks import PerElement, element_network
 from .power_spectrum import PowerSpectrum
 from .spherical_expansion import SphericalExpansion
 
@@ -112,8 +119,6 @@ class SoapBpnn(ModelInterface[ModelHypers]):
             if n_layers > 0
             else self.power_spectrum.size
         )
-        from .networks import PerElement, element_network
-
         self.bpnn = PerElement(
             [
                 element_network(
@@ -294,8 +299,6 @@ class SoapBpnn(ModelInterface[ModelHypers]):
     def restart(self, dataset_info: DatasetInfo) -> "SoapBpnn":
         """Add heads (and baseline entries) for the new targets of ``dataset_info``;
         new atomic types cannot be added (they change the descriptor)."""
-        from .heads import NewAtomicTypesError
-
         check_targets(dataset_info)
         new_types = self.dataset_info.new_atomic_types(dataset_info)
         if new_types:
