@@ -1,0 +1,195 @@
+"""The PET trainer: random rotations and reflections of structures and labels, training
+through the shared engine, and ``atomtrain train`` on ethanol and carbon."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from pathlib import Path
+from typing import Iterator
+
+import ase.io
+import numpy as np
+import pytest
+import torch
+import yaml
+from metatomic_ase import MetatomicCalculator
+from pet_helpers import ENERGY, frame_structure, tiny_hypers
+
+from atomtrain.cli.main import main
+from atomtrain.data.info import TargetInfo
+from atomtrain.data.structure import TargetData
+from atomtrain.pet import PET, Trainer
+from atomtrain.pet.trainer import RandomOrientation, invert
+
+DIPOLE = TargetInfo(kind="cartesian", rank=1, unit="D")
+POLARIZABILITY = TargetInfo(kind="cartesian", rank=2)
+
+
+def labelled(atoms):
+    """A structure with forces, a stress-like strain gradient, a vector and a rank-2
+    tensor all built from its own geometry, so that each transforms as it must."""
+    positions = torch.tensor(atoms.positions)
+    centred = positions - positions.mean(dim=0)
+    dipole = centred.sum(dim=0).reshape(1, 3, 1)
+    tensor = (centred.T @ centred).reshape(1, 3, 3, 1)
+    labels = {
+        "energy": TargetData(
+            [torch.zeros((1, 1), dtype=torch.float64)],
+            {
+                "positions": centred[..., None],
+                "strain": (centred.T @ centred)[..., None],
+            },
+        ),
+        "mtt::dipole": TargetData([dipole]),
+        "mtt::polarizability": TargetData([tensor]),
+    }
+    return frame_structure(atoms, labels)
+
+
+def test_orientations_transform_structures_and_labels_consistently(resources):
+    atoms = ase.io.read(resources / "ethanol_reduced_100.xyz", "0")
+    structure = labelled(atoms)
+    infos = {
+        "energy": ENERGY,
+        "mtt::dipole": DIPOLE,
+        "mtt::polarizability": POLARIZABILITY,
+    }
+    transform = RandomOrientation(infos, {}, rotations=True, reflections=True)
+    determinants = []
+    for seed in range(40):
+        moved = transform(structure, torch.Generator().manual_seed(seed))
+        again = transform(structure, torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(moved.positions, again.positions)
+        # the labels were built from the geometry: rebuilding them from the moved
+        # geometry must give the moved labels
+        expected = labelled(atoms.copy()).targets
+        rebuilt = labelled(_with_positions(atoms, moved.positions)).targets
+        for name in expected:
+            for got, want in zip(moved.targets[name].blocks, rebuilt[name].blocks):
+                torch.testing.assert_close(got, want)
+            for key, got in moved.targets[name].gradients.items():
+                torch.testing.assert_close(got, rebuilt[name].gradients[key])
+        transformation = torch.linalg.lstsq(
+            structure.positions, moved.positions
+        ).solution
+        determinants.append(float(torch.linalg.det(transformation)))
+    signs = np.sign(determinants)
+    assert np.allclose(np.abs(determinants), 1.0)
+    assert 5 < (signs < 0).sum() < 35  # reflections about half of the time
+
+
+def _with_positions(atoms, positions):
+    moved = atoms.copy()
+    moved.positions = positions.numpy()
+    return moved
+
+
+def test_inversion_keeps_the_cell_consistent(resources):
+    atoms = ase.io.read(resources / "carbon_reduced_100.xyz", "1")
+    structure = frame_structure(atoms, {})
+    inverted = invert(structure, {})
+    torch.testing.assert_close(inverted.cell, -structure.cell)
+    # fractional coordinates, hence the cached neighbour topology, are unchanged
+    fractional = torch.linalg.solve(structure.cell.T, structure.positions.T)
+    torch.testing.assert_close(
+        torch.linalg.solve(inverted.cell.T, inverted.positions.T), fractional
+    )
+
+
+def test_augmentation_can_be_turned_off(ethanol):
+    trainer = Trainer({"random_rotations": False, "random_reflections": False})
+    trainer.before_training(PET(tiny_hypers(), ethanol.info), [ethanol], ethanol.info)
+    assert trainer.transform_structure() is None
+
+
+@pytest.mark.slow
+def test_training_through_the_engine_lowers_the_loss(ethanol, tmp_path):
+    # at initialisation PET's forces are ~400 times smaller than the ethanol ones,
+    # and the first tens of steps grow them: 100 steps on ten structures (without
+    # augmentation, so that the fit itself is tested) show it
+    torch.manual_seed(0)
+    model = PET(tiny_hypers(num_gnn_layers=1, num_attention_layers=1), ethanol.info)
+    hypers = {
+        "num_epochs": 100,
+        "batch_size": 10,
+        "learning_rate": 1e-2,
+        "warmup_fraction": 0.0,
+        "random_rotations": False,
+        "random_reflections": False,
+    }
+    train, val = ethanol.subset(range(10)), ethanol.subset(range(80, 90))
+    with single_thread():
+        Trainer(hypers).train(
+            model, torch.float32, [torch.device("cpu")], [train], [val], tmp_path
+        )
+    with open(tmp_path / "train.csv") as file:
+        rows = [row for row in csv.DictReader(file) if row["epoch"].isdigit()]
+    losses = [float(row["train.loss"]) for row in rows]
+    assert len(losses) == 100
+    assert losses[-1] < 0.5 * losses[0]
+    assert model.baseline_enabled
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Tiny tensors: one thread avoids contention between the pool's threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _options(path: Path, data: Path, targets: dict) -> Path:
+    model = {
+        k: v for k, v in tiny_hypers().items() if k in ("d_pet", "d_head", "d_node")
+    }
+    model.update(d_feedforward=32, num_heads=2, num_radial=6, cutoff=3.5)
+    options = {
+        "architecture": {
+            "name": "pet",
+            "model": model,
+            "training": {"num_epochs": 2, "batch_size": 8, "learning_rate": 1e-3},
+        },
+        "seed": 3,
+        "training_set": {"systems": str(data), "targets": targets},
+        "validation_set": 0.1,
+        "test_set": 0.1,
+    }
+    path.write_text(yaml.safe_dump(options))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "targets"),
+    [
+        ("ethanol_reduced_100.xyz", {"energy": {"unit": "kcal/mol"}}),
+        (
+            "carbon_reduced_100.xyz",
+            {
+                "energy": {
+                    "unit": "eV",
+                    "forces": {"key": "force"},
+                    "virial": {"key": "virial"},
+                }
+            },
+        ),
+    ],
+)
+def test_atomtrain_train_gives_a_model_that_runs_in_ase(
+    resources, tmp_path, monkeypatch, name, targets
+):
+    monkeypatch.chdir(tmp_path)
+    data = resources / name
+    options = _options(tmp_path / "options.yaml", data, targets)
+    with single_thread():
+        assert main(["train", str(options)]) == 0
+    atoms = ase.io.read(data, "1")
+    atoms.calc = MetatomicCalculator(str(tmp_path / "model.pt"), device="cpu")
+    forces = atoms.get_forces()
+    assert forces.shape == (len(atoms), 3) and np.all(np.isfinite(forces))
+    if atoms.pbc.any():
+        assert np.all(np.isfinite(atoms.get_stress()))
