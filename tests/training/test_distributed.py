@@ -6,16 +6,19 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
 import torch
 
+from atomtrain.checkpoints import load_checkpoint
 from atomtrain.testing.dummy import DummyModel, DummyTrainer
 from atomtrain.training import distributed
 from atomtrain.training.distributed import (
@@ -206,7 +209,17 @@ SLURM_TASK = textwrap.dedent(
     devices = distributed.initialize([torch.device("cpu")])
     total = distributed.all_reduce_sum(torch.tensor([distributed.rank() + 1.0]))
     shared = distributed.broadcast_object(f"run-of-rank-{distributed.rank()}")
+    made = distributed.run_on_main(lambda: f"made-by-{distributed.rank()}")
+    def refuse():
+        raise ValueError("no room for the run directory")
+    try:
+        distributed.run_on_main(refuse)
+        failure = None
+    except Exception as error:
+        failure = f"{type(error).__name__}: {error}"
+    distributed.barrier()
     print(json.dumps({
+        "made": made, "failure": failure,
         "rank": distributed.rank(), "world": distributed.world_size(),
         "backend": torch.distributed.get_backend(), "total": total.item(),
         "shared": shared, "main": distributed.is_main_process(),
@@ -252,9 +265,15 @@ def test_simulated_slurm_job_initialises_the_process_group():
         assert report["total"] == 3.0
         assert report["shared"] == "run-of-rank-0"
         assert report["devices"] == ["cpu"]
+        assert report["made"] == "made-by-0"
     assert [r["main"] for r in reports] == [True, False]
+    assert reports[0]["failure"] == "ValueError: no room for the run directory"
+    assert reports[1]["failure"] == (
+        "DistributedError: rank 0 failed: no room for the run directory"
+    )
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_with_the_same_global_batch(
     resources, ethanol, tmp_path
 ):
@@ -313,3 +332,107 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
     log = (distributed_run / "train.log").read_text()
     assert log.count("epoch    2 |") == 1
     assert sorted(p.name for p in distributed_run.glob("*.ckpt")) == ["model_1.ckpt"]
+
+
+INTERRUPTED_WORKER = textwrap.dedent(
+    """
+    import os, sys, torch
+    sys.path.insert(0, {tests!r})
+    from conftest import read_ethanol
+    from atomtrain.testing.dummy import DummyModel, DummyTrainer
+    from atomtrain.training import distributed
+    from atomtrain.training.hypers import base_trainer_defaults
+
+    devices = distributed.initialize([torch.device("cpu")])
+    with open(f"{run}/pid{{distributed.rank()}}", "w") as file:
+        file.write(str(os.getpid()))
+    data = read_ethanol({data!r}, 40)
+    hypers = {{**base_trainer_defaults(), **{hypers!r}}}
+    torch.manual_seed(0)
+    model = DummyModel({model!r}, data.info)
+    try:
+        DummyTrainer(hypers).train(
+            model, torch.float64, devices,
+            [data.subset(range(30))], [data.subset(range(30, 40))], {run!r},
+        )
+    except Exception as error:
+        print(f"rank {{distributed.rank()}}: {{error}}", file=sys.stderr)
+        sys.exit(2)
+    """
+)
+
+
+def train_one_process(
+    data: Any, run_dir: Path, hypers: Dict[str, Any], checkpoint: Any = None
+) -> List[Dict[str, str]]:
+    torch.manual_seed(0)
+    if checkpoint is None:
+        model = DummyModel(dict(MODEL_HYPERS), data.info)  # type: ignore[arg-type]
+        trainer = DummyTrainer(hypers)  # type: ignore[arg-type]
+    else:
+        model = DummyModel.load_checkpoint(checkpoint, context="restart")
+        trainer = DummyTrainer.load_checkpoint(checkpoint, hypers, context="restart")
+    trainer.train(
+        model,
+        torch.float64,
+        [torch.device("cpu")],
+        [data.subset(range(30))],
+        [data.subset(range(30, 40))],
+        run_dir,
+    )
+    return read_rows(run_dir)
+
+
+@pytest.mark.slow
+def test_sigterm_on_one_process_stops_all_and_the_restart_continues_exactly(
+    resources, ethanol, tmp_path
+):
+    hypers = {**HYPERS, "num_epochs": 6, "checkpoint_interval": 100}
+    run = tmp_path / "two"
+    run.mkdir()
+    worker = tmp_path / "worker.py"
+    worker.write_text(
+        INTERRUPTED_WORKER.format(
+            tests=str(TESTS),
+            data=str(resources / "ethanol_reduced_100.xyz"),
+            hypers=hypers,
+            model=MODEL_HYPERS,
+            run=str(run),
+        )
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node", "2", str(worker)]
+    process = subprocess.Popen(
+        command,
+        env=clean_environment(),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 120
+    while not (run / "train.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # only the process of rank 1 is told to stop
+    os.kill(int((run / "pid1").read_text()), signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    path = run / "model_interrupted.ckpt"
+    assert "rank 0: training interrupted by another process" in stderr
+    assert "rank 1: training interrupted by SIGTERM" in stderr
+    assert stderr.count(f"checkpoint written to {path}") == 2
+    assert sorted(p.name for p in run.glob("*.ckpt")) == ["model_interrupted.ckpt"]
+
+    checkpoint = load_checkpoint(path)
+    state = checkpoint["trainer"]["state"]
+    assert 0 < state["epoch"] < 6 and state["batch"] > 0
+    # the same global batches in one process: the restart continues the run
+    single = {**base_trainer_defaults(), **hypers, "batch_size": 8}
+    data = ethanol.subset(range(40))
+    full = train_one_process(data, tmp_path / "one", single)
+    resumed = train_one_process(data, tmp_path / "resumed", single, checkpoint)
+    assert resumed[0]["epoch"] == str(state["epoch"])
+    assert len(resumed) == 6 - state["epoch"]
+    for before, after in zip(full[state["epoch"] :], resumed):
+        for key in ("train.loss", "val.loss", "train.energy.forces.rmse"):
+            assert float(after[key]) == pytest.approx(float(before[key]), rel=1e-9)

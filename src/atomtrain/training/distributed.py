@@ -30,7 +30,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -354,6 +354,28 @@ def broadcast_object(value: Any, source: int = 0) -> Any:
     box = [value]
     dist.broadcast_object_list(box, src=source, group=_OBJECT_GROUP)
     return box[0]
+
+
+def run_on_main(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` run on rank 0 only, its result broadcast to
+    every rank (for example creating the run directory). An exception raised on rank
+    0 is raised on every rank, so that none waits for the others."""
+    if world_size() == 1:
+        return function(*args, **kwargs)
+    outcome: Any = None
+    failure: Optional[Exception] = None
+    if is_main_process():
+        try:
+            outcome = ("value", function(*args, **kwargs))
+        except Exception as error:
+            # exceptions do not always survive pickling: send the message
+            failure, outcome = error, ("error", str(error))
+    kind, value = broadcast_object(outcome)
+    if failure is not None:
+        raise failure
+    if kind == "error":
+        raise DistributedError(f"rank 0 failed: {value}")
+    return value
 
 
 def all_gather_object(value: Any) -> List[Any]:
