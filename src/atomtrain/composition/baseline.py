@@ -220,7 +220,8 @@ class CompositionBaseline(torch.nn.Module):
         gives per-type values (``{target: {type: value}}``) that are kept as given, and
         whose contribution is removed before fitting the other types. Structures
         without the target, and NaN labels, are skipped; a type absent from the data
-        gets the weight 0. When compositions are collinear (e.g. one molecule), the
+        gets the weight 0; a target with no label and no fixed value keeps its weights.
+        When compositions are collinear (e.g. one molecule), the
         minimum-norm solution is taken: predictions on such data are exact, the split
         between types is arbitrary.
         """
@@ -230,6 +231,10 @@ class CompositionBaseline(torch.nn.Module):
             head = self._head(name)
             types, labels = _collect(datasets, name, self)
             values = fixed.get(name, {})
+            if not labels and not values:
+                # a target without labels here (a kept target when fine-tuning on
+                # other targets) keeps the weights it has
+                continue
             fixed_mask = torch.zeros(len(self.atomic_types), dtype=torch.bool)
             fixed_weights = torch.zeros(len(self.atomic_types), dtype=torch.float64)
             for atomic_type, value in values.items():

@@ -82,10 +82,14 @@ class BatchFactory:
         dtype: torch.dtype,
         device: torch.device,
         seed: int = 0,
+        targets: Optional[Dict[str, Any]] = None,
     ) -> None:
+        """``targets``: the labels to put in batches (default: every target of the
+        model; a fine-tuned model also has targets the new data lacks)."""
         self.hypers = hypers
         self.cache = NeighborCache()
-        targets: Dict[str, Any] = dict(model.dataset_info.targets)
+        if targets is None:
+            targets = dict(model.dataset_info.targets)
         extra = dict(model.dataset_info.extra_data)
         self.options = trainer.neighbor_options(model)
         self.train_builder = BatchBuilder(

@@ -51,10 +51,21 @@ class TargetLossHypers(TypedDict):
 
 
 class FinetuneHypers(TypedDict):
-    """Where a fine-tuning run takes its starting weights from."""
+    """Fine-tuning a pretrained model (see :mod:`atomtrain.finetune`)."""
 
     read_from: str
     """Path of the checkpoint whose model weights training starts from."""
+    method: NotRequired[Literal["full", "heads", "lora"]]
+    """``full`` (default): train every weight; ``heads``: train the heads of the
+    targets in the new data, backbone frozen; ``lora``: train low-rank adapters on
+    linear layers (merged into the weights at the end) and those heads."""
+    config: NotRequired[Dict[str, Any]]
+    """Options of the method: for ``lora``, ``rank`` (default 4), ``alpha``
+    (default 8.0) and ``target_modules`` (linear layers to adapt; default all outside
+    the heads)."""
+    inherit_heads: NotRequired[Dict[str, str]]
+    """``{new_target: old_target}``: initialise the head of a new target with the
+    weights of a pretrained one (e.g. ``{energy/pbe: energy}``)."""
 
 
 class BaseTrainerHypers(TypedDict):

@@ -118,7 +118,13 @@ class TrainingRun:
         trainer.before_training(model, train_datasets, model.dataset_info)
         distributed.broadcast_module(model)
         self.batches = BatchFactory(
-            trainer, model, self.hypers, dtype, self.device, self.state.seed
+            trainer,
+            model,
+            self.hypers,
+            dtype,
+            self.device,
+            self.state.seed,
+            targets=self.targets,
         )
         self.optimizer = self._optimizer()
         steps = self.hypers["num_epochs"] * self.batches.count(self.train_sets, 0)

@@ -55,6 +55,18 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
 
     A missing attribute raises a :class:`TypeError` naming the class and the attribute
     when the model is constructed.
+
+    Optional conventions that framework features rely on:
+
+    - heads (``finetune: {method: heads}``, ``inherit_heads``): a method
+      ``head_modules() -> Dict[str, torch.nn.Module]`` giving the head of each target,
+      or a ``torch.nn.ModuleDict`` attribute ``heads`` keyed by target name; the rest
+      of the model is the backbone;
+    - last-layer features (the ``llpr`` architecture): an output
+      ``mtt::aux::<target>_last_layer_features`` per target, the input of the target's
+      last linear layer (per atom, summed per structure for per-structure targets);
+    - a ``zbl: true`` model hyper adding :class:`atomtrain.physics.zbl.ZBL` to the
+      energies (see the dummy architecture).
     """
 
     __checkpoint_version__: int

@@ -20,6 +20,7 @@ import torch
 
 from ..architectures.discovery import import_architecture
 from ..data.dataset import Dataset
+from ..finetune import finetune_model, finish_finetune, resume_finetune
 from ..options import load_options, resolve_devices, resolve_dtype, validate_options
 from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
 from ..utils.abc import ModelInterface, TrainerInterface
@@ -55,23 +56,29 @@ def _restart_checkpoint(restart: Optional[str], outputs: Path) -> Optional[Path]
 def _build(
     architecture: Any,
     hypers: Dict[str, Any],
-    dataset_info: Any,
+    data: Any,
     checkpoint: Optional[Dict[str, Any]],
+    run_dir: Path,
 ) -> tuple[ModelInterface[Any], TrainerInterface[Any]]:
-    """Restart, fine-tune or start fresh, as DESIGN.md §2 describes."""
+    """Restart, fine-tune or start fresh, as DESIGN.md §2 describes; fine-tuning
+    is set up by :mod:`atomtrain.finetune`."""
     model_class, trainer_class = architecture.__model__, architecture.__trainer__
     if checkpoint is not None:
         trainer = trainer_class.load_checkpoint(
             checkpoint, hypers["training"], "restart"
         )
         model = model_class.load_checkpoint(checkpoint, context="restart")
-        return model.restart(dataset_info), trainer
-    finetune = (hypers["training"].get("finetune") or {}).get("read_from")
-    if finetune:
-        pretrained, _ = read_checkpoint(Path(finetune))
-        model = model_class.load_checkpoint(pretrained, context="finetune")
-        return model.restart(dataset_info), trainer_class(hypers["training"])
-    return model_class(hypers["model"], dataset_info), trainer_class(hypers["training"])
+        model = model.restart(data.dataset_info)
+        resume_finetune(model, hypers["training"])
+        return model, trainer
+    if hypers["training"].get("finetune"):
+        model = finetune_model(
+            model_class, hypers["training"], data.dataset_info, data.training, run_dir
+        )
+        return model, trainer_class(hypers["training"])
+    return model_class(hypers["model"], data.dataset_info), trainer_class(
+        hypers["training"]
+    )
 
 
 def _external_loggers(options: Dict[str, Any], run_dir: Path) -> List[Any]:
@@ -113,13 +120,14 @@ def train(
     data = load_datasets(options, run_dir, indices_from)
 
     model, trainer = _build(
-        architecture, options["architecture"], data.dataset_info, checkpoint
+        architecture, options["architecture"], data, checkpoint, run_dir
     )
     if hasattr(trainer, "external_loggers"):
         trainer.external_loggers = _external_loggers(options, run_dir)
     training: List[Dataset] = list(data.training)
     validation: List[Dataset] = list(data.validation)
     trainer.train(model, dtype, devices, training, validation, checkpoint_dir=run_dir)
+    finish_finetune(model)
 
     checkpoint_path = output.with_suffix(".ckpt")
     exported = _write_outputs(

@@ -1,0 +1,125 @@
+"""The ``architecture.training.finetune`` section, checked and completed.
+
+``{method: full | heads | lora, read_from: <checkpoint>, config: {...},
+inherit_heads: {new_target: old_target}}``. ``config`` holds the options of the method:
+``lora`` takes ``rank`` (default 4), ``alpha`` (default 8.0; adapters are scaled by
+``alpha / rank``) and ``target_modules`` (names of ``torch.nn.Linear`` modules, matched
+on the full dotted name or its last parts; default: every linear layer outside the
+heads); ``full`` and ``heads`` take none. Anything that cannot be honoured is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Literal, Optional, Tuple
+
+from ..errors import OptionsError, Problem, did_you_mean
+
+#: Where users write the section, for error messages.
+OPTION = "architecture.training.finetune"
+
+Method = Literal["full", "heads", "lora"]
+METHODS: Tuple[str, ...] = ("full", "heads", "lora")
+LORA_DEFAULTS: Dict[str, Any] = {"rank": 4, "alpha": 8.0, "target_modules": []}
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """Low-rank adapters: ``W x + (alpha / rank) B A x`` with ``A [rank, in]``,
+    ``B [out, rank]`` (``B`` starts at zero)."""
+
+    rank: int = 4
+    alpha: float = 8.0
+    target_modules: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """A fine-tuning request: method, pretrained checkpoint, method options and the
+    heads to initialise from old ones."""
+
+    method: Method
+    read_from: Path
+    lora: Optional[LoraSettings] = None
+    inherit_heads: Dict[str, str] = field(default_factory=dict)
+
+
+def finetune_settings(training: Dict[str, Any]) -> Optional[FinetuneSettings]:
+    """The fine-tuning settings of the ``training`` hypers, or None when the run does
+    not fine-tune. Raises an :class:`OptionsError` listing every problem."""
+    section = training.get("finetune")
+    if section is None:
+        return None
+    problems: List[Problem] = []
+    method = section.get("method", "full")
+    if method not in METHODS:
+        problems.append(
+            Problem(
+                f"{OPTION}.method",
+                f"expected one of {', '.join(METHODS)}"
+                + did_you_mean(str(method), METHODS),
+                method,
+            )
+        )
+    read_from = section.get("read_from")
+    if not isinstance(read_from, str) or not read_from:
+        problems.append(
+            Problem(
+                f"{OPTION}.read_from", "expected the path of a checkpoint", read_from
+            )
+        )
+    config = section.get("config") or {}
+    lora: Optional[LoraSettings] = None
+    if method == "lora":
+        lora = _lora(config, problems)
+    elif config:
+        problems.append(
+            Problem(
+                f"{OPTION}.config",
+                f"the method '{method}' takes no options (only 'lora' does)",
+                config,
+            )
+        )
+    inherit = dict(section.get("inherit_heads") or {})
+    for new, old in inherit.items():
+        if not isinstance(old, str) or not isinstance(new, str):
+            problems.append(
+                Problem(f"{OPTION}.inherit_heads.{new}", "expected a target name", old)
+            )
+    if problems:
+        raise OptionsError(problems)
+    return FinetuneSettings(method, Path(str(read_from)), lora, inherit)
+
+
+def _lora(config: Dict[str, Any], problems: List[Problem]) -> LoraSettings:
+    """The LoRA options of ``config``, problems appended."""
+    where = f"{OPTION}.config"
+    for key in config:
+        if key not in LORA_DEFAULTS:
+            problems.append(
+                Problem(
+                    f"{where}.{key}",
+                    "unknown LoRA option; expected one of "
+                    + ", ".join(LORA_DEFAULTS)
+                    + did_you_mean(str(key), LORA_DEFAULTS),
+                )
+            )
+    values = {**LORA_DEFAULTS, **config}
+    rank, alpha, modules = values["rank"], values["alpha"], values["target_modules"]
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        problems.append(Problem(f"{where}.rank", "expected an integer >= 1", rank))
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
+        problems.append(Problem(f"{where}.alpha", "expected a positive number", alpha))
+    if isinstance(modules, str):
+        modules = [modules]
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        problems.append(
+            Problem(
+                f"{where}.target_modules",
+                "expected a list of module names (e.g. [network.0, network.2])",
+                modules,
+            )
+        )
+        modules = []
+    return LoraSettings(int(rank), float(alpha), tuple(modules))

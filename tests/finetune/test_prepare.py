@@ -1,0 +1,195 @@
+"""Fine-tuning end to end: a dummy model pretrained on GFN2-xTB ethanol (eV) is
+fine-tuned on DFT ethanol (kcal/mol) with each method, through the train workflow."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Dict
+
+import ase.io
+import pytest
+import torch
+import yaml
+
+from atomtrain.data.batching import BatchBuilder
+from atomtrain.data.loading import load_datasets
+from atomtrain.errors import OptionsError, UserError
+from atomtrain.finetune import StepZeroMismatch, step_zero_check
+from atomtrain.options import validate_options
+from atomtrain.workflows.models import model_from_checkpoint
+from atomtrain.workflows.train import train
+
+
+def _options(path: Path, data: Path, targets: Dict[str, Any], **training) -> Path:
+    options = {
+        "architecture": {
+            "name": "dummy",
+            "model": {"hidden": 16},
+            "training": {"num_epochs": 2, "batch_size": 10, **training},
+        },
+        "base_precision": 64,
+        "seed": 5,
+        "training_set": {"systems": str(data), "targets": targets},
+        "validation_set": 0.1,
+        "test_set": 0.0,
+        "final_eval": False,
+    }
+    path.write_text(yaml.safe_dump(options))
+    return path
+
+
+@pytest.fixture
+def pretrained(tmp_path, monkeypatch, dummy_architecture, ethanol_gfn2) -> Path:
+    """A dummy model trained on frames of the first half of the GFN2 trajectory."""
+    monkeypatch.chdir(tmp_path)
+    half = tmp_path / "gfn2_first_half.xyz"
+    ase.io.write(half, ase.io.read(ethanol_gfn2, index="0:500:5"))
+    targets = {"energy": {"unit": "eV", "forces": True}}
+    options = _options(tmp_path / "pretrain.yaml", half, targets)
+    return train(options, output=tmp_path / "pretrained.pt").checkpoint
+
+
+def _dft_targets() -> Dict[str, Any]:
+    return {"energy/dft": {"key": "energy", "unit": "kcal/mol", "forces": True}}
+
+
+def _energies(model: torch.nn.Module, path: Path, target: str) -> torch.Tensor:
+    options = validate_options(
+        {
+            "architecture": {"name": "dummy"},
+            "training_set": {
+                "systems": str(path),
+                "targets": {"energy": {"unit": "eV", "forces": False}},
+            },
+            "validation_set": 0.0,
+            "test_set": 0.0,
+        },
+        None,
+        path.parent,
+    )
+    dataset = load_datasets(options).training[0]
+    builder = BatchBuilder(model.requested_neighbor_lists(), {})
+    batch = builder(dataset, list(range(8)))
+    output = model.dataset_info.targets[target].model_output()
+    with torch.no_grad():
+        return model.eval()(batch.systems, {target: output})[target].block().values
+
+
+@pytest.mark.parametrize("method", ["full", "heads", "lora"])
+def test_each_method_starts_from_the_pretrained_predictions(
+    pretrained, tmp_path, resources, ethanol_gfn2, method
+):
+    finetune = {
+        "read_from": str(pretrained),
+        "method": method,
+        "inherit_heads": {"energy/dft": "energy"},
+    }
+    if method == "lora":
+        finetune["config"] = {"rank": 2, "alpha": 2.0}
+    options = _options(
+        tmp_path / f"{method}.yaml",
+        resources / "ethanol_reduced_100.xyz",
+        _dft_targets(),
+        finetune=finetune,
+    )
+    result = train(options, output=tmp_path / f"{method}.pt")
+
+    log = (result.run_dir / "train.log").read_text()
+    assert "step-0 check passed" in log
+    assert "reproduces the pretrained predictions of energy on 4" in log
+    assert "head copied from energy" in log
+    assert f"method {method}" in log
+
+    before = model_from_checkpoint(pretrained, "export")
+    after = model_from_checkpoint(result.checkpoint, "export")
+    assert set(after.dataset_info.targets) == {"energy", "energy/dft"}
+    checkpoint_keys = set(after.state_dict())
+    assert not any("lora" in key for key in checkpoint_keys)
+    assert checkpoint_keys == set(before.state_dict()) | {
+        "heads.energy/dft.weight",
+        "heads.energy/dft.bias",
+    } | {k for k in checkpoint_keys if k.startswith("composition_baseline")}
+
+    gfn2 = tmp_path / "gfn2_second_half.xyz"
+    ase.io.write(gfn2, ase.io.read(ethanol_gfn2, index="500:508"))
+    old = _energies(before, gfn2, "energy")
+    kept = _energies(after, gfn2, "energy")
+    if method == "heads":
+        # the backbone and the old head are frozen, the old baseline kept
+        torch.testing.assert_close(kept, old, rtol=1e-12, atol=1e-9)
+        backbone = {k: v for k, v in before.state_dict().items() if "network" in k}
+        for key, value in backbone.items():
+            torch.testing.assert_close(after.state_dict()[key], value)
+    else:
+        assert not torch.allclose(kept, old, rtol=0.0, atol=1e-9)
+    assert torch.isfinite(_energies(after, gfn2, "energy/dft")).all()
+
+
+def test_a_target_in_another_unit_needs_a_new_name(pretrained, tmp_path, resources):
+    targets = {"energy": {"unit": "kcal/mol", "forces": True}}
+    options = _options(
+        tmp_path / "unit.yaml",
+        resources / "ethanol_reduced_100.xyz",
+        targets,
+        finetune={"read_from": str(pretrained)},
+    )
+    with pytest.raises(OptionsError) as error:
+        train(options)
+    message = str(error.value)
+    assert "training_set.targets.energy" in message
+    assert "'eV'" in message and "'kcal/mol'" in message
+    assert "energy/<variant>" in message
+
+
+def test_new_elements_the_architecture_cannot_take_are_named(
+    pretrained, tmp_path, resources
+):
+    targets = {"energy/qm9": {"key": "U0", "unit": "hartree", "forces": False}}
+    options = _options(
+        tmp_path / "qm9.yaml",
+        resources / "qm9_reduced_100.xyz",
+        targets,
+        finetune={"read_from": str(pretrained), "method": "heads"},
+    )
+    with pytest.raises(
+        UserError, match=r"elements \[7\] that the model was not built for"
+    ):
+        train(options)
+
+
+def test_inherit_heads_must_name_a_new_and_an_old_target(
+    pretrained, tmp_path, resources
+):
+    options = _options(
+        tmp_path / "inherit.yaml",
+        resources / "ethanol_reduced_100.xyz",
+        _dft_targets(),
+        finetune={"read_from": str(pretrained), "inherit_heads": {"energy/dft": "U0"}},
+    )
+    with pytest.raises(OptionsError, match=r"finetune\.inherit_heads\.energy/dft"):
+        train(options)
+
+
+def test_step_zero_check_catches_a_changed_model(pretrained, tmp_path, resources):
+    model = model_from_checkpoint(pretrained, "finetune")
+    damaged = copy.deepcopy(model)
+    with torch.no_grad():
+        damaged.network[0].weight.mul_(1.01)
+    options = validate_options(
+        yaml.safe_load(
+            _options(
+                tmp_path / "check.yaml",
+                resources / "ethanol_reduced_100.xyz",
+                _dft_targets(),
+            ).read_text()
+        ),
+        None,
+        tmp_path,
+    )
+    datasets = load_datasets(options).training
+    report = step_zero_check(model, copy.deepcopy(model), datasets)
+    assert report.targets == ["energy"] and report.num_structures == 4
+    assert report.differences["energy"] == 0.0
+    with pytest.raises(StepZeroMismatch, match="predicts 'energy' differently"):
+        step_zero_check(model, damaged, datasets)
