@@ -266,7 +266,7 @@ class TrainingRun:
         ) as progress:
             for number in range(start, len(plan)):
                 step = plan[number]
-                stopping = self._step(epoch, number, step, stop.requested is not None)
+                stopping = self._step(epoch, number, step, stop)
                 indices = step.indices
                 counts = atoms[id(step.dataset)]
                 progress.update(len(indices), sum(counts[i] for i in indices))
@@ -286,7 +286,7 @@ class TrainingRun:
             f"checkpoint written to {path}; continue with --restart auto"
         )
 
-    def _step(self, epoch: int, number: int, step: Step, signalled: bool) -> bool:
+    def _step(self, epoch: int, number: int, step: Step, stop: StopRequest) -> bool:
         """One optimiser step; True when a process received SIGINT/SIGTERM."""
         self.optimizer.zero_grad(set_to_none=True)
         indices = step.shares[self.rank]
@@ -308,7 +308,7 @@ class TrainingRun:
             )
         except Exception as error:
             failure = error
-        agreed = sum_over_processes([loss, float(signalled)], failure)
+        agreed = sum_over_processes([loss, float(stop.requested is not None)], failure)
         raise_on_failure(failure, agreed[-1], epoch, number)
         if not math.isfinite(agreed[0]):
             self._diverged(agreed[0], epoch, number, step)
