@@ -1,0 +1,173 @@
+"""The LLPR "trainer": features over the training set, calibration on the validation
+set, and the coverage check. No weight is trained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import torch
+from metatomic.torch import ModelOutput
+
+from atomtrain.checkpoints import save_checkpoint, upgrade
+from atomtrain.data.batching import BatchBuilder
+from atomtrain.data.dataset import Dataset
+from atomtrain.data.neighbors import requested_neighbor_lists
+from atomtrain.data.sampling import BatchPlan, plan_epoch
+from atomtrain.errors import UserError
+from atomtrain.training.logging import LOGGER
+from atomtrain.utils.abc import (
+    ModelInterface,
+    TrainerCheckpointContext,
+    TrainerInterface,
+)
+
+from .calibration import calibrate, coverage, variances
+from .documentation import TrainerHypers
+from .model import LLPRModel, TargetUncertainty, features_name, load_wrapped
+
+
+def collect(
+    model: ModelInterface[Any],
+    datasets: List[Dataset],
+    target: str,
+    dtype: torch.dtype,
+    batch_size: int,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Last-layer features ``[n, F]`` and errors ``[n]`` (prediction - label; NaN
+    without a label) of ``target`` over ``datasets``, in float64."""
+    info = model.dataset_info.targets[target]
+    outputs = {
+        target: info.model_output(),
+        features_name(target): ModelOutput(sample_kind=info.sample_kind),
+    }
+    features: List[torch.Tensor] = []
+    errors: List[torch.Tensor] = []
+    for dataset in datasets:
+        if len(dataset) == 0:
+            continue
+        lists = requested_neighbor_lists(model, dataset.info.length_unit)
+        labelled = {target: info} if target in dataset.info.targets else {}
+        builder = BatchBuilder(lists, labelled, dtype=dtype)
+        plan = BatchPlan(batch_size=batch_size, shuffle=False)
+        for indices in plan_epoch(
+            plan, dataset.num_atoms(), 0, describe=dataset.describe
+        ):
+            batch = builder(dataset, indices)
+            with torch.no_grad():
+                predicted = model(batch.systems, outputs, None)
+            phi = predicted[features_name(target)].block().values.to(torch.float64)
+            values = predicted[target].block().values.to(torch.float64)[:, 0]
+            if target in batch.targets:
+                labels = batch.targets[target].block().values.to(torch.float64)[:, 0]
+            else:
+                labels = torch.full_like(values, float("nan"))
+            features.append(phi)
+            errors.append(values - labels)
+    return torch.cat(features), torch.cat(errors)
+
+
+class LLPRTrainer(TrainerInterface[TrainerHypers]):
+    """Computes and calibrates the LLPR of a trained model."""
+
+    __checkpoint_version__ = 1
+
+    def _wrapped(self) -> ModelInterface[Any]:
+        from atomtrain.checkpoints import load_checkpoint
+
+        path = self.hypers.get("model_checkpoint")
+        if not path:
+            raise UserError(
+                "architecture.training.model_checkpoint: required, the checkpoint of "
+                "the trained model to compute uncertainties for"
+            )
+        return load_wrapped(load_checkpoint(Path(path)))
+
+    def train(
+        self,
+        model: ModelInterface[Any],
+        dtype: torch.dtype,
+        devices: List[torch.device],
+        train_datasets: List[Dataset],
+        val_datasets: List[Dataset],
+        checkpoint_dir: str | Path,
+    ) -> None:
+        assert isinstance(model, LLPRModel)
+        wrapped = self._wrapped().to(dtype=dtype).eval()
+        outputs = wrapped.supported_outputs()
+        targets = [
+            t
+            for t, info in wrapped.dataset_info.targets.items()
+            if features_name(t) in outputs
+            and info.kind == "scalar"
+            and info.num_subtargets == 1
+            and any(t in d.info.targets for d in train_datasets)
+        ]
+        if not targets:
+            raise UserError(
+                "the model in architecture.training.model_checkpoint exposes no "
+                "last-layer features (mtt::aux::<target>_last_layer_features) for a "
+                "single-property scalar target of the training set"
+            )
+        if not any(len(d) for d in val_datasets):
+            raise UserError("LLPR calibrates on the validation set, which is empty")
+        batch_size = int(self.hypers.get("batch_size", 16))
+        calibrations = {}
+        for target in targets:
+            train_features, _ = collect(
+                wrapped, train_datasets, target, dtype, batch_size
+            )
+            features, errors = collect(wrapped, val_datasets, target, dtype, batch_size)
+            keep = torch.isfinite(errors)
+            calibrations[target] = calibrate(
+                train_features.T @ train_features,
+                features[keep],
+                errors[keep],
+                self.hypers.get("regularizer"),
+            )
+            result = calibrations[target]
+            sigma = variances(features[keep], result).sqrt()
+            check = coverage(errors[keep], sigma)
+            LOGGER.info(
+                f"LLPR of {target}: regulariser {result.regularizer:.3g}, scale "
+                f"{result.scale:.3g}"
+            )
+            LOGGER.info(check.message("the validation set", target))
+        model.attach(
+            wrapped, {t: int(c.inverse.shape[0]) for t, c in calibrations.items()}
+        )
+        for target, result in calibrations.items():
+            llpr = model.uncertainties[target]
+            assert isinstance(llpr, TargetUncertainty)
+            llpr.inverse.copy_(result.inverse)
+            llpr.scale.fill_(result.scale)
+            members = int(llpr.offsets.shape[1])
+            if members:
+                covariance = result.scale * result.inverse
+                factor = torch.linalg.cholesky(
+                    0.5 * (covariance + covariance.T)
+                    + 1e-12
+                    * covariance.diagonal().mean()
+                    * torch.eye(len(covariance), dtype=torch.float64)
+                )
+                noise = torch.randn((len(covariance), members), dtype=torch.float64)
+                llpr.offsets.copy_(factor @ noise)
+
+    def save_checkpoint(self, model: ModelInterface[Any], path: str | Path) -> None:
+        data = model.get_checkpoint()
+        data["trainer_checkpoint_version"] = self.__checkpoint_version__
+        data["trainer"] = {"hypers": dict(self.hypers), "state": None}
+        save_checkpoint(data, path)
+
+    @classmethod
+    def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+        return upgrade(checkpoint, "trainer", cls.__checkpoint_version__, {})
+
+    @classmethod
+    def load_checkpoint(
+        cls,
+        checkpoint: Dict[str, Any],
+        hypers: TrainerHypers,
+        context: TrainerCheckpointContext,
+    ) -> LLPRTrainer:
+        return cls(hypers)
