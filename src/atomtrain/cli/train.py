@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
         restart=args.restart,
         outputs_root=Path(args.outputs),
     )
+    from ..training import distributed
+
+    if not distributed.is_main_process():
+        return 0
     print(
         f"wrote the model to {result.model} and its checkpoint to "
         f"{result.checkpoint}; logs and copies are in {result.run_dir}"

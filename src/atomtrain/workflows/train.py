@@ -22,6 +22,7 @@ from ..architectures.discovery import import_architecture
 from ..data.dataset import Dataset
 from ..finetune import finetune_model, finish_finetune, resume_finetune
 from ..options import load_options, resolve_devices, resolve_dtype, validate_options
+from ..training import distributed
 from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
 from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
@@ -100,9 +101,11 @@ def train(
     outputs_root: Path = Path("outputs"),
 ) -> TrainResult:
     """Train from ``options_path`` and write ``output`` (the exported model) and its
-    checkpoint (same name, ``.ckpt``), with copies in the run directory."""
-    from ..data.loading import load_datasets
+    checkpoint (same name, ``.ckpt``), with copies in the run directory.
 
+    Under a multi-process launcher (torchrun, SLURM), every process trains its share
+    of each batch and only the first one writes: one run directory, one checkpoint,
+    one exported model."""
     configure_warnings()
     raw, file = load_options(options_path, overrides)
     options = validate_options(raw, file, options_path.parent)
@@ -110,31 +113,64 @@ def train(
     model_class = architecture.__model__
     devices = resolve_devices(options["device"], model_class.__supported_devices__)
     dtype = resolve_dtype(options["base_precision"], model_class.__supported_dtypes__)
-    restart_path = _restart_checkpoint(restart, outputs_root)
+    try:
+        devices = distributed.initialize(devices)
+        return _train(
+            options,
+            architecture,
+            devices,
+            dtype,
+            output,
+            extensions,
+            restart,
+            outputs_root,
+        )
+    finally:
+        distributed.shutdown()
+
+
+def _train(
+    options: Dict[str, Any],
+    architecture: Any,
+    devices: List[torch.device],
+    dtype: torch.dtype,
+    output: Path,
+    extensions: Optional[Path],
+    restart: Optional[str],
+    outputs_root: Path,
+) -> TrainResult:
+    from ..data.loading import load_datasets
+
+    restart_path = distributed.run_on_main(_restart_checkpoint, restart, outputs_root)
     checkpoint = read_checkpoint(restart_path)[0] if restart_path else None
 
-    run_dir = create_run_directory(outputs_root)
-    write_options(run_dir, options)
+    def new_run_directory() -> Path:
+        run_dir = create_run_directory(outputs_root)
+        write_options(run_dir, options)
+        return run_dir
+
+    run_dir = distributed.run_on_main(new_run_directory)
+    main = distributed.is_main_process()
     _seed_everything(int(options["seed"]))
     indices_from = restart_path.parent / "indices" if restart_path else None
-    data = load_datasets(options, run_dir, indices_from)
+    data = load_datasets(options, run_dir if main else None, indices_from)
 
     model, trainer = _build(
         architecture, options["architecture"], data, checkpoint, run_dir
     )
-    if hasattr(trainer, "external_loggers"):
+    if hasattr(trainer, "external_loggers") and main:
         trainer.external_loggers = _external_loggers(options, run_dir)
     training: List[Dataset] = list(data.training)
     validation: List[Dataset] = list(data.validation)
     trainer.train(model, dtype, devices, training, validation, checkpoint_dir=run_dir)
     finish_finetune(model)
 
-    checkpoint_path = output.with_suffix(".ckpt")
+    result = TrainResult(run_dir, output.with_suffix(".ckpt"), output)
+    if not main:
+        return result
     exported = _write_outputs(
-        trainer, model, run_dir, checkpoint_path, output, extensions
+        trainer, model, run_dir, result.checkpoint, output, extensions
     )
-
-    result = TrainResult(run_dir, checkpoint_path, output)
     if options.get("final_eval", True):
         batch_size = int(options["architecture"]["training"].get("batch_size", 16))
         splits: Dict[str, List[Dataset]] = {
