@@ -165,8 +165,13 @@ def test_the_golden_checkpoint_of_this_version_exists():
     )
 
 
+# the conformance suite keeps its own golden files, named with both versions
 @pytest.mark.parametrize(
-    "path", sorted(GOLDEN.glob("composition-model-v*.ckpt")), ids=str
+    "path",
+    sorted(
+        p for p in GOLDEN.glob("composition-model-v*.ckpt") if "trainer" not in p.name
+    ),
+    ids=str,
 )
 def test_golden_checkpoints_load_upgrade_and_evaluate(path, ethanol):
     checkpoint = load_checkpoint(path)

@@ -50,7 +50,7 @@ def last_layer_features_name(target: str) -> str:
 class DummyModel(ModelInterface[ModelHypers]):
     """Radial-feature network for invariant scalar targets."""
 
-    __checkpoint_version__ = 1
+    __checkpoint_version__ = 2
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float64, torch.float32]
     __default_metadata__ = ModelMetadata(
@@ -314,7 +314,13 @@ class DummyModel(ModelInterface[ModelHypers]):
             dict(section["hypers"]),  # type: ignore[arg-type]
             DatasetInfo.from_dict(section["dataset_info"]),
         )
-        model.load_state_dict(model_weights(checkpoint, context))
+        weights = model_weights(checkpoint, context)
+        # load in the dtype the weights were saved in: a float64 model built in the
+        # default float32 would lose precision, and restarts would not be exact
+        saved = [w.dtype for w in weights.values() if w.is_floating_point()]
+        if saved:
+            model.to(saved[0])
+        model.load_state_dict(weights)
         return model
 
     def get_checkpoint(self) -> Dict[str, Any]:
@@ -328,7 +334,9 @@ class DummyModel(ModelInterface[ModelHypers]):
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
-        return upgrade(checkpoint, "model", cls.__checkpoint_version__, {})
+        return upgrade(
+            checkpoint, "model", cls.__checkpoint_version__, {1: _model_v1_to_v2}
+        )
 
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
         capabilities = ModelCapabilities(
@@ -345,3 +353,9 @@ class DummyModel(ModelInterface[ModelHypers]):
             metadata if metadata is not None else self.metadata,
             capabilities,
         )
+
+
+def _model_v1_to_v2(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Version 2 added the ``zbl`` hyper (off in every older model)."""
+    checkpoint["model"]["hypers"].setdefault("zbl", False)
+    return checkpoint
