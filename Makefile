@@ -13,9 +13,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml
+EXTERNAL := examples/external-architecture
+
+# The external example architecture is installed beside atomtrain (from its own
+# folder, through its entry point) so that CI trains it and runs its own tests.
+$(STAMP): $(PY) pyproject.toml $(EXTERNAL)/pyproject.toml
 	$(PIP) install --quiet $(TORCH_PIN)
 	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet --no-deps --no-build-isolation -e $(EXTERNAL)
 	touch $(STAMP)
 
 venv install: $(STAMP)
