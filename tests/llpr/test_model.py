@@ -80,7 +80,11 @@ def test_energy_uncertainty_through_the_ase_calculator_is_calibrated(
         atoms.calc = calculator
         errors.append(atoms.get_potential_energy() - reference)
         sigmas.append(
-            float(calculator.additional_outputs["energy_uncertainty"].block().values.detach())
+            float(
+                calculator.additional_outputs["energy_uncertainty"]
+                .block()
+                .values.detach()
+            )
         )
     check = coverage(torch.tensor(errors), torch.tensor(sigmas))
     print(check.message("the held-out frames", "energy"))
