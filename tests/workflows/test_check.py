@@ -108,3 +108,18 @@ def test_a_target_the_architecture_cannot_model_is_an_error(workdir, resources, 
         output
     )
     assert "1 error(s)" in output
+
+
+def test_qm7x_polarizability_passes_with_an_architecture_that_models_it(
+    workdir, resources, capsys
+):
+    polarizability = {"key": "polarizability", "type": {"cartesian": {"rank": 2}}}
+    data = resources / "qm7x_reduced_100.xyz"
+    options = _write_options(workdir, data, {"mtt::polarizability": polarizability})
+    raw = yaml.safe_load(options.read_text())
+    raw["architecture"] = {"name": "pet"}
+    options.write_text(yaml.safe_dump(raw))
+    assert main(["check", str(options)]) == 0
+    output = capsys.readouterr().out
+    assert "mtt::polarizability" in output
+    assert "0 error(s)" in output

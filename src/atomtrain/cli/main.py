@@ -122,14 +122,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _log_to_console() -> None:
-    """Messages of atomtrain's loggers (epoch lines, notices) go to standard output,
-    once, as plain lines."""
+    """Messages of atomtrain's loggers (epoch lines, summaries) go to the current
+    standard output as plain lines, through one handler."""
     logger = logging.getLogger("atomtrain")
-    if not any(getattr(h, "_atomtrain_console", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._atomtrain_console = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
+    for handler in logger.handlers:
+        if getattr(handler, "_atomtrain_console", False):
+            handler.setStream(sys.stdout)  # type: ignore[attr-defined]
+            break
+    else:
+        console = logging.StreamHandler(sys.stdout)
+        console.setFormatter(logging.Formatter("%(message)s"))
+        console._atomtrain_console = True  # type: ignore[attr-defined]
+        logger.addHandler(console)
     logger.setLevel(logging.INFO)
 
 

@@ -55,20 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
     from ..workflows.train import train
 
-    result = train(
+    train(
         Path(args.options),
         overrides=args.override,
         output=Path(args.output),
         extensions=Path(args.extensions) if args.extensions else None,
         restart=args.restart,
         outputs_root=Path(args.outputs),
-    )
-    from ..training import distributed
-
-    if not distributed.is_main_process():
-        return 0
-    print(
-        f"wrote the model to {result.model} and its checkpoint to "
-        f"{result.checkpoint}; logs and copies are in {result.run_dir}"
     )
     return 0

@@ -9,6 +9,7 @@ checkpoint; export; evaluate the exported model on every split.
 
 from __future__ import annotations
 
+import logging
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
 from .models import read_checkpoint, save_exported
 from .run_directory import create_run_directory, newest_checkpoint, write_options
+from .summary import end_summary, start_summary
+
+LOGGER = logging.getLogger("atomtrain.train")
 
 
 @dataclass
@@ -162,6 +166,14 @@ def _train(
         trainer.external_loggers = _external_loggers(options, run_dir)
     training: List[Dataset] = list(data.training)
     validation: List[Dataset] = list(data.validation)
+    if main:
+        splits: Dict[str, List[Dataset]] = {
+            "training": training,
+            "validation": validation,
+            "test": list(data.test),
+        }
+        name = options["architecture"]["name"]
+        LOGGER.info(start_summary(name, model, splits, devices, dtype, run_dir))
     trainer.train(model, dtype, devices, training, validation, checkpoint_dir=run_dir)
     finish_finetune(model)
 
@@ -173,14 +185,15 @@ def _train(
     )
     if options.get("final_eval", True):
         batch_size = int(options["architecture"]["training"].get("batch_size", 16))
-        splits: Dict[str, List[Dataset]] = {
+        final: Dict[str, List[Dataset]] = {
             "training": training,
             "validation": validation,
             "test": list(data.test),
         }
         result.evaluations = _final_evaluation(
-            exported, splits, batch_size, str(devices[0])
+            exported, final, batch_size, str(devices[0])
         )
+    LOGGER.info(end_summary(run_dir, result.checkpoint, output, extensions))
     return result
 
 
