@@ -180,18 +180,23 @@ def test_pickled_checkpoint_is_refused(workdir, resources, capsys, command):
 
 
 @pytest.mark.skipif(not REFERENCE_MTT.exists(), reason="reference environment absent")
-def test_reference_mtt_eval_reads_an_exported_model(workdir, resources):
+@pytest.mark.parametrize("architecture", ["dummy", "soap_bpnn"])
+def test_reference_mtt_eval_reads_an_exported_model(workdir, resources, architecture):
     data = resources / "carbon_reduced_100.xyz"
     options = _options(
         workdir / "options.yaml",
         data,
+        epochs=1,
         forces={"key": "force"},
         virial={"key": "virial"},
     )
     raw = yaml.safe_load(options.read_text())
     raw["training_set"]["targets"]["energy"]["unit"] = "eV"
+    raw["architecture"]["name"] = architecture
+    if architecture == "soap_bpnn":
+        raw["architecture"]["model"] = {"soap": {"max_radial": 3, "max_angular": 2}}
     options.write_text(yaml.safe_dump(raw))
-    assert main(["train", str(options), "-o", "carbon.pt"]) == 0
+    assert main(["train", str(options), "-o", "carbon.pt", "-e", "extensions"]) == 0
     (workdir / "eval.yaml").write_text(
         yaml.safe_dump(
             {
@@ -208,7 +213,10 @@ def test_reference_mtt_eval_reads_an_exported_model(workdir, resources):
     )
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [str(REFERENCE_MTT), "eval", "carbon.pt", "eval.yaml", "-o", "ref.xyz"],
+        [
+            str(REFERENCE_MTT),
+            *("eval", "carbon.pt", "eval.yaml", "-o", "ref.xyz", "-e", "extensions"),
+        ],
         capture_output=True,
         text=True,
         env=environment,
