@@ -165,7 +165,12 @@ def shutdown() -> None:
     """Leave the process group (no-op when running alone)."""
     global _OBJECT_GROUP
     if dist.is_initialized():
-        dist.destroy_process_group()
+        # every process reaches this point before the groups go away: gloo aborts a
+        # process whose peer tears its connections down first
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
     _OBJECT_GROUP = None
 
 
