@@ -139,13 +139,25 @@ class EpochLog:
             logger.log(epoch, values)
 
     def format_line(self, epoch: int, values: Dict[str, float]) -> str:
+        """``epoch 3 | lr 1.0e-03 | loss 2.1e+01 / 2.4e+01 | energy RMSE 1.2 / 1.5
+        meV/atom | ...``: training / validation pairs; the MAEs are in the CSV."""
         parts = [f"epoch {epoch:>4d}"]
-        for name in self.columns[1:]:
-            if name not in values:
+        if "learning_rate" in values:
+            parts.append(f"lr {values['learning_rate']:.2e}")
+        names = ["loss"] + [
+            column[len("train.") : -len(".rmse")]
+            for column in self.columns
+            if column.startswith("train.") and column.endswith(".rmse")
+        ]
+        for name in names:
+            suffix = "" if name == "loss" else ".rmse"
+            pair = [values.get(f"{split}.{name}{suffix}") for split in ("train", "val")]
+            if all(value is None for value in pair):
                 continue
-            label = "lr" if name == "learning_rate" else name
-            unit = f" {self.units[name]}" if self.units[name] else ""
-            parts.append(f"{label} {values[name]:10.4e}{unit}")
+            shown = " / ".join("-" if v is None else f"{v:.4g}" for v in pair)
+            unit = self.units.get(f"train.{name}{suffix}", "")
+            label = "loss" if name == "loss" else f"{name} RMSE"
+            parts.append(f"{label} {shown}{' ' + unit if unit else ''}")
         return " | ".join(parts)
 
     def _write_csv(self, epoch: int, values: Dict[str, float]) -> None:
