@@ -18,8 +18,6 @@ from pet_helpers import ENERGY, systems_of, tiny_hypers
 
 from atomtrain.checkpoints import (
     CheckpointVersionError,
-    checkpoint_fingerprint,
-    checkpoint_signature,
     load_checkpoint,
     save_checkpoint,
 )
@@ -29,8 +27,7 @@ from atomtrain.errors import UserError
 from atomtrain.pet import PET, Trainer
 from atomtrain.pet.model import UnsupportedTargetError, last_layer_features_name
 
-GOLDEN = Path(__file__).parent / "checkpoints"
-CURRENT_GOLDEN = GOLDEN / f"pet-model-v{PET.__checkpoint_version__}.ckpt"
+GOLDEN = Path(__file__).parents[1] / "resources" / "checkpoints"
 
 
 def energies(model: PET, structures, **kwargs) -> torch.Tensor:
@@ -321,52 +318,34 @@ def test_a_newer_checkpoint_is_refused(model):
         PET.upgrade_checkpoint(checkpoint)
 
 
-def test_the_golden_checkpoint_of_this_version_exists():
-    assert CURRENT_GOLDEN.is_file(), (
-        f"no golden checkpoint {CURRENT_GOLDEN.name}: run "
-        "'python tests/pet/test_model.py' to write it"
-    )
-
-
-@pytest.mark.parametrize("path", sorted(GOLDEN.glob("pet-model-v*.ckpt")), ids=str)
-def test_golden_checkpoints_load_upgrade_and_evaluate(path, ethanol):
-    checkpoint = Trainer.upgrade_checkpoint(
-        PET.upgrade_checkpoint(load_checkpoint(path))
-    )
+def test_a_version_1_checkpoint_upgrades_to_unit_output_scales(ethanol):
+    # written by PET version 1, before output scaling; the suite checks that every
+    # golden file loads, this one that the upgrade keeps what version 1 computed
+    v1 = load_checkpoint(GOLDEN / "pet-model-v1-trainer-v1.ckpt")
+    assert v1["model_checkpoint_version"] == 1
+    weights = dict(v1["model"]["state_dict"])
+    checkpoint = Trainer.upgrade_checkpoint(PET.upgrade_checkpoint(v1))
     assert checkpoint["model_checkpoint_version"] == PET.__checkpoint_version__
-    assert checkpoint["trainer_checkpoint_version"] == Trainer.__checkpoint_version__
-    model = PET.load_checkpoint(checkpoint, context="export").to(torch.float64)
-    Trainer.load_checkpoint(checkpoint, checkpoint["trainer"]["hypers"], "restart")
-    values = energies(model.eval(), [ethanol[0]])
-    assert math.isfinite(float(values))
+    model = PET.load_checkpoint(checkpoint, context="restart")
+    assert model.output_scaler.is_fitted("energy")
+    assert model.output_scaler.scale("energy").tolist() == [1.0]
+    best = checkpoint["trainer"]["state"]["best_model_state_dict"]
+    assert best["output_scaler.scales.energy.fitted"]
+    # the network's weights are untouched: version 1's prediction, as built then
+    unscaled = PET(model.hypers, model.dataset_info)
+    unscaled.load_state_dict(weights, strict=False)
+    structures = list(ethanol)[:3]
+    torch.testing.assert_close(
+        energies(model.to(torch.float64).eval(), structures),
+        energies(unscaled.to(torch.float64).eval(), structures),
+    )
 
 
-def test_the_format_does_not_change_without_a_version_bump(tmp_path):
-    golden = load_checkpoint(CURRENT_GOLDEN)
-    golden_checkpoint(tmp_path / "fresh.ckpt")
-    fresh = load_checkpoint(tmp_path / "fresh.ckpt")
-    for section in ("model", "trainer"):
-        key = f"{section}_checkpoint_version"
-        assert fresh[key] == golden[key]
-        assert checkpoint_fingerprint(fresh[section]) == checkpoint_fingerprint(
-            golden[section]
-        ), (
-            f"the {section} checkpoint format changed but its version did not "
-            f"(still {fresh[key]}): bump __checkpoint_version__, add an upgrade step "
-            "and store a new golden file ('python tests/pet/test_model.py').\n"
-            f"golden: {checkpoint_signature(golden[section])}\n"
-            f"fresh:  {checkpoint_signature(fresh[section])}"
-        )
-
-
-def golden_checkpoint(path: Path) -> None:
-    """A small untrained PET for the ethanol energies, saved with its trainer."""
-    info = DatasetInfo(atomic_types=[1, 6, 8], targets={"energy": ENERGY})
-    torch.manual_seed(0)
-    Trainer({"num_epochs": 1}).save_checkpoint(PET(tiny_hypers(), info), path)
-
-
-if __name__ == "__main__":
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    golden_checkpoint(CURRENT_GOLDEN)
-    print(f"wrote {CURRENT_GOLDEN}")
+def test_the_output_scale_multiplies_the_network_output(model, ethanol):
+    structures = list(ethanol)[:3]
+    model.baseline_enabled = False
+    before = energies(model, structures)
+    model.output_scaler.scales["energy"].values.fill_(25.0)
+    torch.testing.assert_close(energies(model, structures), 25.0 * before)
+    model.output_scaler.enabled = False
+    torch.testing.assert_close(energies(model, structures), before)

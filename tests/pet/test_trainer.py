@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -17,7 +18,8 @@ from metatomic_ase import MetatomicCalculator
 from pet_helpers import ENERGY, frame_structure, tiny_hypers
 
 from atomtrain.cli.main import main
-from atomtrain.data.info import TargetInfo
+from atomtrain.data.dataset import InMemoryDataset
+from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import TargetData
 from atomtrain.pet import PET, Trainer
 from atomtrain.pet.trainer import RandomOrientation, invert
@@ -103,11 +105,39 @@ def test_augmentation_can_be_turned_off(ethanol):
     assert trainer.transform_structure() is None
 
 
+def rms_force(dataset, name: str = "energy") -> float:
+    forces = torch.cat([s.targets[name].gradients["positions"] for s in dataset])
+    return float(forces.pow(2).mean().sqrt())
+
+
+def test_output_scales_are_fitted_once_and_new_heads_get_theirs(ethanol):
+    model = PET(tiny_hypers(), ethanol.info)
+    trainer = Trainer({})
+    first = ethanol.subset(range(10))
+    trainer.before_training(model, [first], ethanol.info)
+    assert float(model.output_scaler.scale("energy")) == pytest.approx(rms_force(first))
+    # a restart or fine-tune on other data keeps the scale the weights were
+    # trained with; a new head (energy/pbe labels) gets its own
+    model.restart(DatasetInfo(atomic_types=[1, 6, 8], targets={"energy/pbe": ENERGY}))
+    other = InMemoryDataset(
+        [
+            replace(s, targets={"energy/pbe": s.targets["energy"]})
+            for s in ethanol.subset(range(50, 90))
+        ],
+        model.dataset_info,
+        [ethanol.origin(i) for i in range(50, 90)],
+    )
+    trainer.before_training(model, [other], model.dataset_info)
+    assert float(model.output_scaler.scale("energy")) == pytest.approx(rms_force(first))
+    assert float(model.output_scaler.scale("energy/pbe")) == pytest.approx(
+        rms_force(other, "energy/pbe")
+    )
+
+
 @pytest.mark.slow
 def test_training_through_the_engine_lowers_the_loss(ethanol, tmp_path):
-    # at initialisation PET's forces are ~400 times smaller than the ethanol ones,
-    # and the first tens of steps grow them: 100 steps on ten structures (without
-    # augmentation, so that the fit itself is tested) show it
+    # 100 steps on ten structures (without augmentation, so that the fit itself is
+    # tested); the output scale is fitted first, to the residual forces (kcal/mol/Å)
     torch.manual_seed(0)
     model = PET(tiny_hypers(num_gnn_layers=1, num_attention_layers=1), ethanol.info)
     hypers = {
@@ -129,6 +159,7 @@ def test_training_through_the_engine_lowers_the_loss(ethanol, tmp_path):
     assert len(losses) == 100
     assert losses[-1] < 0.5 * losses[0]
     assert model.baseline_enabled
+    assert float(model.output_scaler.scale("energy")) == pytest.approx(rms_force(train))
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from atomtrain.checkpoints import new_checkpoint, upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
+from atomtrain.training.scaling import OutputScaler
 from atomtrain.training.state import model_weights
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.dtype import dtype_to_str
@@ -59,10 +60,31 @@ def _output_size(info: TargetInfo) -> int:
     )
 
 
+def add_output_scales(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 1 → 2: the output scaler. Version 1 had none, so
+    every target gets the scale 1, marked as fitted: restarting or fine-tuning keeps
+    the function the stored weights compute. Added to the live, best and EMA
+    weights (the EMA averages floating-point entries only)."""
+    info = DatasetInfo.from_dict(checkpoint["model"]["dataset_info"])
+    state = (checkpoint.get("trainer") or {}).get("state") or {}
+    weights = [checkpoint["model"]["state_dict"], state.get("best_model_state_dict")]
+    for entries in [w for w in weights if w is not None]:
+        for name, target in info.targets.items():
+            prefix = f"output_scaler.scales.{name}"
+            ones = torch.ones(target.num_subtargets, dtype=torch.float64)
+            entries[f"{prefix}.values"] = ones
+            entries[f"{prefix}.fitted"] = torch.tensor(True)
+    if state.get("ema") is not None:
+        for name, target in info.targets.items():
+            ones = torch.ones(target.num_subtargets, dtype=torch.float64)
+            state["ema"][f"output_scaler.scales.{name}.values"] = ones
+    return checkpoint
+
+
 class PET(ModelInterface[ModelHypers]):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
-    __checkpoint_version__ = 1
+    __checkpoint_version__ = 2
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
@@ -126,6 +148,7 @@ class PET(ModelInterface[ModelHypers]):
         self.llf_names = {}
         for name, info in dataset_info.targets.items():
             self._add_head(name, info)
+        self.output_scaler = OutputScaler(dataset_info.targets)
         self.composition_baseline = CompositionBaseline(types, dataset_info.targets)
         self.baseline_enabled = True
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
@@ -211,7 +234,7 @@ class PET(ModelInterface[ModelHypers]):
                     shape = [values.shape[0]]
                     shape += [3] * len(self.component_names[name])
                     shape.append(self.num_properties[name])
-                    values = values.reshape(shape)
+                    values = self.output_scaler(name, values.reshape(shape))
                     values = reduce_atoms(values, system, n_systems, per_atom)
                     if name in baseline:
                         values = values + baseline[name].block().values
@@ -279,6 +302,7 @@ class PET(ModelInterface[ModelHypers]):
         for name in self.dataset_info.new_targets(dataset_info):
             self._add_head(name, merged.targets[name])
             self.heads[name].to(device=device, dtype=dtype)
+            self.output_scaler.add_target(name, merged.targets[name])
         self.composition_baseline = self.composition_baseline.extended(
             merged.atomic_types, merged.targets
         )
@@ -298,7 +322,11 @@ class PET(ModelInterface[ModelHypers]):
             dict(section["hypers"]),  # type: ignore[arg-type]
             DatasetInfo.from_dict(section["dataset_info"]),
         )
-        model.load_state_dict(model_weights(checkpoint, context))
+        weights = model_weights(checkpoint, context)
+        # built in the saved dtype: a float64 model loaded into the default float32
+        # would lose precision, and a restart would not continue the run exactly
+        model.to(weights["encoder.species.weight"].dtype)
+        model.load_state_dict(weights)
         return model
 
     def get_checkpoint(self) -> Dict[str, Any]:
@@ -312,7 +340,9 @@ class PET(ModelInterface[ModelHypers]):
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
-        return upgrade(checkpoint, "model", cls.__checkpoint_version__, {})
+        return upgrade(
+            checkpoint, "model", cls.__checkpoint_version__, {1: add_output_scales}
+        )
 
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
         """A metatomic model of every target and feature output, seeing

@@ -3,6 +3,7 @@ training structures (PET learns rotational symmetry from them)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional
 
@@ -14,9 +15,12 @@ from atomtrain.data.dataset import Dataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import Structure, TargetData
 from atomtrain.training.engine import EngineTrainer
+from atomtrain.training.scaling import OutputScaler
 from atomtrain.utils.abc import ModelInterface
 
 from .documentation import TrainerHypers
+
+LOGGER = logging.getLogger("atomtrain.training")
 
 
 class RandomOrientation:
@@ -89,7 +93,20 @@ class Trainer(EngineTrainer[TrainerHypers]):
         datasets: List[Dataset],
         dataset_info: DatasetInfo,
     ) -> None:
+        """Fit the model's output scales (those not fitted yet: a restarted or
+        fine-tuned model keeps its own) on the residual training labels."""
         self.dataset_info = dataset_info
+        scaler = getattr(model, "output_scaler", None)
+        if isinstance(scaler, OutputScaler):
+            fitted = scaler.fit(
+                datasets,
+                dataset_info.targets,
+                self.composition_baseline(model),
+                dataset_info.length_unit,
+            )
+            for name in fitted:
+                scales = ", ".join(f"{v:.4g}" for v in scaler.scale(name).tolist())
+                LOGGER.info(f"output scale of '{name}': {scales}")
 
     def transform_structure(
         self,
