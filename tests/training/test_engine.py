@@ -61,7 +61,7 @@ def test_csv_and_log(ethanol, tmp_path):
     assert units[header.index("val.energy.forces.mae")] == "kcal/mol/angstrom"
     assert [line.split(",")[0] for line in lines[2:]] == ["0", "1"]
     log = (tmp_path / "train.log").read_text()
-    assert "epoch    1 |" in log and "val.energy.forces.rmse" in log
+    assert "epoch    1 |" in log and "energy.forces RMSE" in log
     assert "epoch 0 is the best so far by val.loss (first epoch)" in log
 
 
