@@ -102,7 +102,6 @@ class Trainer(EngineTrainer[TrainerHypers]):
                 datasets,
                 dataset_info.targets,
                 self.composition_baseline(model),
-                dataset_info.length_unit,
             )
             for name in fitted:
                 scales = ", ".join(f"{v:.4g}" for v in scaler.scale(name).tolist())
