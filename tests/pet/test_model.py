@@ -18,6 +18,8 @@ from pet_helpers import ENERGY, systems_of, tiny_hypers
 
 from atomtrain.checkpoints import (
     CheckpointVersionError,
+    checkpoint_fingerprint,
+    checkpoint_signature,
     load_checkpoint,
     save_checkpoint,
 )
@@ -338,6 +340,19 @@ def test_a_version_1_checkpoint_upgrades_to_unit_output_scales(ethanol):
     torch.testing.assert_close(
         energies(model.to(torch.float64).eval(), structures),
         energies(unscaled.to(torch.float64).eval(), structures),
+    )
+
+
+def test_the_model_format_does_not_change_without_a_version_bump(model):
+    name = f"pet-model-v{PET.__checkpoint_version__}-trainer-v1.ckpt"
+    golden = load_checkpoint(GOLDEN / name)["model"]
+    fresh = model.get_checkpoint()["model"]
+    assert checkpoint_fingerprint(fresh) == checkpoint_fingerprint(golden), (
+        "the PET model checkpoint format changed but its version did not: bump "
+        "PET.__checkpoint_version__, add an upgrade step and store a new golden file "
+        f"(the conformance suite's test_format_unchanged_without_version_bump writes "
+        f"it).\ngolden: {checkpoint_signature(golden)}\n"
+        f"fresh:  {checkpoint_signature(fresh)}"
     )
 
 
