@@ -8,8 +8,10 @@ import torch
 from atomtrain.errors import OptionsError
 from atomtrain.finetune.lora import (
     LoRALinear,
+    adapter_state,
     inject_lora,
     linear_layers,
+    load_adapter_state,
     merge_lora,
     select_lora_targets,
 )
@@ -29,7 +31,8 @@ def test_adapters_start_exactly_at_the_pretrained_model_and_merge_exactly():
     network = _network()
     x = torch.randn(7, 5, dtype=torch.float64)
     reference = network(x)
-    plain_keys = set(network.state_dict())
+    reference_state = network.state_dict()
+    plain_keys = set(reference_state)
     inject_lora(network, ["0", "2.0"], rank=2, alpha=4.0)
     assert isinstance(network[0], LoRALinear)
     torch.testing.assert_close(network(x), reference, rtol=0, atol=0)
@@ -54,10 +57,19 @@ def test_adapters_start_exactly_at_the_pretrained_model_and_merge_exactly():
     plain = _network()
     plain.load_state_dict(state)
     torch.testing.assert_close(plain(x), adapted)
-    # loading a plain state puts the weights in W and the adapters back to zero
+    # loading its own state changes nothing, not even the frozen weights
+    frozen = network[0].base.weight.detach().clone()
+    lora_b = network[0].lora_b.detach().clone()
     network.load_state_dict(state)
-    assert float(network[0].lora_b.detach().abs().max()) == 0.0
-    torch.testing.assert_close(network(x), adapted)
+    assert torch.equal(network[0].base.weight, frozen)
+    assert torch.equal(network[0].lora_b, lora_b)
+    torch.testing.assert_close(network(x), adapted, rtol=0, atol=0)
+    # another plain state (an EMA average, the best model) becomes the merged
+    # weights, and the adapters keep training from where they were
+    network.load_state_dict(reference_state)
+    assert torch.equal(network[0].lora_b, lora_b)
+    torch.testing.assert_close(network(x), reference)
+    network.load_state_dict(state)
 
     with torch.no_grad():
         network[0].lora_b.normal_()
@@ -79,3 +91,36 @@ def test_target_modules_are_matched_by_name_suffix_and_unknown_ones_named():
     message = str(error.value)
     assert "finetune.config.target_modules.0" in message
     assert "its linear layers are 0, 2.0, 3" in message
+
+
+def test_adapter_state_puts_back_the_exact_adapters():
+    network = _network()
+    inject_lora(network, ["0", "3"], rank=2, alpha=4.0)
+    with torch.no_grad():
+        for name in ("0", "3"):
+            network.get_submodule(name).lora_b.normal_()
+    x = torch.randn(7, 5, dtype=torch.float64)
+    adapted = network(x)
+    state = adapter_state(network)
+    assert sorted(state) == ["0", "3"]
+    assert set(state["0"]) == {"base.weight", "lora_a", "lora_b"}
+
+    # what a restart does: the plain model with the merged weights, new adapters
+    plain = _network()
+    plain.load_state_dict(network.state_dict())
+    inject_lora(plain, ["0", "3"], rank=2, alpha=4.0)
+    load_adapter_state(plain, state)
+    for name in ("0", "3"):
+        ours, theirs = plain.get_submodule(name), network.get_submodule(name)
+        for key in ("base.weight", "lora_a", "lora_b"):
+            assert torch.equal(ours.get_parameter(key), theirs.get_parameter(key))
+    torch.testing.assert_close(plain(x), adapted, rtol=0, atol=0)
+
+    other = _network()
+    inject_lora(other, ["0"], rank=2, alpha=4.0)
+    with pytest.raises(ValueError, match=r"adapters on \['0', '3'\]"):
+        load_adapter_state(other, state)
+    wider = _network()
+    inject_lora(wider, ["0", "3"], rank=3, alpha=4.0)
+    with pytest.raises(ValueError, match=r"'0\.lora_a' of the checkpoint has shape"):
+        load_adapter_state(wider, state)

@@ -4,6 +4,7 @@ fine-tuned on DFT ethanol (kcal/mol) with each method, through the train workflo
 from __future__ import annotations
 
 import copy
+import csv
 from pathlib import Path
 from typing import Any, Dict
 
@@ -11,11 +12,14 @@ import ase.io
 import pytest
 import torch
 import yaml
+from metatomic.torch import load_atomistic_model
 
+from atomtrain.checkpoints import load_checkpoint, save_checkpoint
 from atomtrain.data.batching import BatchBuilder
 from atomtrain.data.loading import load_datasets
 from atomtrain.errors import OptionsError, UserError
 from atomtrain.finetune import StepZeroMismatch, step_zero_check
+from atomtrain.finetune.lora import CHECKPOINT_SECTION
 from atomtrain.options import validate_options
 from atomtrain.workflows.models import model_from_checkpoint
 from atomtrain.workflows.train import train
@@ -26,7 +30,7 @@ def _options(path: Path, data: Path, targets: Dict[str, Any], **training) -> Pat
         "architecture": {
             "name": "dummy",
             "model": {"hidden": 16},
-            "training": {"num_epochs": 2, "batch_size": 10, **training},
+            "training": {"num_epochs": 2, "batch_size": 10} | training,
         },
         "base_precision": 64,
         "seed": 5,
@@ -193,3 +197,66 @@ def test_step_zero_check_catches_a_changed_model(pretrained, tmp_path, resources
     assert report.differences["energy"] == 0.0
     with pytest.raises(StepZeroMismatch, match="predicts 'energy' differently"):
         step_zero_check(model, damaged, datasets)
+
+
+def _epoch_losses(run_dir: Path) -> Dict[str, str]:
+    with open(run_dir / "train.csv") as file:
+        rows = [row for row in csv.DictReader(file) if row["epoch"].isdigit()]
+    return {row["epoch"]: row["train.loss"] for row in rows}
+
+
+@pytest.mark.parametrize(
+    ("method", "keep_adapters"), [("lora", True), ("lora", False), ("heads", True)]
+)
+def test_a_restarted_finetuning_run_continues_exactly(
+    pretrained, tmp_path, resources, method, keep_adapters
+):
+    finetune: Dict[str, Any] = {"read_from": str(pretrained), "method": method}
+    if method == "lora":
+        finetune["config"] = {"rank": 2, "alpha": 4.0}
+    options = _options(
+        tmp_path / "lora.yaml",
+        resources / "ethanol_reduced_100.xyz",
+        _dft_targets(),
+        finetune=finetune,
+        num_epochs=4,
+        checkpoint_interval=2,
+        learning_rate=1e-2,
+    )
+    whole = train(options, output=tmp_path / "whole.pt")
+    middle = load_checkpoint(whole.run_dir / "model_1.ckpt")
+    if method == "lora":
+        adapters = middle[CHECKPOINT_SECTION]
+        assert sorted(adapters) == ["network.0", "network.2"]
+        assert float(adapters["network.0"]["lora_b"].abs().max()) > 0.0
+    else:
+        assert CHECKPOINT_SECTION not in middle
+    # the architecture reads the same checkpoint as its plain self
+    model_from_checkpoint(whole.run_dir / "model_1.ckpt", "export")
+    if not keep_adapters:
+        del middle[CHECKPOINT_SECTION]
+    save_checkpoint(middle, whole.run_dir / "middle.ckpt")
+
+    resumed = train(
+        options,
+        output=tmp_path / "resumed.pt",
+        restart=str(whole.run_dir / "middle.ckpt"),
+    )
+    before, after = _epoch_losses(whole.run_dir), _epoch_losses(resumed.run_dir)
+    assert list(after) == ["2", "3"]
+    final = load_checkpoint(resumed.checkpoint)
+    reference = load_checkpoint(whole.checkpoint)
+    if keep_adapters:
+        assert after == {epoch: before[epoch] for epoch in after}
+        for key, value in reference["model"]["state_dict"].items():
+            torch.testing.assert_close(
+                final["model"]["state_dict"][key], value, rtol=0, atol=0
+            )
+    else:
+        # new adapters from the merged weights: the run goes on, but differently
+        assert after["2"] != before["2"]
+    # the final checkpoint keeps the adapters, the exported model is merged
+    if method == "lora":
+        assert set(final[CHECKPOINT_SECTION]) == {"network.0", "network.2"}
+    exported = load_atomistic_model(str(resumed.model))
+    assert not any("lora" in name for name, _ in exported.named_parameters())

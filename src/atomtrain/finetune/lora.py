@@ -9,8 +9,12 @@ and exported model is the plain architecture.
 
 A :class:`LoRALinear` reads and writes its state as the plain linear layer it stands
 for (``weight`` = the merged weight, ``bias``): checkpoints written during training,
-best-model snapshots and EMA averages stay loadable by the architecture, and loading
-such a state puts the merged weight in ``W`` with ``B = 0``.
+best-model snapshots and EMA averages stay loadable by the architecture. Loading such
+a state sets the merged weight and keeps the adapters (``W`` becomes the loaded weight
+minus ``scale · B A``), so that swapping EMA or best weights in and out leaves the
+adapters training. The exact state of the adapters (``W``, ``A``, ``B``), which the
+merged weight cannot give back, is read by :func:`adapter_state` into a checkpoint
+section of its own and put back by :func:`load_adapter_state` on a restart.
 """
 
 from __future__ import annotations
@@ -90,14 +94,72 @@ def _plain_state(
 def _from_plain_state(
     module: LoRALinear, state: Dict[str, Any], prefix: str, *args: Any
 ) -> None:
-    """Load-state-dict pre-hook: a plain layer's weight goes into ``W``, ``B = 0``."""
+    """Load-state-dict pre-hook: a plain layer's weight becomes the merged weight,
+    the adapters are kept (``W`` is left untouched when the merged weight is
+    already the loaded one)."""
     if prefix + "weight" not in state:
         return
-    state[prefix + "base.weight"] = state.pop(prefix + "weight")
+    weight = state.pop(prefix + "weight")
+    with torch.no_grad():
+        current = module.merged_weight()
+        lora_a, lora_b = module.lora_a.detach(), module.lora_b.detach()
+        if torch.equal(weight.to(current), current):
+            base = module.base.weight.detach()
+        else:
+            base = weight.to(current) - module.scale * (lora_b @ lora_a)
+    state[prefix + "base.weight"] = base.clone()
     if prefix + "bias" in state:
         state[prefix + "base.bias"] = state.pop(prefix + "bias")
-    state[prefix + "lora_a"] = module.lora_a.detach().clone()
-    state[prefix + "lora_b"] = torch.zeros_like(module.lora_b)
+    state[prefix + "lora_a"] = lora_a.clone()
+    state[prefix + "lora_b"] = lora_b.clone()
+
+
+#: The checkpoint section holding :func:`adapter_state` while a run trains adapters.
+CHECKPOINT_SECTION = "lora_adapters"
+
+#: Tensors of an adapter stored by :func:`adapter_state`: the frozen weight ``W``
+#: ``[out, in]``, ``A [rank, in]`` and ``B [out, rank]``.
+ADAPTER_TENSORS = ("base.weight", "lora_a", "lora_b")
+
+
+def adapter_state(model: torch.nn.Module) -> Dict[str, Dict[str, torch.Tensor]]:
+    """The exact state of every adapter of ``model`` (empty without adapters):
+    layer name → ``{"base.weight", "lora_a", "lora_b"}``, on the CPU."""
+    state: Dict[str, Dict[str, torch.Tensor]] = {}
+    for name, module in model.named_modules():
+        if isinstance(module, LoRALinear):
+            tensors = {
+                "base.weight": module.base.weight,
+                "lora_a": module.lora_a,
+                "lora_b": module.lora_b,
+            }
+            state[name] = {k: v.detach().cpu().clone() for k, v in tensors.items()}
+    return state
+
+
+def load_adapter_state(
+    model: torch.nn.Module, state: Dict[str, Dict[str, torch.Tensor]]
+) -> None:
+    """Put back the adapters saved by :func:`adapter_state` into the adapters of
+    ``model``, which must be the same layers with the same shapes."""
+    adapters = {n: m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
+    if set(adapters) != set(state):
+        raise ValueError(
+            f"the checkpoint has adapters on {sorted(state)}, the model on "
+            f"{sorted(adapters)}"
+        )
+    with torch.no_grad():
+        for name, tensors in state.items():
+            module = adapters[name]
+            for key in ADAPTER_TENSORS:
+                target = module.get_parameter(key)
+                if tuple(target.shape) != tuple(tensors[key].shape):
+                    raise ValueError(
+                        f"the adapter '{name}.{key}' of the checkpoint has shape "
+                        f"{tuple(tensors[key].shape)}, the model's "
+                        f"{tuple(target.shape)}"
+                    )
+                target.copy_(tensors[key])
 
 
 def linear_layers(model: torch.nn.Module) -> List[str]:

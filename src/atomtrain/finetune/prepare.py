@@ -15,8 +15,10 @@
 5. the step-0 check (:mod:`.check`), logged with the rest.
 
 The training engine then re-fits the composition baseline on the new data (targets
-absent from it keep their pretrained baseline) and trains. :func:`finish_finetune`
-merges LoRA adapters back into the weights after training.
+absent from it keep their pretrained baseline) and trains. Checkpoints written while
+LoRA adapters train carry them exactly (:data:`.lora.CHECKPOINT_SECTION`, written by
+the engine), and :func:`resume_finetune` puts them back on a restart;
+:func:`finish_finetune` merges them into the weights after the last checkpoint.
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ from ..training.logging import LOGGER
 from ..utils.abc import ModelInterface
 from .check import step_zero_check
 from .heads import head_prefixes, inherit_heads, require_heads
-from .lora import LoRALinear, inject_lora, merge_lora, select_lora_targets
+from .lora import (
+    CHECKPOINT_SECTION,
+    LoRALinear,
+    inject_lora,
+    load_adapter_state,
+    merge_lora,
+    select_lora_targets,
+)
 from .settings import OPTION, FinetuneSettings, finetune_settings
 
 
@@ -193,17 +202,41 @@ def finetune_model(
     return model
 
 
-def resume_finetune(model: ModelInterface[Any], training: Dict[str, Any]) -> None:
+def resume_finetune(
+    model: ModelInterface[Any],
+    training: Dict[str, Any],
+    dataset_info: DatasetInfo,
+    checkpoint: Dict[str, Any],
+) -> None:
     """On a restart of a fine-tuning run, freeze and adapt the model as the original
-    run did, so that the stored optimiser state matches its parameters (LoRA
-    adapters restart from the merged weights)."""
+    run did (training the heads of the targets of ``dataset_info``, the data's), so
+    that the stored optimiser state matches its parameters. LoRA
+    adapters are put back exactly from the checkpoint's adapter section; a
+    checkpoint without one (written after the adapters were merged) restarts them
+    from the merged weights, which is logged."""
     settings = finetune_settings(training)
     if settings is None or settings.method == "full":
         return
-    _trainable(model, settings, list(model.dataset_info.targets), [])
+    _trainable(model, settings, list(dataset_info.targets), [])
+    if settings.method != "lora":
+        return
+    adapters = checkpoint.get(CHECKPOINT_SECTION)
+    if adapters:
+        load_adapter_state(model, adapters)
+    else:
+        _log(
+            None,
+            [
+                "the checkpoint holds no LoRA adapters (they were merged into the "
+                "weights at the end of its run): new adapters start from the merged "
+                "weights, and the run does not continue exactly"
+            ],
+        )
 
 
 def finish_finetune(model: torch.nn.Module) -> int:
-    """After training: merge LoRA adapters into the weights, so that the model saved
-    and exported is the plain architecture. The number of layers merged."""
+    """At the end of the run, after its last checkpoint is written (with the
+    adapters, so that a restart can continue it): merge LoRA adapters into the
+    weights, so that the exported model is the plain architecture. The number of
+    layers merged."""
     return merge_lora(model)

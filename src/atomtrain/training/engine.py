@@ -116,8 +116,14 @@ class EngineTrainer(TrainerInterface[HypersType]):
         run.execute()
 
     def checkpoint(self, model: ModelInterface[Any]) -> Dict[str, Any]:
-        """The model's checkpoint with this trainer's section added."""
+        """The model's checkpoint with this trainer's section added, and the exact
+        state of LoRA adapters while a fine-tuning run trains them."""
+        from ..finetune.lora import CHECKPOINT_SECTION, adapter_state
+
         data = model.get_checkpoint()
+        adapters = adapter_state(model)
+        if adapters:
+            data[CHECKPOINT_SECTION] = adapters
         data["trainer_checkpoint_version"] = self.__checkpoint_version__
         data["trainer"] = {
             "hypers": dict(self.hypers),  # type: ignore[call-overload]

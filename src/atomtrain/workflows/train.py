@@ -74,7 +74,7 @@ def _build(
         )
         model = model_class.load_checkpoint(checkpoint, context="restart")
         model = model.restart(data.dataset_info)
-        resume_finetune(model, hypers["training"])
+        resume_finetune(model, hypers["training"], data.dataset_info, checkpoint)
         return model, trainer
     if hypers["training"].get("finetune"):
         model = finetune_model(
@@ -175,7 +175,6 @@ def _train(
         name = options["architecture"]["name"]
         LOGGER.info(start_summary(name, model, splits, devices, dtype, run_dir))
     trainer.train(model, dtype, devices, training, validation, checkpoint_dir=run_dir)
-    finish_finetune(model)
 
     result = TrainResult(run_dir, output.with_suffix(".ckpt"), output)
     if not main:
@@ -208,6 +207,7 @@ def _write_outputs(
     """Save the checkpoint and the exported model in the run directory, copy them to
     where the user asked; the exported model."""
     trainer.save_checkpoint(model, run_dir / "model.ckpt")
+    finish_finetune(model)
     exported = model.export()
     save_exported(exported, run_dir / "model.pt", extensions)
     for source, target in (
