@@ -127,7 +127,9 @@ def _log_to_console() -> None:
     logger = logging.getLogger("atomtrain")
     for handler in logger.handlers:
         if getattr(handler, "_atomtrain_console", False):
-            handler.setStream(sys.stdout)  # type: ignore[attr-defined]
+            # not setStream: it flushes the previous stream, which may be closed
+            # (an earlier main() under a captured standard output)
+            handler.stream = sys.stdout  # type: ignore[attr-defined]
             break
     else:
         console = logging.StreamHandler(sys.stdout)
