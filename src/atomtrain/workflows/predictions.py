@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import ase
 import ase.io
@@ -17,8 +17,9 @@ from .evaluate import Evaluation
 
 
 def prediction_frames(evaluation: Evaluation) -> List[ase.Atoms]:
-    """One ASE ``Atoms`` per evaluated structure, holding its predictions."""
-    frames = []
+    """One ASE ``Atoms`` per evaluated structure, holding its predictions, in the
+    order of the dataset (batches are packed in another order)."""
+    frames: List[Tuple[int, ase.Atoms]] = []
     for batch, predictions in zip(evaluation.batches, evaluation.predictions):
         for s, system in enumerate(batch.systems):
             atoms = ase.Atoms(
@@ -29,8 +30,8 @@ def prediction_frames(evaluation: Evaluation) -> List[ase.Atoms]:
             )
             for name, tensor in predictions.items():
                 _store(atoms, name, tensor, s)
-            frames.append(atoms)
-    return frames
+            frames.append((int(batch.indices[s]), atoms))
+    return [atoms for _, atoms in sorted(frames, key=lambda frame: frame[0])]
 
 
 def _store(atoms: ase.Atoms, name: str, tensor: TensorMap, system: int) -> None:
@@ -71,8 +72,11 @@ def write_predictions(evaluation: Evaluation, path: Path) -> List[Path]:
     if path.suffix == ".mts":
         written = []
         for name in evaluation.predictions[0] if evaluation.predictions else []:
-            tensors = _renumbered([p[name] for p in evaluation.predictions])
-            joined = mts.join(tensors, axis="samples", remove_tensor_name=True)
+            tensors = _renumbered(
+                [p[name] for p in evaluation.predictions],
+                [batch.indices for batch in evaluation.batches],
+            )
+            joined = mts.join(tensors, axis="samples")
             target = path.with_name(f"{path.stem}_{name.replace('::', '_')}.mts")
             mts.save(str(target), joined.to(torch.float64))
             written.append(target)
@@ -85,19 +89,18 @@ def write_predictions(evaluation: Evaluation, path: Path) -> List[Path]:
     return [path]
 
 
-def _renumbered(tensors: List[TensorMap]) -> List[TensorMap]:
-    """Batch-local ``system`` sample numbers made global across batches."""
+def _renumbered(
+    tensors: List[TensorMap], indices: List[torch.Tensor]
+) -> List[TensorMap]:
+    """Batch-local ``system`` sample numbers replaced by the dataset indices of the
+    structures (``indices[b]`` for the tensor of batch ``b``)."""
     result = []
-    offset = 0
-    for tensor in tensors:
+    for tensor, dataset_indices in zip(tensors, indices):
         blocks = []
-        count = 0
         for block in tensor.blocks():
             values = block.samples.values.clone()
             column = block.samples.names.index("system")
-            if values.shape[0] > 0:
-                count = max(count, int(values[:, column].max()) + 1)
-            values[:, column] += offset
+            values[:, column] = dataset_indices.to(values)[values[:, column]]
             new = mts.TensorBlock(
                 values=block.values.detach(),
                 samples=mts.Labels(block.samples.names, values),
@@ -105,6 +108,5 @@ def _renumbered(tensors: List[TensorMap]) -> List[TensorMap]:
                 properties=block.properties,
             )
             blocks.append(new)
-        offset += count
         result.append(TensorMap(tensor.keys, blocks))
     return result
