@@ -243,11 +243,11 @@ class LLPRModel(ModelInterface[ModelHypers]):
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
         if not isinstance(self.wrapped, ModelInterface):
             raise UserError("this LLPR model wraps no model yet; train it first")
+        # the wrapped model's own outputs: the capabilities of its exported form
+        # also list the deprecated aliases metatomic adds (``features``)
         inner = self.wrapped.export().capabilities()
-        outputs = dict(inner.outputs)
-        outputs.update(self.supported_outputs())
         capabilities = ModelCapabilities(
-            outputs=outputs,
+            outputs=self.supported_outputs(),
             atomic_types=inner.atomic_types,
             interaction_range=inner.interaction_range,
             length_unit=inner.length_unit,

@@ -28,6 +28,8 @@ from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..data.sampling import BatchPlan, plan_epoch
 from ..errors import UserError
+from ..llpr.calibration import Coverage
+from ..llpr.evaluation import UncertaintyCalibration, calibration_lines
 from ..training.metrics import MetricAccumulator
 from ..training.predict import with_gradients
 from ..utils.dtype import str_to_dtype
@@ -63,6 +65,8 @@ class Evaluation:
     batches: List[Batch] = field(default_factory=list)
     seconds: float = 0.0
     num_atoms: int = 0
+    #: fractions of errors within ±1 and ±2 sigma of the model's uncertainties
+    calibration: Dict[str, Coverage] = field(default_factory=dict)
 
 
 def evaluation_targets(
@@ -125,6 +129,7 @@ def evaluate(
     )
     wrapped = _Evaluated(model, dataset.info.length_unit)
     gradients = sorted({g for info in targets.values() for g in info.gradients})
+    uncertainty = UncertaintyCalibration(capabilities.outputs, labelled)
     result = Evaluation(metrics={}, units=metrics.units())
     start = time.perf_counter()
     plan = BatchPlan(batch_size=batch_size, shuffle=False)
@@ -132,7 +137,9 @@ def evaluate(
     for indices in batches:
         batch = builder(dataset, indices, gradients)
         outputs = {name: info.model_output() for name, info in targets.items()}
+        outputs.update(uncertainty.outputs())
         predictions = wrapped(batch.systems, outputs, None)
+        uncertainty.update(predictions, batch.targets)
         for name, info in targets.items():
             wanted = list(info.gradients)
             if name in batch.targets and len(batch.targets[name]) > 0:
@@ -150,6 +157,7 @@ def evaluate(
             result.batches.append(_without_graph(batch))
     result.seconds = time.perf_counter() - start
     result.metrics = metrics.compute()
+    result.calibration = uncertainty.coverages()
     return result
 
 
@@ -168,12 +176,14 @@ def _without_graph(batch: Batch) -> Batch:
 
 
 def format_metrics(name: str, evaluation: Evaluation) -> str:
-    """Aligned lines ``name: target.rmse = value unit``, and the timing."""
+    """Aligned lines ``name: target.rmse = value unit``, the calibration of the
+    model's uncertainties, and the timing."""
     lines = [f"{name}:"]
     width = max((len(k) for k in evaluation.metrics), default=0)
     for key, value in evaluation.metrics.items():
         unit = evaluation.units.get(key, "")
         lines.append(f"  {key:<{width}} = {value:.6g} {unit}".rstrip())
+    lines.extend(f"  {line}" for line in calibration_lines(evaluation.calibration))
     if evaluation.num_atoms:
         per_atom = evaluation.seconds / evaluation.num_atoms * 1e6
         lines.append(
