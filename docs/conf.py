@@ -13,7 +13,12 @@ copyright = "the atomtrain developers"
 release = __version__
 version = __version__
 
-extensions = ["myst_parser", "sphinx.ext.mathjax", "atomtrain_pages"]
+extensions = [
+    "myst_parser",
+    "sphinx.ext.mathjax",
+    "atomtrain_pages",
+    "atomtrain_tutorials",
+]
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
