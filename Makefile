@@ -33,8 +33,9 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 # pytest exits with 5 when no test was collected: that is a failure here, said plainly.
+# One thread per process: several tests start training subprocesses side by side.
 pytest: $(STAMP)
-	@$(VENV)/bin/pytest; rc=$$?; \
+	@OMP_NUM_THREADS=1 $(VENV)/bin/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	exit $$rc
 
