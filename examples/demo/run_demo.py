@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -48,7 +49,7 @@ def molecular_dynamics(model: Path, steps: int = 400, timestep_fs: float = 0.5) 
     import matplotlib.pyplot as plt
     import numpy as np
     from ase import units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.velocitydistribution import thermalize_momenta
     from ase.md.verlet import VelocityVerlet
     from metatomic_ase import MetatomicCalculator
 
@@ -56,7 +57,7 @@ def molecular_dynamics(model: Path, steps: int = 400, timestep_fs: float = 0.5) 
     atoms.calc = MetatomicCalculator(
         str(model), extensions_directory=str(RUN / "extensions")
     )
-    MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(7))
+    thermalize_momenta(atoms, temperature_K=300, rng=np.random.default_rng(7))
     dynamics = VelocityVerlet(atoms, timestep=timestep_fs * units.fs)
     potential, kinetic = [], []
 
@@ -65,7 +66,10 @@ def molecular_dynamics(model: Path, steps: int = 400, timestep_fs: float = 0.5) 
         kinetic.append(atoms.get_kinetic_energy())
 
     dynamics.attach(record, interval=1)
-    dynamics.run(steps)
+    with warnings.catch_warnings():
+        # metatomic-ase symmetrises the undefined (NaN) stress of a molecule
+        warnings.filterwarnings("ignore", "invalid value", RuntimeWarning)
+        dynamics.run(steps)
     total = np.array(potential) + np.array(kinetic)
     time_ps = np.arange(len(total)) * timestep_fs / 1000
     slope = np.polyfit(time_ps, total, 1)[0] / len(atoms)
