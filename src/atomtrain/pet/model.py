@@ -7,21 +7,19 @@ import torch
 from metatensor.torch import Labels, TensorMap
 from metatomic.torch import (
     AtomisticModel,
-    ModelCapabilities,
     ModelMetadata,
     ModelOutput,
     NeighborListOptions,
     System,
 )
 
-from atomtrain.checkpoints import new_checkpoint, upgrade
+from atomtrain.checkpoints import upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
 from atomtrain.training.scaling import OutputScaler
-from atomtrain.training.state import model_weights
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
-from atomtrain.utils.dtype import dtype_to_str
+from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 
 from .documentation import ModelHypers
 from .encoder import Encoder
@@ -315,28 +313,10 @@ class PET(ModelInterface[ModelHypers]):
     ) -> "PET":
         """The live weights to restart; the best (or EMA) ones to fine-tune and
         export."""
-        if context not in ("restart", "finetune", "export"):
-            raise ValueError(f"unknown checkpoint context '{context}'")
-        section = checkpoint["model"]
-        model = cls(
-            dict(section["hypers"]),  # type: ignore[arg-type]
-            DatasetInfo.from_dict(section["dataset_info"]),
-        )
-        weights = model_weights(checkpoint, context)
-        # built in the saved dtype: a float64 model loaded into the default float32
-        # would lose precision, and a restart would not continue the run exactly
-        model.to(weights["encoder.species.weight"].dtype)
-        model.load_state_dict(weights)
-        return model
+        return model_from_checkpoint(cls, checkpoint, context)
 
     def get_checkpoint(self) -> Dict[str, Any]:
-        checkpoint = new_checkpoint(ARCHITECTURE_NAME, self.__checkpoint_version__)
-        checkpoint["model"] = {
-            "hypers": dict(self.hypers),
-            "dataset_info": self.dataset_info.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-        }
-        return checkpoint
+        return checkpoint_of(self, ARCHITECTURE_NAME)
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
@@ -348,17 +328,4 @@ class PET(ModelInterface[ModelHypers]):
         """A metatomic model of every target and feature output, seeing
         ``num_gnn_layers`` times ``cutoff`` around each atom, in the model's current
         dtype."""
-        capabilities = ModelCapabilities(
-            outputs=self.supported_outputs(),
-            atomic_types=list(self.dataset_info.atomic_types),
-            interaction_range=self.num_gnn_layers * self.cutoff,
-            length_unit=self.dataset_info.length_unit,
-            supported_devices=list(self.__supported_devices__),
-            dtype=dtype_to_str(next(self.encoder.parameters()).dtype),
-        )
-        self.baseline_enabled = True
-        return AtomisticModel(
-            self.eval(),
-            metadata if metadata is not None else self.metadata,
-            capabilities,
-        )
+        return export_model(self, self.num_gnn_layers * self.cutoff, metadata)

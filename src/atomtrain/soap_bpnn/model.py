@@ -22,19 +22,17 @@ import torch
 from metatensor.torch import Labels, TensorMap
 from metatomic.torch import (
     AtomisticModel,
-    ModelCapabilities,
     ModelMetadata,
     ModelOutput,
     NeighborListOptions,
     System,
 )
 
-from atomtrain.checkpoints import UpgradeStep, new_checkpoint, upgrade
+from atomtrain.checkpoints import UpgradeStep, upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
-from atomtrain.training.state import model_weights
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
-from atomtrain.utils.dtype import dtype_to_str
+from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 
 from .documentation import ModelHypers
 from .heads import (
@@ -321,25 +319,10 @@ class SoapBpnn(ModelInterface[ModelHypers]):
     ) -> "SoapBpnn":
         """The live weights to restart; the best (EMA when used) weights to fine-tune
         or export."""
-        section = checkpoint["model"]
-        model = cls(
-            dict(section["hypers"]),  # type: ignore[arg-type]
-            DatasetInfo.from_dict(section["dataset_info"]),
-        )
-        weights = model_weights(checkpoint, context)
-        # the dtype the model was trained in: that of its (float) parameters
-        dtype = next(v.dtype for k, v in weights.items() if k.startswith("heads."))
-        model.to(dtype).load_state_dict(weights)
-        return model
+        return model_from_checkpoint(cls, checkpoint, context)
 
     def get_checkpoint(self) -> Dict[str, Any]:
-        checkpoint = new_checkpoint(ARCHITECTURE_NAME, self.__checkpoint_version__)
-        checkpoint["model"] = {
-            "hypers": dict(self.hypers),
-            "dataset_info": self.dataset_info.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-        }
-        return checkpoint
+        return checkpoint_of(self, ARCHITECTURE_NAME)
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
@@ -348,17 +331,4 @@ class SoapBpnn(ModelInterface[ModelHypers]):
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
         """A metatomic model of every target, interaction range = the cutoff, in
         the dtype the model was last moved to."""
-        capabilities = ModelCapabilities(
-            outputs=self.supported_outputs(),
-            atomic_types=list(self.dataset_info.atomic_types),
-            interaction_range=self.cutoff,
-            length_unit=self.dataset_info.length_unit,
-            supported_devices=list(self.__supported_devices__),
-            dtype=dtype_to_str(self.dtype()),
-        )
-        self.baseline_enabled = True
-        return AtomisticModel(
-            self.eval(),
-            metadata if metadata is not None else self.metadata,
-            capabilities,
-        )
+        return export_model(self, self.cutoff, metadata)

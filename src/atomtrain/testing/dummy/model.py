@@ -21,21 +21,19 @@ import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
 from metatomic.torch import (
     AtomisticModel,
-    ModelCapabilities,
     ModelMetadata,
     ModelOutput,
     NeighborListOptions,
     System,
 )
 
-from atomtrain.checkpoints import new_checkpoint, upgrade
+from atomtrain.checkpoints import upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
 from atomtrain.physics.zbl import ZBL, energy_conversion
-from atomtrain.training.state import model_weights
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
-from atomtrain.utils.dtype import dtype_to_str
+from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 
 from .documentation import ModelHypers
 
@@ -309,28 +307,10 @@ class DummyModel(ModelInterface[ModelHypers]):
     def load_checkpoint(
         cls, checkpoint: Dict[str, Any], context: ModelCheckpointContext
     ) -> "DummyModel":
-        section = checkpoint["model"]
-        model = cls(
-            dict(section["hypers"]),  # type: ignore[arg-type]
-            DatasetInfo.from_dict(section["dataset_info"]),
-        )
-        weights = model_weights(checkpoint, context)
-        # load in the dtype the weights were saved in: a float64 model built in the
-        # default float32 would lose precision, and restarts would not be exact
-        saved = [w.dtype for w in weights.values() if w.is_floating_point()]
-        if saved:
-            model.to(saved[0])
-        model.load_state_dict(weights)
-        return model
+        return model_from_checkpoint(cls, checkpoint, context)
 
     def get_checkpoint(self) -> Dict[str, Any]:
-        checkpoint = new_checkpoint(ARCHITECTURE_NAME, self.__checkpoint_version__)
-        checkpoint["model"] = {
-            "hypers": dict(self.hypers),
-            "dataset_info": self.dataset_info.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-        }
-        return checkpoint
+        return checkpoint_of(self, ARCHITECTURE_NAME)
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
@@ -339,20 +319,7 @@ class DummyModel(ModelInterface[ModelHypers]):
         )
 
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
-        capabilities = ModelCapabilities(
-            outputs=self.supported_outputs(),
-            atomic_types=list(self.dataset_info.atomic_types),
-            interaction_range=self.cutoff,
-            length_unit=self.dataset_info.length_unit,
-            supported_devices=list(self.__supported_devices__),
-            dtype=dtype_to_str(next(self.network.parameters()).dtype),
-        )
-        self.baseline_enabled = True
-        return AtomisticModel(
-            self.eval(),
-            metadata if metadata is not None else self.metadata,
-            capabilities,
-        )
+        return export_model(self, self.cutoff, metadata)
 
 
 def _model_v1_to_v2(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
