@@ -61,8 +61,10 @@ WORKER = textwrap.dedent(
     )
     if distributed.is_main_process():
         torch.save(model.state_dict(), {weights!r})
-    print(json.dumps({{"rank": distributed.rank(), "world": distributed.world_size(),
-                      "devices": [str(d) for d in devices]}}))
+    # one file per process: the two processes share the launcher's standard output
+    with open(f"{reports}/rank-{{distributed.rank()}}.json", "w") as report:
+        json.dump({{"rank": distributed.rank(), "world": distributed.world_size(),
+                   "devices": [str(d) for d in devices]}}, report)
     distributed.shutdown()
     """
 )
@@ -220,6 +222,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
         model=MODEL_HYPERS,
         run=str(distributed_run),
         weights=str(tmp_path / "two.pt"),
+        reports=str(tmp_path),
     )
     worker = tmp_path / "worker.py"
     worker.write_text(script)
@@ -234,9 +237,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    reports = [
-        json.loads(line) for line in result.stdout.splitlines() if "rank" in line
-    ]
+    reports = [json.loads(p.read_text()) for p in tmp_path.glob("rank-*.json")]
     assert sorted(r["rank"] for r in reports) == [0, 1]
     assert all(r["world"] == 2 and r["devices"] == ["cpu"] for r in reports)
 
