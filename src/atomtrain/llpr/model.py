@@ -22,6 +22,7 @@ from atomtrain.checkpoints import new_checkpoint, upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
+from atomtrain.utils.outputs import last_layer_features_name as features_name
 
 from .documentation import ModelHypers
 
@@ -33,11 +34,6 @@ def derived_name(target: str, suffix: str) -> str:
     (``energy/pbe`` → ``energy_<suffix>/pbe``)."""
     base, _, variant = target.partition("/")
     return f"{base}_{suffix}" + (f"/{variant}" if variant else "")
-
-
-def features_name(target: str) -> str:
-    """The wrapped model's last-layer features of ``target``."""
-    return f"mtt::aux::{target.replace('mtt::', '')}_last_layer_features"
 
 
 class TargetUncertainty(torch.nn.Module):

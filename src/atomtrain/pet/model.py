@@ -20,6 +20,7 @@ from atomtrain.errors import UserError
 from atomtrain.training.scaling import OutputScaler
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
+from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import ModelHypers
 from .encoder import Encoder
@@ -31,11 +32,6 @@ ARCHITECTURE_NAME = "pet"
 
 class UnsupportedTargetError(UserError):
     """A target PET cannot learn, or a change of a trained model it cannot make."""
-
-
-def last_layer_features_name(target: str) -> str:
-    """``mtt::aux::<target>_last_layer_features`` (``mtt::`` prefix dropped)."""
-    return f"mtt::aux::{target.removeprefix('mtt::')}_last_layer_features"
 
 
 def check_targets(targets: Dict[str, TargetInfo]) -> None:

@@ -33,6 +33,7 @@ from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
+from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import ModelHypers
 from .heads import (
@@ -50,11 +51,6 @@ ARCHITECTURE_NAME = "soap_bpnn"
 
 #: One-step upgrades of the model section: ``steps[v]`` turns version v into v + 1.
 MODEL_UPGRADES: Dict[int, UpgradeStep] = {}
-
-
-def last_layer_features_name(target: str) -> str:
-    """The auxiliary output holding the last-layer features of ``target``."""
-    return f"mtt::aux::{target.replace('mtt::', '')}_last_layer_features"
 
 
 class SoapBpnn(ModelInterface[ModelHypers]):

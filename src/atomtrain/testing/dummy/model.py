@@ -34,15 +34,11 @@ from atomtrain.errors import UserError
 from atomtrain.physics.zbl import ZBL, energy_conversion
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
+from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import ModelHypers
 
 ARCHITECTURE_NAME = "dummy"
-
-
-def last_layer_features_name(target: str) -> str:
-    """The output holding the last-layer features of ``target``."""
-    return f"mtt::aux::{target.replace('mtt::', '')}_last_layer_features"
 
 
 class DummyModel(ModelInterface[ModelHypers]):
