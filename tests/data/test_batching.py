@@ -258,3 +258,24 @@ def test_transform_called_with_reproducible_generator(ethanol_gfn2):
     torch.testing.assert_close(first, again)
     assert not torch.allclose(first, other_epoch)
     assert builder.cache.misses == 2
+
+
+def test_uniform_rotation_is_the_rotation_metatomic_draws_from_the_same_state():
+    from metatomic.torch.o3 import random_transformations
+
+    from atomtrain.data.augmentation import uniform_rotation
+
+    for seed in range(5):
+        ours = uniform_rotation(torch.Generator().manual_seed(seed))
+        theirs = random_transformations(
+            1,
+            0,
+            device=torch.device("cpu"),
+            dtype=torch.float64,
+            generator=torch.Generator().manual_seed(seed),
+        ).matrices[0]
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-14)
+        torch.testing.assert_close(
+            ours @ ours.T, torch.eye(3, dtype=torch.float64), rtol=0, atol=1e-14
+        )
+        assert torch.linalg.det(ours) == pytest.approx(1.0, abs=1e-14)

@@ -31,20 +31,25 @@ def random_rotation(
     the Wigner-D matrices of ``R`` (``metatomic.torch.o3``). Entries absent from the
     ``*_info`` dictionaries are copied unchanged.
     """
-    from metatomic.torch.o3 import random_transformations
-
     infos = {**targets_info, **(extra_data_info or {})}
     max_lambda = max(
         (lam for info in infos.values() for lam, _ in info.irreps), default=0
     )
-    transformation = random_transformations(
-        1,
-        max_lambda,
-        device=torch.device("cpu"),
-        dtype=torch.float64,
-        generator=generator,
-    )
-    rotation = transformation.matrices[0]
+    transformation: Optional[torch.nn.Module] = None
+    if max_lambda > 0:
+        from metatomic.torch.o3 import random_transformations
+
+        transformation = random_transformations(
+            1,
+            max_lambda,
+            device=torch.device("cpu"),
+            dtype=torch.float64,
+            generator=generator,
+        )
+        rotation = transformation.matrices[0]
+    else:
+        # no Wigner-D matrices needed: the rotation alone, drawn the same way
+        rotation = uniform_rotation(generator)
 
     def rotate_entries(entries: Dict[str, TargetData]) -> Dict[str, TargetData]:
         rotated = {}
@@ -66,11 +71,28 @@ def random_rotation(
     )
 
 
+def uniform_rotation(generator: torch.Generator) -> torch.Tensor:
+    """A ``[3, 3]`` float64 rotation matrix drawn uniformly (Haar measure on SO(3))
+    from ``generator``: the matrix of a normalised four-dimensional Gaussian
+    quaternion ``(w, x, y, z)``."""
+    w, x, y, z = torch.nn.functional.normalize(
+        torch.randn(1, 4, dtype=torch.float64, generator=generator), dim=1
+    )[0].tolist()
+    return torch.tensor(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ],
+        dtype=torch.float64,
+    )
+
+
 def _rotate_data(
     data: TargetData,
     info: TargetInfo,
     rotation: torch.Tensor,
-    transformation: torch.nn.Module,
+    transformation: Optional[torch.nn.Module],
 ) -> TargetData:
     if info.kind == "scalar":
         blocks = list(data.blocks)
@@ -79,6 +101,7 @@ def _rotate_data(
             _rotate_cartesian(values, info.rank, rotation) for values in data.blocks
         ]
     else:
+        assert transformation is not None, "spherical targets need Wigner matrices"
         blocks = [
             transformation.transform_spherical(  # type: ignore[operator]
                 values.transpose(-1, -2), lam, sigma

@@ -75,10 +75,9 @@ class GNNLayer(torch.nn.Module):
         ``[n, d_node]``, ``slots`` ``[E]`` (see :func:`padding_slots`) and the
         attention ``bias`` ``[n, 1, 1, K + 1]``.
         """
-        parts = [self.geometry(geometry), self.neighbor_species(neighbor_species)]
-        if not self.first:
-            parts.append(messages)
-        edge_tokens = self.compress(torch.cat(parts, dim=1))
+        edge_tokens = self.compress[2](
+            self.compress[1](self._mix_inputs(geometry, neighbor_species, messages))
+        )
         n_atoms = nodes.shape[0]
         max_neighbors = bias.shape[-1] - 1
         width = edge_tokens.shape[1]
@@ -95,6 +94,34 @@ class GNNLayer(torch.nn.Module):
         edges = output[:, 1:].reshape(n_atoms * max_neighbors, width)
         nodes = nodes + self.node_update(self.token_to_node(output[:, 0]))
         return nodes, edges.index_select(0, slots)
+
+    def _mix_inputs(
+        self,
+        geometry: torch.Tensor,
+        neighbor_species: torch.Tensor,
+        messages: torch.Tensor,
+    ) -> torch.Tensor:
+        """The first layer of ``compress`` on the concatenated geometry embedding,
+        neighbour-species embedding and message of each edge, computed as a sum of
+        three products: the embeddings' weights are folded into ``compress``'s
+        (tiny products of weights), so no ``[E, inputs · d_pet]`` concatenation is
+        built, and its slices are not multiplied as strided matrices in the
+        backward passes."""
+        first = self.compress[0]
+        width = self.geometry.weight.shape[0]
+        on_geometry = first.weight[:, :width]
+        on_species = first.weight[:, width : 2 * width]
+        mixed = torch.nn.functional.linear(
+            geometry,
+            on_geometry @ self.geometry.weight,
+            first.bias + on_geometry @ self.geometry.bias,
+        )
+        species_table = self.neighbor_species.weight @ on_species.t()
+        mixed = mixed + species_table.index_select(0, neighbor_species)
+        if not self.first:
+            on_messages = first.weight[:, 2 * width :]
+            mixed = mixed + torch.nn.functional.linear(messages, on_messages)
+        return mixed
 
 
 class Encoder(torch.nn.Module):
@@ -171,9 +198,12 @@ class Encoder(torch.nn.Module):
         reverse = reverse_edges(centers, neighbors, shifts, n_atoms)
         distances = torch.linalg.vector_norm(vectors, dim=1)
         log_fc = log_cutoff(distances, self.cutoff, self.cutoff_width, self.bump)
-        radial = torch.exp(
-            -(((distances.unsqueeze(1) - self.radial_centers) / self.radial_width) ** 2)
-        )
+        exponent = (
+            (distances.unsqueeze(1) - self.radial_centers) / self.radial_width
+        ) ** 2
+        # Gaussians below e^-60 are set to 0: their float32 values would be
+        # subnormal numbers, on which CPUs compute up to a hundred times slower
+        radial = torch.where(exponent < 60.0, torch.exp(-exponent), 0.0)
         geometry = torch.cat([vectors, radial], dim=1)
         padded = torch.full(
             (n_atoms * max_neighbors,),

@@ -69,7 +69,12 @@ class SwiGLU(torch.nn.Module):
         self.output = torch.nn.Linear(d_hidden, d_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, value = self.gate_and_value(x).chunk(2, dim=-1)
+        # two products with halves of the weight: contiguous gate and value, where
+        # chunks of one product would be strided (much slower element-wise kernels)
+        weight, bias = self.gate_and_value.weight, self.gate_and_value.bias
+        hidden = weight.shape[0] // 2
+        gate = torch.nn.functional.linear(x, weight[:hidden], bias[:hidden])
+        value = torch.nn.functional.linear(x, weight[hidden:], bias[hidden:])
         return self.output(torch.nn.functional.silu(gate) * value)
 
 
@@ -118,16 +123,31 @@ class Attention(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor, fused: bool) -> torch.Tensor:
         n, tokens, width = x.shape
-        qkv = self.qkv(x).reshape(n, tokens, 3, self.num_heads, self.head_dim)
-        qkv = qkv.permute(2, 0, 3, 1, 4)
-        query, key, value = qkv[0], qkv[1], qkv[2]
+        # one product per projection (thirds of the weight): no strided views, and
+        # no full-size zero gradients for the unused parts of a shared product
+        weight, offset = self.qkv.weight, self.qkv.bias
+        heads = (n, tokens, self.num_heads, self.head_dim)
+        query, key, value = [
+            torch.nn.functional.linear(
+                x,
+                weight[i * width : (i + 1) * width],
+                offset[i * width : (i + 1) * width],
+            )
+            .reshape(heads)
+            .transpose(1, 2)
+            for i in range(3)
+        ]
         if fused:
             mixed = torch.nn.functional.scaled_dot_product_attention(
                 query, key, value, attn_mask=bias, scale=self.scale
             )
         else:
-            logits = torch.matmul(query, key.transpose(-1, -2)) * self.scale + bias
-            mixed = torch.matmul(torch.softmax(logits, dim=-1), value)
+            # logits laid out [.., key, query]: a softmax over a short last dimension
+            # is several times slower than over the one before it, and so is its
+            # backward
+            logits = torch.matmul(key, query.transpose(-1, -2)) * self.scale
+            weights = torch.softmax(logits + bias.transpose(-1, -2), dim=-2)
+            mixed = torch.matmul(weights.transpose(-1, -2), value)
         return self.output(mixed.transpose(1, 2).reshape(n, tokens, width))
 
 
