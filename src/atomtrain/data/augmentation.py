@@ -46,7 +46,7 @@ def random_rotation(
             dtype=torch.float64,
             generator=generator,
         )
-        rotation = transformation.matrices[0]
+        rotation = transformation.matrices[0]  # type: ignore[index]
     else:
         # no Wigner-D matrices needed: the rotation alone, drawn the same way
         rotation = uniform_rotation(generator)

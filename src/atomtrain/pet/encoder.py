@@ -107,19 +107,20 @@ class GNNLayer(torch.nn.Module):
         (tiny products of weights), so no ``[E, inputs · d_pet]`` concatenation is
         built, and its slices are not multiplied as strided matrices in the
         backward passes."""
-        first = self.compress[0]
+        weight: torch.Tensor = self.compress[0].weight  # type: ignore[index]
+        bias: torch.Tensor = self.compress[0].bias  # type: ignore[index]
         width = self.geometry.weight.shape[0]
-        on_geometry = first.weight[:, :width]
-        on_species = first.weight[:, width : 2 * width]
+        on_geometry = weight[:, :width]
+        on_species = weight[:, width : 2 * width]
         mixed = torch.nn.functional.linear(
             geometry,
             on_geometry @ self.geometry.weight,
-            first.bias + on_geometry @ self.geometry.bias,
+            bias + on_geometry @ self.geometry.bias,
         )
         species_table = self.neighbor_species.weight @ on_species.t()
         mixed = mixed + species_table.index_select(0, neighbor_species)
         if not self.first:
-            on_messages = first.weight[:, 2 * width :]
+            on_messages = weight[:, 2 * width :]
             mixed = mixed + torch.nn.functional.linear(messages, on_messages)
         return mixed
 
