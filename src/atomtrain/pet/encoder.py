@@ -107,8 +107,8 @@ class GNNLayer(torch.nn.Module):
         (tiny products of weights), so no ``[E, inputs · d_pet]`` concatenation is
         built, and its slices are not multiplied as strided matrices in the
         backward passes."""
-        weight: torch.Tensor = self.compress[0].weight  # type: ignore[index]
-        bias: torch.Tensor = self.compress[0].bias  # type: ignore[index]
+        weight: torch.Tensor = self.compress[0].weight  # type: ignore[assignment]
+        bias: torch.Tensor = self.compress[0].bias  # type: ignore[assignment]
         width = self.geometry.weight.shape[0]
         on_geometry = weight[:, :width]
         on_species = weight[:, width : 2 * width]
