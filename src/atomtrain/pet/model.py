@@ -1,7 +1,7 @@
 """The PET model: the :class:`~atomtrain.pet.encoder.Encoder`, one head per target,
 the composition baseline, and the plugin contract (checkpoints, restart, export)."""
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -184,22 +184,7 @@ class PET(ModelInterface[ModelHypers]):
         nodes, edges, cutoff_weights = self.encoder(
             vectors, centers, neighbors, shifts, species, fused
         )
-        device = vectors.device
-        counts = torch.tensor([len(s) for s in systems], device=device)
-        system = torch.repeat_interleave(
-            torch.arange(len(systems), device=device), counts
-        )
-        atom = torch.arange(system.shape[0], device=device) - torch.repeat_interleave(
-            torch.cumsum(counts, 0) - counts, counts
-        )
-        keep = torch.arange(system.shape[0], device=device)
-        if selected_atoms is not None:
-            stride = int(counts.max()) + 1
-            wanted = selected_atoms.column("system").to(device) * stride
-            wanted = wanted + selected_atoms.column("atom").to(device)
-            keep = torch.nonzero(torch.isin(system * stride + atom, wanted))[:, 0]
-        system = system.index_select(0, keep)
-        atom = atom.index_select(0, keep)
+        system, atom, keep = self._atoms(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
 
         baseline: Dict[str, TensorMap] = {}
@@ -224,12 +209,13 @@ class PET(ModelInterface[ModelHypers]):
                     per_atom = (
                         self.per_atom[name] or outputs[name].sample_kind == "atom"
                     )
-                    values = head.linear(features)  # type: ignore[operator]
-                    shape = [values.shape[0]]
-                    shape += [3] * len(self.component_names[name])
-                    shape.append(self.num_properties[name])
-                    values = self.output_scaler(name, values.reshape(shape))
-                    values = reduce_atoms(values, system, n_systems, per_atom)
+                    values = self._target_values(
+                        name,
+                        head.linear(features),  # type: ignore[operator]
+                        system,
+                        n_systems,
+                        per_atom,
+                    )
                     if name in baseline:
                         values = values + baseline[name].block().values
                     results[name] = single_block_map(
@@ -250,6 +236,45 @@ class PET(ModelInterface[ModelHypers]):
                 "feature",
             )
         return results
+
+    def _atoms(
+        self,
+        systems: List[System],
+        selected_atoms: Optional[Labels],
+        device: torch.device,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The system and atom index of each atom to output, and its row among all
+        the atoms of ``systems`` (``selected_atoms`` or all)."""
+        counts = torch.tensor([len(s) for s in systems], device=device)
+        system = torch.repeat_interleave(
+            torch.arange(len(systems), device=device), counts
+        )
+        atom = torch.arange(system.shape[0], device=device) - torch.repeat_interleave(
+            torch.cumsum(counts, 0) - counts, counts
+        )
+        keep = torch.arange(system.shape[0], device=device)
+        if selected_atoms is not None:
+            stride = int(counts.max()) + 1
+            wanted = selected_atoms.column("system").to(device) * stride
+            wanted = wanted + selected_atoms.column("atom").to(device)
+            keep = torch.nonzero(torch.isin(system * stride + atom, wanted))[:, 0]
+        return system.index_select(0, keep), atom.index_select(0, keep), keep
+
+    def _target_values(
+        self,
+        name: str,
+        values: torch.Tensor,
+        system: torch.Tensor,
+        n_systems: int,
+        per_atom: bool,
+    ) -> torch.Tensor:
+        """The head's per-atom ``values`` ``[n, 3^rank · n_properties]`` in the
+        target's shape, scaled, and summed per system unless ``per_atom``."""
+        shape = [values.shape[0]]
+        shape += [3] * len(self.component_names[name])
+        shape.append(self.num_properties[name])
+        values = self.output_scaler(name, values.reshape(shape))
+        return reduce_atoms(values, system, n_systems, per_atom)
 
     def _features(
         self,

@@ -199,17 +199,22 @@ class TrainingRun:
         # without them use the default implementation
         dtypes = {p.dtype for g in groups for p in g["params"]}
         devices = {p.device.type for g in groups for p in g["params"]}
-        fused = dtypes <= {torch.float32, torch.float64} and devices <= {"cpu", "cuda"}
+        self.fused_optimizer = dtypes <= {torch.float32, torch.float64} and (
+            devices <= {"cpu", "cuda"}
+        )
         return kind(
             groups,
             lr=self.hypers["learning_rate"],
             weight_decay=self.hypers["weight_decay"],
-            fused=fused or None,
+            fused=self.fused_optimizer or None,
         )
 
     def _restore(self, train_datasets: List[Dataset]) -> None:
         state = self.state
         self.optimizer.load_state_dict(state.optimizer)
+        # which kernel runs the update is a choice of this process, not saved state
+        for group in self.optimizer.param_groups:
+            group["fused"] = self.fused_optimizer or None
         self.schedule.load_state_dict(state.schedule)
         if self.ema is not None and state.ema is not None:
             self.ema.load_state_dict(state.ema)
@@ -393,6 +398,8 @@ class TrainingRun:
     def _sync_state(self) -> None:
         """Copy the optimiser, schedule, EMA and generators into the state."""
         self.state.optimizer = self.optimizer.state_dict()
+        for group in self.state.optimizer["param_groups"]:  # copies: see _restore
+            group["fused"] = None
         self.state.schedule = self.schedule.state_dict()
         self.state.ema = self.ema.state_dict() if self.ema is not None else None
         self.state.rng = capture_rng()
