@@ -255,7 +255,7 @@ def profile_step(batch_size: int, steps: int = 20) -> None:
         NeighborCache(),
         transform=trainer.transform_structure(),
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     phases = dict.fromkeys(["data", "forward", "backward", "optimizer"], 0.0)
     for step in range(steps + 2):
         start = time.perf_counter()

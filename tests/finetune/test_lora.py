@@ -124,3 +124,18 @@ def test_adapter_state_puts_back_the_exact_adapters():
     inject_lora(wider, ["0", "3"], rank=3, alpha=4.0)
     with pytest.raises(ValueError, match=r"'0\.lora_a' of the checkpoint has shape"):
         load_adapter_state(wider, state)
+
+
+def test_weight_and_bias_of_an_adapted_layer_are_the_adapted_ones():
+    """Models may multiply by a layer's ``weight`` (or slices of it) rather than
+    call the layer: an adapted layer's weight is the merged, trainable one."""
+    torch.manual_seed(0)
+    layer = LoRALinear(torch.nn.Linear(6, 4), rank=2, alpha=4.0)
+    with torch.no_grad():
+        layer.lora_b.normal_()
+    x = torch.randn(5, 6)
+    direct = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    torch.testing.assert_close(direct, layer(x))
+    direct.sum().backward()
+    assert layer.lora_a.grad is not None and layer.lora_b.grad is not None
+    assert layer.base.weight.grad is None

@@ -20,7 +20,7 @@ section of its own and put back by :func:`load_adapter_state` on a restart.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
@@ -55,6 +55,17 @@ class LoRALinear(torch.nn.Module):
         return self.base(x) + torch.nn.functional.linear(
             torch.nn.functional.linear(x, self.lora_a), self.lora_b * self.scale
         )
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """The merged weight, differentiable with respect to the adapters: code that
+        multiplies by a linear layer's ``weight`` (or slices of it) directly sees
+        the adapted layer."""
+        return self.merged_weight()
+
+    @property
+    def bias(self) -> Optional[torch.Tensor]:
+        return self.base.bias
 
     def merged_weight(self) -> torch.Tensor:
         """``W + scale · B A``."""
