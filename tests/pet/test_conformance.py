@@ -3,9 +3,9 @@
 PET is not built-in equivariant: it learns rotational symmetry from the random
 rotations of training, so an untrained model is only approximately invariant and its
 Cartesian outputs only approximately equivariant; the suite's rotation tolerance says
-so. Training through the command line (train, restart, fine-tune) is covered by
-``tests/pet/test_trainer.py`` and ``tests/finetune/test_pet.py`` with the real data,
-so the suite's training tests are not repeated here.
+so. The suite's training part (train, restart and fine-tune through the command line)
+runs here too; ``tests/pet/test_trainer.py`` and ``tests/finetune/test_pet.py`` train
+on the real data.
 
 Run ``pytest tests/pet/test_conformance.py -k format`` after bumping a checkpoint
 version: the test writes the new golden checkpoint and says where to put it.
@@ -23,6 +23,7 @@ from atomtrain.testing import (
     OutputTests,
     PhysicsTests,
     TorchScriptTests,
+    TrainingTests,
 )
 from atomtrain.testing.output_checks import check_equivariance
 from atomtrain.testing.probe import Probe
@@ -31,7 +32,12 @@ RESOURCES = Path(__file__).parents[1] / "resources"
 
 
 class TestPet(
-    ContractTests, OutputTests, PhysicsTests, TorchScriptTests, CheckpointTests
+    ContractTests,
+    OutputTests,
+    PhysicsTests,
+    TorchScriptTests,
+    CheckpointTests,
+    TrainingTests,
 ):
     architecture = "pet"
     model_hypers = {
