@@ -65,7 +65,6 @@ class GNNLayer(torch.nn.Module):
         messages: torch.Tensor,
         nodes: torch.Tensor,
         slots: torch.Tensor,
-        in_place: bool,
         bias: torch.Tensor,
         fused: bool,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -73,9 +72,8 @@ class GNNLayer(torch.nn.Module):
 
         ``geometry`` ``[E, 3 + num_radial]``, ``neighbor_species`` ``[E]``,
         ``messages`` ``[E, d_pet]`` (ignored in the first layer), ``nodes``
-        ``[n, d_node]``, ``slots`` ``[E]`` (see :func:`padding_slots`; ``in_place``
-        when they are ``0, 1, ..., E - 1``: the edges already are the dense
-        layout) and the attention ``bias`` ``[n, 1, 1, K + 1]``.
+        ``[n, d_node]``, ``slots`` ``[E]`` (see :func:`padding_slots`) and the
+        attention ``bias`` ``[n, 1, 1, K + 1]``.
         """
         edge_tokens = self.compress[2](
             self.compress[1](self._mix_inputs(geometry, neighbor_species, messages))
@@ -83,10 +81,8 @@ class GNNLayer(torch.nn.Module):
         n_atoms = nodes.shape[0]
         max_neighbors = bias.shape[-1] - 1
         width = edge_tokens.shape[1]
-        dense = edge_tokens
-        if not in_place:
-            dense = edge_tokens.new_zeros((n_atoms * max_neighbors, width))
-            dense = dense.index_copy(0, slots, edge_tokens)
+        dense = edge_tokens.new_zeros((n_atoms * max_neighbors, width))
+        dense = dense.index_copy(0, slots, edge_tokens)
         tokens = torch.cat(
             [
                 self.node_to_token(nodes).unsqueeze(1),
@@ -101,7 +97,7 @@ class GNNLayer(torch.nn.Module):
         )
         nodes = nodes + self.node_update(self.token_to_node(central.squeeze(1)))
         edges = neighbors.reshape(n_atoms * max_neighbors, width)
-        return nodes, edges if in_place else edges.index_select(0, slots)
+        return nodes, edges.index_select(0, slots)
 
     def _mix_inputs(
         self,
@@ -204,11 +200,6 @@ class Encoder(torch.nn.Module):
         """
         n_atoms = species.shape[0]
         slots, max_neighbors = padding_slots(centers, n_atoms)
-        # every atom with max_neighbors edges, listed atom by atom (molecules within
-        # the cutoff, bulk crystals): scattering into the dense layout is a no-op
-        in_place = slots.shape[0] == n_atoms * max_neighbors and bool(
-            torch.all(slots == torch.arange(slots.shape[0], device=slots.device))
-        )
         reverse = reverse_edges(centers, neighbors, shifts, n_atoms)
         distances = torch.linalg.vector_norm(vectors, dim=1)
         log_fc = log_cutoff(distances, self.cutoff, self.cutoff_width, self.bump)
@@ -219,14 +210,12 @@ class Encoder(torch.nn.Module):
         # subnormal numbers, on which CPUs compute up to a hundred times slower
         radial = torch.where(exponent < 60.0, torch.exp(-exponent), 0.0)
         geometry = torch.cat([vectors, radial], dim=1)
-        padded = log_fc
-        if not in_place:
-            padded = torch.full(
-                (n_atoms * max_neighbors,),
-                float("-inf"),
-                dtype=vectors.dtype,
-                device=vectors.device,
-            ).index_copy(0, slots, log_fc)
+        padded = torch.full(
+            (n_atoms * max_neighbors,),
+            float("-inf"),
+            dtype=vectors.dtype,
+            device=vectors.device,
+        ).index_copy(0, slots, log_fc)
         bias = torch.cat(
             [
                 torch.zeros((n_atoms, 1), dtype=vectors.dtype, device=vectors.device),
@@ -247,7 +236,6 @@ class Encoder(torch.nn.Module):
                 messages,
                 nodes,
                 slots,
-                in_place,
                 bias,
                 fused,
             )

@@ -38,6 +38,22 @@ def log_cutoff(
     return torch.log(value.clamp_min(1e-30))
 
 
+def split_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, parts: int
+) -> List[torch.Tensor]:
+    """``linear(x, weight, bias).chunk(parts, -1)`` as one product per block of rows
+    of the weight: the parts come out contiguous, where chunks of one product would
+    be strided views (slower element-wise kernels, and full-size zero gradients for
+    the unused parts in the backward passes)."""
+    size = weight.shape[0] // parts
+    return [
+        torch.nn.functional.linear(
+            x, weight[i * size : (i + 1) * size], bias[i * size : (i + 1) * size]
+        )
+        for i in range(parts)
+    ]
+
+
 class RMSNorm(torch.nn.Module):
     """Root-mean-square normalisation of the last dimension, with a learned scale."""
 
@@ -69,12 +85,9 @@ class SwiGLU(torch.nn.Module):
         self.output = torch.nn.Linear(d_hidden, d_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # two products with halves of the weight: contiguous gate and value, where
-        # chunks of one product would be strided (much slower element-wise kernels)
-        weight, bias = self.gate_and_value.weight, self.gate_and_value.bias
-        hidden = weight.shape[0] // 2
-        gate = torch.nn.functional.linear(x, weight[:hidden], bias[:hidden])
-        value = torch.nn.functional.linear(x, weight[hidden:], bias[hidden:])
+        gate, value = split_linear(
+            x, self.gate_and_value.weight, self.gate_and_value.bias, 2
+        )
         return self.output(torch.nn.functional.silu(gate) * value)
 
 
@@ -123,19 +136,10 @@ class Attention(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor, fused: bool) -> torch.Tensor:
         n, tokens, width = x.shape
-        # one product per projection (thirds of the weight): no strided views, and
-        # no full-size zero gradients for the unused parts of a shared product
-        weight, offset = self.qkv.weight, self.qkv.bias
         heads = (n, tokens, self.num_heads, self.head_dim)
         query, key, value = [
-            torch.nn.functional.linear(
-                x,
-                weight[i * width : (i + 1) * width],
-                offset[i * width : (i + 1) * width],
-            )
-            .reshape(heads)
-            .transpose(1, 2)
-            for i in range(3)
+            part.reshape(heads).transpose(1, 2)
+            for part in split_linear(x, self.qkv.weight, self.qkv.bias, 3)
         ]
         if fused:
             mixed = torch.nn.functional.scaled_dot_product_attention(

@@ -199,14 +199,12 @@ class TrainingRun:
         # without them use the default implementation
         dtypes = {p.dtype for g in groups for p in g["params"]}
         devices = {p.device.type for g in groups for p in g["params"]}
-        self.fused_optimizer = dtypes <= {torch.float32, torch.float64} and (
-            devices <= {"cpu", "cuda"}
-        )
+        fused = dtypes <= {torch.float32, torch.float64} and devices <= {"cpu", "cuda"}
         return kind(
             groups,
             lr=self.hypers["learning_rate"],
             weight_decay=self.hypers["weight_decay"],
-            fused=self.fused_optimizer or None,
+            fused=fused or None,
         )
 
     def _restore(self, train_datasets: List[Dataset]) -> None:
@@ -214,7 +212,7 @@ class TrainingRun:
         self.optimizer.load_state_dict(state.optimizer)
         # which kernel runs the update is a choice of this process, not saved state
         for group in self.optimizer.param_groups:
-            group["fused"] = self.fused_optimizer or None
+            group["fused"] = self.optimizer.defaults["fused"]
         self.schedule.load_state_dict(state.schedule)
         if self.ema is not None and state.ema is not None:
             self.ema.load_state_dict(state.ema)
