@@ -88,12 +88,55 @@ class TrainingRun:
         self.checkpoint_dir = Path(checkpoint_dir)
         self.rank, self.main = distributed.rank(), distributed.is_main_process()
         distributed.check_shareable(sum(len(d) for d in train_datasets))
-        self.targets: Dict[str, TargetInfo] = {}
-        for dataset in train_datasets:
-            self.targets.update(dataset.info.targets)
         restored = trainer.state is not None
         self.state = trainer.state if trainer.state is not None else TrainingState()
         trainer.state = self.state
+        self._prepare_targets(train_datasets, val_datasets, restored)
+        model.to(device=self.device, dtype=dtype)
+        trainer.before_training(model, train_datasets, model.dataset_info)
+        distributed.broadcast_module(model)
+        self.batches = BatchFactory(
+            trainer,
+            model,
+            self.hypers,
+            dtype,
+            self.device,
+            self.state.seed,
+            targets=self.targets,
+        )
+        self.optimizer = self._optimizer()
+        self.schedule = self._schedule()
+        decay = self.hypers["ema_decay"]
+        self.ema = ExponentialMovingAverage(model, decay) if decay is not None else None
+        metrics_args = (self.targets, self.per_atom, model.dataset_info.length_unit)
+        self.train_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
+        self.val_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
+        self.log = EpochLog(
+            self.checkpoint_dir if self.main else None,
+            self.train_sums.metrics.units(),
+            "",
+            trainer.external_loggers if self.main else [],
+            quiet=not self.main,
+        )
+        self.gradient = GradientStep(
+            trainer, model, self.loss, self.batches, self.targets, self.device
+        )
+        self.last_checkpoint: Optional[Path] = None
+        self._check_best_metric()
+        if restored:
+            self._restore(train_datasets)
+
+    def _prepare_targets(
+        self,
+        train_datasets: List[Dataset],
+        val_datasets: List[Dataset],
+        restored: bool,
+    ) -> None:
+        """The targets, the datasets of residuals after the baseline, the seed,
+        the target scales (fitted on a fresh run, restored otherwise) and the loss."""
+        self.targets: Dict[str, TargetInfo] = {}
+        for dataset in train_datasets:
+            self.targets.update(dataset.info.targets)
         self.per_atom = [
             name
             for name, info in self.targets.items()
@@ -114,21 +157,10 @@ class TrainingRun:
             (self.state.seed, self.state.scales)
         )
         self.loss = LossFunction(terms, self.per_atom, self.state.scales)
-        model.to(device=self.device, dtype=dtype)
-        trainer.before_training(model, train_datasets, model.dataset_info)
-        distributed.broadcast_module(model)
-        self.batches = BatchFactory(
-            trainer,
-            model,
-            self.hypers,
-            dtype,
-            self.device,
-            self.state.seed,
-            targets=self.targets,
-        )
-        self.optimizer = self._optimizer()
+
+    def _schedule(self) -> LearningRateSchedule:
         steps = self.hypers["num_epochs"] * self.batches.count(self.train_sets, 0)
-        self.schedule = LearningRateSchedule(
+        return LearningRateSchedule(
             self.optimizer,
             self.hypers["scheduler"],
             steps,
@@ -137,25 +169,6 @@ class TrainingRun:
             self.hypers["plateau_factor"],
             self.hypers["plateau_patience"],
         )
-        decay = self.hypers["ema_decay"]
-        self.ema = ExponentialMovingAverage(model, decay) if decay is not None else None
-        metrics_args = (self.targets, self.per_atom, model.dataset_info.length_unit)
-        self.train_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
-        self.val_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
-        self.log = EpochLog(
-            self.checkpoint_dir if self.main else None,
-            self.train_sums.metrics.units(),
-            "",
-            trainer.external_loggers if self.main else [],
-            quiet=not self.main,
-        )
-        self.gradient = GradientStep(
-            trainer, model, self.loss, self.batches, self.targets, self.device
-        )
-        self.last_checkpoint: Optional[Path] = None
-        self._check_best_metric()
-        if restored:
-            self._restore(train_datasets)
 
     def _check_best_metric(self) -> None:
         metric = self.hypers["best_model_metric"]
