@@ -14,6 +14,7 @@ exported models are then evaluated here by the same code through
 - whole ``train`` wall time (reading data, training, export);
 - test force MAE (eV/Å) and energy MAE (eV), and the force MAE of predicting zero
   forces, for scale;
+- the number of parameters of each exported model;
 - inference time of one energy + forces evaluation of an ethanol molecule and of a
   periodic box of 64 water molecules (192 atoms, ~1 g/cm³).
 
@@ -129,6 +130,19 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
+def parameter_count(directory: Path) -> int:
+    """Parameters of the exported model: the same hypers do not give the same size
+    (the reference runs each atom's central token through its own ``d_node``-wide
+    feed-forward network; atomtrain keeps ``d_node`` features outside the
+    transformer), so the sizes are printed next to the timings."""
+    import metatomic.torch
+
+    model = metatomic.torch.load_atomistic_model(
+        str(directory / "model.pt"), extensions_directory=str(directory / "extensions")
+    )
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
 def compare(args: argparse.Namespace, work: Path, paths: Dict[str, Path]) -> None:
     """Train both tools on the full split; timings, errors and inference."""
     epochs = {"atomtrain": args.atomtrain_epochs or args.epochs}
@@ -147,6 +161,7 @@ def compare(args: argparse.Namespace, work: Path, paths: Dict[str, Path]) -> Non
             "load_before_train": before,
             "load_after_train": load(),
             **test_errors(directory, paths["test"]),
+            "parameters": parameter_count(directory),
         }
         for label, atoms in (("ethanol", molecule), ("water_box_192", box)):
             per_atom = inference_per_atom(directory, atoms, args.repeats)
