@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 from metatensor.torch import Labels
-from metatomic.torch import ModelOutput
+from metatomic.torch import ModelOutput, System
 from metatomic_ase import MetatomicCalculator
 from pet_helpers import ENERGY, systems_of, tiny_hypers
+from vesin.metatomic import neighbor_lists_for_model
 
 from atomtrain.checkpoints import (
     CheckpointVersionError,
@@ -364,3 +365,33 @@ def test_the_output_scale_multiplies_the_network_output(model, ethanol):
     torch.testing.assert_close(energies(model, structures), 25.0 * before)
     model.output_scaler.enabled = False
     torch.testing.assert_close(energies(model, structures), before)
+
+
+def test_zbl_adds_the_nuclear_repulsion_to_every_energy(ethanol):
+    with_zbl = make_model(ethanol.info, zbl=True)
+    without = make_model(ethanol.info)
+    without.load_state_dict(with_zbl.state_dict())
+    squeezed = replace(ethanol[0], positions=0.6 * ethanol[0].positions)
+    structures = [ethanol[0], squeezed]
+    systems = [System(s.types, s.positions.clone(), s.cell, s.pbc) for s in structures]
+    for calculator in neighbor_lists_for_model("angstrom", with_zbl, "angstrom"):
+        calculator.add_neighbor_list(systems)
+    outputs = {"energy": ModelOutput()}
+    difference = (
+        with_zbl(systems, outputs)["energy"].block().values
+        - without(systems, outputs)["energy"].block().values
+    )
+    per_atom = with_zbl.zbl[0](systems)
+    repulsion = torch.stack([per_atom[:9].sum(), per_atom[9:].sum()])
+    # the energy target is in kcal/mol, the repulsion in eV
+    expected = repulsion * 23.060547830619
+    assert float(expected[1]) > 1.0  # squeezed by 40%, the repulsion counts
+    torch.testing.assert_close(difference[:, 0], expected, rtol=1e-9, atol=1e-9)
+    assert with_zbl.export().capabilities().interaction_range == 2 * 4.0
+
+
+def test_a_version_2_checkpoint_upgrades_with_zbl_off():
+    v2 = load_checkpoint(GOLDEN / "pet-model-v2-trainer-v1.ckpt")
+    assert "zbl" not in v2["model"]["hypers"]
+    model = PET.load_checkpoint(PET.upgrade_checkpoint(v2), context="restart")
+    assert model.hypers["zbl"] is False and len(model.zbl) == 0

@@ -1,5 +1,6 @@
 """The ZBL repulsion: the published curve, the switch, units, TorchScript, and a
-dimer scan through a trained and exported model with ``zbl: true``."""
+dimer scan through a trained and exported model with ``zbl: true`` (the dummy
+architecture and PET)."""
 
 from __future__ import annotations
 
@@ -134,14 +135,30 @@ def test_types_must_be_atomic_numbers():
         ZBL([0, 6], "angstrom")
 
 
+@pytest.mark.parametrize(
+    "architecture, hypers",
+    [
+        ("dummy", {"hidden": 16}),
+        (
+            "pet",
+            {"d_pet": 16, "d_head": 16, "d_node": 16, "d_feedforward": 16},
+        ),
+    ],
+)
 def test_carbon_dimer_scan_rises_monotonically_below_one_angstrom(
-    tmp_path: Path, resources: Path, dummy_architecture: str, monkeypatch
+    tmp_path: Path,
+    resources: Path,
+    dummy_architecture: str,
+    monkeypatch,
+    architecture: str,
+    hypers: dict,
 ):
     monkeypatch.chdir(tmp_path)
+    name = dummy_architecture if architecture == "dummy" else architecture
     options = {
         "architecture": {
-            "name": dummy_architecture,
-            "model": {"zbl": True, "hidden": 16},
+            "name": name,
+            "model": {"zbl": True, **hypers},
             "training": {"num_epochs": 1, "batch_size": 10},
         },
         "base_precision": 64,

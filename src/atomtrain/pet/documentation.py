@@ -31,7 +31,8 @@ and one on each edge token (weighted by :math:`f_c` and summed over neighbours);
 last hidden features of all layers form a target's *last-layer features*, which a
 final linear layer turns into per-atom contributions, summed over atoms for
 per-structure targets. The composition baseline (one value per element) is added on
-top.
+top, and with ``zbl: true`` a short-range nuclear repulsion
+(:mod:`atomtrain.physics.zbl`) to the energies.
 
 Targets
 -------
@@ -103,6 +104,10 @@ class ModelHypers(TypedDict):
     transformer_type: Literal["PreLN", "PostLN"] = "PreLN"
     """Normalisation before (``PreLN``) or after (``PostLN``) each attention and
     feed-forward block."""
+    zbl: bool = False
+    """Add the screened nuclear repulsion of Ziegler, Biersack and Littmark (switched
+    off smoothly at the sum of the two atoms' covalent radii) to every energy
+    target, so that atoms pushed closer than in the training data repel."""
 
 
 class TrainerHypers(BaseTrainerHypers):

@@ -17,6 +17,7 @@ from atomtrain.checkpoints import upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
+from atomtrain.physics.zbl import ZBL, energy_conversion
 from atomtrain.training.scaling import OutputScaler
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
@@ -75,10 +76,17 @@ def add_output_scales(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return checkpoint
 
 
+def add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 2 → 3: the ``zbl`` hyper, off in every older
+    model."""
+    checkpoint["model"]["hypers"].setdefault("zbl", False)
+    return checkpoint
+
+
 class PET(ModelInterface[ModelHypers]):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
-    __checkpoint_version__ = 2
+    __checkpoint_version__ = 3
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
@@ -97,6 +105,7 @@ class PET(ModelInterface[ModelHypers]):
     component_names: Dict[str, List[str]]
     num_properties: Dict[str, int]
     llf_names: Dict[str, str]
+    zbl_factors: Dict[str, float]
 
     def __init__(
         self,
@@ -140,6 +149,11 @@ class PET(ModelInterface[ModelHypers]):
         self.component_names = {}
         self.num_properties = {}
         self.llf_names = {}
+        self.zbl_factors = {}
+        # zero or one ZBL module: TorchScript cannot branch on an optional module
+        self.zbl = torch.nn.ModuleList()
+        if hypers.get("zbl", False):
+            self.zbl.append(ZBL(types, dataset_info.length_unit))
         for name, info in dataset_info.targets.items():
             self._add_head(name, info)
         self.output_scaler = OutputScaler(dataset_info.targets)
@@ -162,9 +176,14 @@ class PET(ModelInterface[ModelHypers]):
         ]
         self.num_properties[name] = info.num_subtargets
         self.llf_names[name] = last_layer_features_name(name)
+        if info.is_energy and len(self.zbl) > 0:
+            self.zbl_factors[name] = energy_conversion(info.unit)
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
-        return [self.neighbors]
+        lists = [self.neighbors]
+        for zbl in self.zbl:
+            lists.extend(zbl.requested_neighbor_lists())  # type: ignore[operator]
+        return lists
 
     def forward(
         self,
@@ -190,6 +209,7 @@ class PET(ModelInterface[ModelHypers]):
         baseline: Dict[str, TensorMap] = {}
         if self.baseline_enabled:
             baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        repulsion = self._repulsion(systems, outputs, keep)
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
             llf_name = self.llf_names[name]
@@ -212,6 +232,7 @@ class PET(ModelInterface[ModelHypers]):
                     values = self._target_values(
                         name,
                         head.linear(features),  # type: ignore[operator]
+                        repulsion,
                         system,
                         n_systems,
                         per_atom,
@@ -260,20 +281,38 @@ class PET(ModelInterface[ModelHypers]):
             keep = torch.nonzero(torch.isin(system * stride + atom, wanted))[:, 0]
         return system.index_select(0, keep), atom.index_select(0, keep), keep
 
+    def _repulsion(
+        self, systems: List[System], outputs: Dict[str, ModelOutput], keep: torch.Tensor
+    ) -> torch.Tensor:
+        """The ZBL energy in eV of each output atom when ``zbl`` is on and an energy
+        is requested, else an empty tensor."""
+        repulsion = torch.zeros(0, device=keep.device)
+        requested = False
+        for name in self.zbl_factors:
+            requested = requested or name in outputs
+        if requested:
+            for zbl in self.zbl:
+                repulsion = zbl(systems).index_select(0, keep)
+        return repulsion
+
     def _target_values(
         self,
         name: str,
         values: torch.Tensor,
+        repulsion: torch.Tensor,
         system: torch.Tensor,
         n_systems: int,
         per_atom: bool,
     ) -> torch.Tensor:
         """The head's per-atom ``values`` ``[n, 3^rank · n_properties]`` in the
-        target's shape, scaled, and summed per system unless ``per_atom``."""
+        target's shape, scaled, plus the ZBL ``repulsion`` (eV, in the target's
+        unit) for energies, and summed per system unless ``per_atom``."""
         shape = [values.shape[0]]
         shape += [3] * len(self.component_names[name])
         shape.append(self.num_properties[name])
         values = self.output_scaler(name, values.reshape(shape))
+        if name in self.zbl_factors:
+            values = values + self.zbl_factors[name] * repulsion.unsqueeze(1)
         return reduce_atoms(values, system, n_systems, per_atom)
 
     def _features(
@@ -342,11 +381,17 @@ class PET(ModelInterface[ModelHypers]):
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:
         return upgrade(
-            checkpoint, "model", cls.__checkpoint_version__, {1: add_output_scales}
+            checkpoint,
+            "model",
+            cls.__checkpoint_version__,
+            {1: add_output_scales, 2: add_zbl_hyper},
         )
 
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
         """A metatomic model of every target and feature output, seeing
-        ``num_gnn_layers`` times ``cutoff`` around each atom, in the model's current
-        dtype."""
-        return export_model(self, self.num_gnn_layers * self.cutoff, metadata)
+        ``num_gnn_layers`` times ``cutoff`` around each atom (or ZBL's range, if
+        longer), in the model's current dtype."""
+        lists = [options.cutoff for options in self.requested_neighbor_lists()]
+        return export_model(
+            self, max([self.num_gnn_layers * self.cutoff, *lists]), metadata
+        )
