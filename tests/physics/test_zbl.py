@@ -1,6 +1,6 @@
 """The ZBL repulsion: the published curve, the switch, units, TorchScript, and a
 dimer scan through a trained and exported model with ``zbl: true`` (the dummy
-architecture and PET)."""
+architecture, PET and SOAP-BPNN)."""
 
 from __future__ import annotations
 
@@ -142,6 +142,10 @@ def test_types_must_be_atomic_numbers():
         (
             "pet",
             {"d_pet": 16, "d_head": 16, "d_node": 16, "d_feedforward": 16},
+        ),
+        (
+            "soap_bpnn",
+            {"bpnn": {"num_hidden_layers": 1, "num_neurons_per_layer": 16}},
         ),
     ],
 )

@@ -24,6 +24,7 @@ from atomtrain.checkpoints import (
 )
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import OptionsError
+from atomtrain.physics.zbl import energy_conversion
 from atomtrain.soap_bpnn import SoapBpnn
 from atomtrain.soap_bpnn.heads import NewAtomicTypesError, UnsupportedTargetError
 
@@ -203,3 +204,28 @@ def test_a_newer_checkpoint_is_refused(ethanol):
     checkpoint["model_checkpoint_version"] = SoapBpnn.__checkpoint_version__ + 1
     with pytest.raises(CheckpointVersionError, match="needs a newer atomtrain"):
         SoapBpnn.upgrade_checkpoint(checkpoint)
+
+
+def test_zbl_adds_the_nuclear_repulsion_to_every_energy(ethanol):
+    with_zbl = tiny_model(ethanol, zbl=True)
+    without = tiny_model(ethanol)
+    without.load_state_dict(with_zbl.state_dict())
+    batch = batch_of(with_zbl, ethanol, range(8), labels=False)
+    difference = energies(with_zbl, batch) - energies(without, batch)
+    per_atom = with_zbl.zbl[0](batch.systems)
+    per_structure = per_atom.reshape(8, 9).sum(dim=1)
+    expected = per_structure * energy_conversion(ethanol.info.targets["energy"].unit)
+    # O-H bonds of the vibrating molecules come closer than the switch-off distance
+    assert float(expected.max()) > 1e-6
+    torch.testing.assert_close(difference, expected, rtol=1e-9, atol=1e-12)
+    range_ = with_zbl.export().capabilities().interaction_range
+    assert range_ == max(TINY["soap"]["cutoff"]["radius"], 2 * 0.76)
+
+
+def test_a_version_1_checkpoint_upgrades_with_zbl_off():
+    v1 = load_checkpoint(
+        RESOURCES / "checkpoints" / "soap_bpnn-model-v1-trainer-v1.ckpt"
+    )
+    assert "zbl" not in v1["model"]["hypers"]
+    model = SoapBpnn.load_checkpoint(SoapBpnn.upgrade_checkpoint(v1), "restart")
+    assert model.hypers["zbl"] is False and len(model.zbl) == 0

@@ -17,7 +17,7 @@ from atomtrain.checkpoints import upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
-from atomtrain.physics.zbl import ZBL, energy_conversion
+from atomtrain.physics.zbl import ZBL, energy_conversion, repulsion_requested
 from atomtrain.training.scaling import OutputScaler
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
@@ -287,10 +287,7 @@ class PET(ModelInterface[ModelHypers]):
         """The ZBL energy in eV of each output atom when ``zbl`` is on and an energy
         is requested, else an empty tensor."""
         repulsion = torch.zeros(0, device=keep.device)
-        requested = False
-        for name in self.zbl_factors:
-            requested = requested or name in outputs
-        if requested:
+        if repulsion_requested(self.zbl_factors, outputs):
             for zbl in self.zbl:
                 repulsion = zbl(systems).index_select(0, keep)
         return repulsion

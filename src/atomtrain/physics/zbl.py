@@ -20,11 +20,16 @@ energy target's unit to its per-atom energies. The dummy architecture
 (:mod:`atomtrain.testing.dummy`) is the worked example.
 """
 
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 from ase.data import covalent_radii
-from metatomic.torch import NeighborListOptions, System, unit_conversion_factor
+from metatomic.torch import (
+    ModelOutput,
+    NeighborListOptions,
+    System,
+    unit_conversion_factor,
+)
 
 #: Coulomb constant e²/(4πε₀) in eV·Å.
 COULOMB_EV_ANGSTROM = 14.399645478425668
@@ -38,6 +43,18 @@ SCREENING_EXPONENTS = (3.1998, 0.94229, 0.40290, 0.20162)
 def energy_conversion(unit: str) -> float:
     """Factor from eV (the unit of :meth:`ZBL.forward`) to the energy ``unit``."""
     return float(unit_conversion_factor("eV", unit))
+
+
+def repulsion_requested(
+    factors: Dict[str, float], outputs: Dict[str, ModelOutput]
+) -> bool:
+    """Whether any of the energy targets that get the repulsion (the keys of
+    ``factors``, name → :func:`energy_conversion`) is among ``outputs``: the
+    repulsion is computed only then. TorchScript-compatible."""
+    requested = False
+    for name in factors:
+        requested = requested or name in outputs
+    return requested
 
 
 class ZBL(torch.nn.Module):

@@ -112,6 +112,10 @@ class ModelHypers(TypedDict):
     """The head of each target: ``mlp`` (one more per-element hidden layer as wide as
     the networks, the default for targets not listed) or ``linear`` (the last
     layer only), e.g. ``{energy: linear}``."""
+    zbl: bool = False
+    """Add the screened nuclear repulsion of Ziegler, Biersack and Littmark (switched
+    off smoothly at the sum of the two atoms' covalent radii) to every energy
+    target, so that atoms pushed closer than in the training data repel."""
 
 
 class TrainerHypers(BaseTrainerHypers):

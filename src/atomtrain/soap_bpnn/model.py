@@ -8,7 +8,9 @@ Forward pass for a batch of systems:
    every atom ``[n_atoms, n_features]``;
 3. atoms are sorted by element, and each element's chunk goes through its network
    (:mod:`~atomtrain.soap_bpnn.networks`), its head and its last layer;
-4. atomic values are summed per structure (unless the target is per atom) and the
+4. with ``zbl: true``, the ZBL repulsion of each atom (:mod:`atomtrain.physics.zbl`)
+   is added to the energies' atomic values;
+5. atomic values are summed per structure (unless the target is per atom) and the
    composition baseline is added while ``baseline_enabled`` is true (the training
    engine switches it off, see :mod:`atomtrain.training.baseline`).
 
@@ -31,6 +33,7 @@ from metatomic.torch import (
 from atomtrain.checkpoints import UpgradeStep, upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
+from atomtrain.physics.zbl import ZBL, energy_conversion, repulsion_requested
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name
@@ -49,14 +52,21 @@ from .spherical_expansion import SphericalExpansion
 
 ARCHITECTURE_NAME = "soap_bpnn"
 
+
+def _add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Version 2 added the ``zbl`` hyper (off in every older model)."""
+    checkpoint["model"]["hypers"].setdefault("zbl", False)
+    return checkpoint
+
+
 #: One-step upgrades of the model section: ``steps[v]`` turns version v into v + 1.
-MODEL_UPGRADES: Dict[int, UpgradeStep] = {}
+MODEL_UPGRADES: Dict[int, UpgradeStep] = {1: _add_zbl_hyper}
 
 
 class SoapBpnn(ModelInterface[ModelHypers]):
     """SOAP power spectrum + Behler-Parrinello per-element networks."""
 
-    __checkpoint_version__ = 1
+    __checkpoint_version__ = 2
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float64, torch.float32]
     __default_metadata__ = ModelMetadata(
@@ -78,6 +88,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
     per_atom: Dict[str, bool]
     property_names: Dict[str, str]
     last_layer_names: Dict[str, str]
+    zbl_factors: Dict[str, float]
 
     def __init__(
         self,
@@ -128,6 +139,11 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         self.per_atom = {}
         self.property_names = {}
         self.last_layer_names = {}
+        self.zbl_factors = {}
+        # zero or one ZBL module: TorchScript cannot branch on an optional module
+        self.zbl = torch.nn.ModuleList()
+        if hypers.get("zbl", False):
+            self.zbl.append(ZBL(types, dataset_info.length_unit))
         for name, info in dataset_info.targets.items():
             self._add_target(name, info)
         self.composition_baseline = CompositionBaseline(types, dataset_info.targets)
@@ -142,6 +158,8 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         self.per_atom[name] = info.per_atom
         self.property_names[name] = info.property_name(name)
         self.last_layer_names[name] = last_layer_features_name(name)
+        if info.is_energy and len(self.zbl) > 0:
+            self.zbl_factors[name] = energy_conversion(info.unit)
 
     @torch.jit.unused
     def dtype(self) -> torch.dtype:
@@ -149,7 +167,10 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         return next(self.heads.parameters()).dtype
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
-        return [self.neighbors]
+        lists = [self.neighbors]
+        for zbl in self.zbl:
+            lists.extend(zbl.requested_neighbor_lists())  # type: ignore[operator]
+        return lists
 
     def forward(
         self,
@@ -183,6 +204,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         baseline: Dict[str, TensorMap] = {}
         if self.baseline_enabled:
             baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        repulsion = self._repulsion(systems, outputs, order)[keep]
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
             auxiliary = self.last_layer_names[name]
@@ -203,8 +225,11 @@ class SoapBpnn(ModelInterface[ModelHypers]):
                     per_atom = (
                         self.per_atom[name] or outputs[name].sample_kind == "atom"
                     )
+                    values = head.last_layer(last_features)[keep]  # type: ignore[operator]
+                    if name in self.zbl_factors:
+                        values = values + self.zbl_factors[name] * repulsion[:, None]
                     results[name] = atomic_tensor(
-                        head.last_layer(last_features)[keep],  # type: ignore[operator]
+                        values,
                         system[keep],
                         atom[keep],
                         n_systems,
@@ -213,6 +238,20 @@ class SoapBpnn(ModelInterface[ModelHypers]):
                         baseline[name].block().values if name in baseline else None,
                     )
         return results
+
+    def _repulsion(
+        self,
+        systems: List[System],
+        outputs: Dict[str, ModelOutput],
+        order: torch.Tensor,
+    ) -> torch.Tensor:
+        """The ZBL energy in eV of every atom in element ``order`` when ``zbl`` is on
+        and an energy is requested, else zeros."""
+        repulsion = torch.zeros(order.shape[0], device=order.device)
+        if repulsion_requested(self.zbl_factors, outputs):
+            for zbl in self.zbl:
+                repulsion = zbl(systems).index_select(0, order)
+        return repulsion
 
     def descriptor(self, systems: List[System]) -> torch.Tensor:
         """The SOAP power spectrum of every atom of ``systems`` (stacked in order),
@@ -325,6 +364,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         return upgrade(checkpoint, "model", cls.__checkpoint_version__, MODEL_UPGRADES)
 
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
-        """A metatomic model of every target, interaction range = the cutoff, in
-        the dtype the model was last moved to."""
-        return export_model(self, self.cutoff, metadata)
+        """A metatomic model of every target, interaction range = the cutoff (or
+        ZBL's range, if longer), in the dtype the model was last moved to."""
+        lists = [options.cutoff for options in self.requested_neighbor_lists()]
+        return export_model(self, max(lists), metadata)
