@@ -8,7 +8,7 @@ from typing import Tuple
 import pytest
 
 from atomtrain.architectures.typeinfo import field_types, typed_defaults
-from atomtrain.options import base, datasets
+from atomtrain.options import base, datasets, target_sections
 from atomtrain.options.architecture import ARCHITECTURE_KEYS
 from atomtrain.schema import grammar
 
@@ -21,9 +21,12 @@ from atomtrain.schema import grammar
         (grammar.Loggers, base.LOGGER_KEYS),
         (grammar.DatasetSection, datasets.SECTION_KEYS),
         (grammar.SystemsSection, datasets.SYSTEMS_KEYS),
-        (grammar.ExtraDataSection, datasets.TARGET_KEYS),
-        (grammar.TargetSection, datasets.TARGET_KEYS + datasets.GRADIENT_SECTIONS),
-        (grammar.GradientSection, datasets.GRADIENT_KEYS),
+        (grammar.ExtraDataSection, target_sections.TARGET_KEYS),
+        (
+            grammar.TargetSection,
+            target_sections.TARGET_KEYS + target_sections.GRADIENT_SECTIONS,
+        ),
+        (grammar.GradientSection, target_sections.GRADIENT_KEYS),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )

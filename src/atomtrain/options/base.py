@@ -29,9 +29,10 @@ import secrets
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import OptionsError, Problem, did_you_mean
+from ..errors import OptionsError, Problem
 from .architecture import ArchitectureSupport, _optional_module, validate_architecture
 from .devices import check_device, check_precision, normalize_device, parse_precision
+from .files import unknown_keys
 
 TOP_LEVEL_KEYS = (
     "architecture",
@@ -65,7 +66,7 @@ def validate_options(
     """
     if not isinstance(raw, dict):
         raise OptionsError([Problem("", "expected a mapping of options", raw)], file)
-    problems = _unknown_keys(raw)
+    problems = unknown_keys(raw, TOP_LEVEL_KEYS, "", noun="option")
     expanded: Dict[str, Any] = {}
     if "architecture" not in raw:
         problems.append(Problem("architecture", "required: the architecture to train"))
@@ -83,20 +84,6 @@ def validate_options(
     if problems:
         raise OptionsError(problems, file)
     return expanded
-
-
-def _unknown_keys(raw: Dict[str, Any]) -> List[Problem]:
-    return [
-        Problem(
-            str(key),
-            "unknown option"
-            + did_you_mean(str(key), TOP_LEVEL_KEYS)
-            + "; expected one of "
-            + ", ".join(TOP_LEVEL_KEYS),
-        )
-        for key in raw
-        if key not in TOP_LEVEL_KEYS
-    ]
 
 
 def _expand_device(
@@ -237,17 +224,7 @@ def _expand_loggers(raw: Dict[str, Any], out: Dict[str, Any]) -> List[Problem]:
     loggers = raw.get("loggers") or {}
     if not isinstance(loggers, dict):
         return [Problem("loggers", "expected a mapping (tensorboard, wandb)", loggers)]
-    problems = [
-        Problem(
-            f"loggers.{key}",
-            "unknown logger"
-            + did_you_mean(str(key), LOGGER_KEYS)
-            + "; expected one of "
-            + ", ".join(LOGGER_KEYS),
-        )
-        for key in loggers
-        if key not in LOGGER_KEYS
-    ]
+    problems = unknown_keys(loggers, LOGGER_KEYS, "loggers", noun="logger")
     tensorboard = loggers.get("tensorboard", False)
     if not isinstance(tensorboard, bool):
         problems.append(

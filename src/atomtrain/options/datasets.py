@@ -20,66 +20,26 @@ which exports a model without a length unit; ASE always gives positions in Å);
 ``unit`` is empty; ``key`` is the target name without its ``mtt::`` prefix;
 ``quantity`` is ``energy`` for ``energy`` and its variants and empty otherwise.
 
-Gradients (``forces``, ``stress``, ``virial``) exist only on energies (see
-:func:`atomtrain.data.targets.is_energy_section`). An energy gets ``forces`` and
-``stress`` sections by default with ``required: false``: they are read when the file has
-them and skipped silently when it has none. A gradient the user wrote (``on``, a key, a
-file or a mapping) has ``required: true`` and must be found in every structure. A
-string names a file when such a file exists, a key otherwise. ``stress`` and ``virial``
-together are a problem.
+Targets and their gradients are expanded by :mod:`.target_sections`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..data.splits import read_index_file
-from ..data.targets import (
-    default_key,
-    default_quantity,
-    expand_sample_kind,
-    expand_target_type,
-    is_energy_section,
-    target_name_problem,
-)
+from ..data.targets import target_name_problem
 from ..data.units import unit_problem, units_agree
-from ..errors import Problem, did_you_mean
+from ..errors import Problem
+from .files import expand_reader, resolve_file, unknown_keys
+from .target_sections import TARGET_KEYS, expand_fields, expand_target
 
 SECTION_KEYS = ("systems", "targets", "extra_data", "indices")
 SYSTEMS_KEYS = ("read_from", "reader", "length_unit")
-TARGET_KEYS = (
-    "quantity",
-    "read_from",
-    "reader",
-    "key",
-    "unit",
-    "sample_kind",
-    "per_atom",
-    "type",
-    "num_subtargets",
-    "description",
-)
-GRADIENT_SECTIONS = ("forces", "stress", "virial")
-GRADIENT_KEYS = ("read_from", "reader", "key", "required")
-READERS = ("ase", "metatensor")
 DEFAULT_LENGTH_UNIT = "angstrom"
-SWITCHES = {
-    "on": True,
-    "true": True,
-    "yes": True,
-    "off": False,
-    "false": False,
-    "no": False,
-}
 
 Section = Dict[str, Any]
-
-
-def infer_reader(path: str) -> str:
-    """``metatensor`` for ``.mts`` files, ``ase`` for everything else."""
-    return "metatensor" if path.lower().endswith(".mts") else "ase"
 
 
 def expand_dataset_section(
@@ -122,22 +82,6 @@ def expand_split_value(
     return expand_dataset_section(value, path, base_dir)
 
 
-def _unknown(
-    mapping: Dict[str, Any], known: Tuple[str, ...], path: str
-) -> List[Problem]:
-    return [
-        Problem(
-            f"{path}.{key}",
-            "unknown key"
-            + did_you_mean(str(key), known)
-            + "; expected one of "
-            + ", ".join(known),
-        )
-        for key in mapping
-        if key not in known
-    ]
-
-
 def _expand_one(
     raw: Dict[str, Any],
     path: str,
@@ -145,7 +89,7 @@ def _expand_one(
     require_targets: bool,
     problems: List[Problem],
 ) -> Section:
-    problems += _unknown(raw, SECTION_KEYS, path)
+    problems += unknown_keys(raw, SECTION_KEYS, path)
     systems = _expand_systems(raw.get("systems"), f"{path}.systems", base_dir, problems)
     read_from = systems.get("read_from")
     targets: Dict[str, Any] = {}
@@ -161,7 +105,7 @@ def _expand_one(
             if message is not None:
                 problems.append(Problem(where, message))
                 continue
-            targets[name] = _expand_target(
+            targets[name] = expand_target(
                 name, target, where, read_from, base_dir, problems
             )
     extra = raw.get("extra_data") or {}
@@ -169,7 +113,7 @@ def _expand_one(
         problems.append(Problem(f"{path}.extra_data", "expected a mapping", extra))
         extra = {}
     extra_data = {
-        str(name): _expand_fields(
+        str(name): expand_fields(
             str(name),
             body,
             f"{path}.extra_data.{name}",
@@ -190,37 +134,6 @@ def _expand_one(
     }
 
 
-def _resolve(
-    value: Any, path: str, base_dir: Path, problems: List[Problem]
-) -> Optional[str]:
-    if not isinstance(value, str) or not value:
-        problems.append(Problem(path, "expected a file name", value))
-        return None
-    resolved = Path(os.path.abspath(base_dir / Path(value).expanduser()))
-    if not resolved.is_file():
-        problems.append(Problem(path, f"file '{resolved}' does not exist", value))
-    return str(resolved)
-
-
-def _expand_reader(
-    value: Any, read_from: Optional[str], path: str, problems: List[Problem]
-) -> Optional[str]:
-    if value is None:
-        return infer_reader(read_from) if read_from else None
-    if value not in READERS:
-        problems.append(
-            Problem(
-                path,
-                "unknown reader"
-                + did_you_mean(str(value), READERS)
-                + "; expected one of "
-                + ", ".join(READERS),
-                value,
-            )
-        )
-    return value if isinstance(value, str) else None
-
-
 def _expand_systems(
     raw: Any, path: str, base_dir: Path, problems: List[Problem]
 ) -> Dict[str, Any]:
@@ -233,9 +146,9 @@ def _expand_systems(
             )
         )
         return {"read_from": None, "reader": None, "length_unit": DEFAULT_LENGTH_UNIT}
-    problems += _unknown(raw, SYSTEMS_KEYS, path)
-    read_from = _resolve(raw["read_from"], f"{path}.read_from", base_dir, problems)
-    reader = _expand_reader(raw.get("reader"), read_from, f"{path}.reader", problems)
+    problems += unknown_keys(raw, SYSTEMS_KEYS, path)
+    read_from = resolve_file(raw["read_from"], f"{path}.read_from", base_dir, problems)
+    reader = expand_reader(raw.get("reader"), read_from, f"{path}.reader", problems)
     if reader == "metatensor":
         problems.append(
             Problem(
@@ -250,163 +163,13 @@ def _expand_systems(
     return {"read_from": read_from, "reader": reader, "length_unit": length_unit}
 
 
-def _expand_target(
-    name: str,
-    raw: Any,
-    path: str,
-    read_from: Optional[str],
-    base_dir: Path,
-    problems: List[Problem],
-) -> Section:
-    keys = TARGET_KEYS + GRADIENT_SECTIONS
-    section = _expand_fields(
-        name, raw, path, read_from, base_dir, problems, keys, default_quantity(name)
-    )
-    raw = raw if isinstance(raw, dict) else {}
-    raw = {k: _switch(v) if k in GRADIENT_SECTIONS else v for k, v in raw.items()}
-    given = [g for g in GRADIENT_SECTIONS if raw.get(g) not in (None, False)]
-    if not is_energy_section(section):
-        for gradient in given:
-            problems.append(
-                Problem(
-                    f"{path}.{gradient}",
-                    "only energies (quantity: energy, type: scalar, sample_kind: "
-                    "system) have forces, stress or virial",
-                )
-            )
-        section.update({g: False for g in GRADIENT_SECTIONS})
-        return section
-    if "stress" in given and "virial" in given:
-        problems.append(
-            Problem(path, "give either stress or virial, not both (set one to off)")
-        )
-    for gradient in GRADIENT_SECTIONS:
-        implicit = (
-            gradient != "virial" and gradient not in raw and "virial" not in given
-        )
-        section[gradient] = _expand_gradient(
-            gradient,
-            True if implicit else raw.get(gradient),
-            not implicit,
-            section,
-            f"{path}.{gradient}",
-            base_dir,
-            problems,
-        )
-    return section
-
-
-def _expand_fields(
-    name: str,
-    raw: Any,
-    path: str,
-    read_from: Optional[str],
-    base_dir: Path,
-    problems: List[Problem],
-    keys: Tuple[str, ...],
-    quantity: str,
-) -> Section:
-    if isinstance(raw, str):
-        raw = {"read_from": raw}
-    elif raw is None:
-        raw = {}
-    elif not isinstance(raw, dict):
-        problems.append(Problem(path, "expected a file name or a mapping", raw))
-        raw = {}
-    problems += _unknown(raw, keys, path)
-    if "read_from" in raw:
-        read_from = _resolve(raw["read_from"], f"{path}.read_from", base_dir, problems)
-    target_type, found = expand_target_type(raw.get("type"), f"{path}.type")
-    problems += found
-    section = {
-        "quantity": raw.get("quantity", quantity),
-        "read_from": read_from,
-        "reader": _expand_reader(
-            raw.get("reader"), read_from, f"{path}.reader", problems
-        ),
-        "key": raw.get("key", default_key(name)),
-        "unit": raw.get("unit", ""),
-        "sample_kind": expand_sample_kind(raw, path, problems),
-        "type": target_type,
-        "num_subtargets": raw.get("num_subtargets", 1),
-        "description": raw.get("description", ""),
-    }
-    _check_fields(section, path, problems)
-    return section
-
-
-def _check_fields(section: Section, path: str, problems: List[Problem]) -> None:
-    for field in ("quantity", "key", "description"):
-        if not isinstance(section[field], str):
-            problems.append(
-                Problem(f"{path}.{field}", "expected a string", section[field])
-            )
-    count = section["num_subtargets"]
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        problems.append(
-            Problem(f"{path}.num_subtargets", "expected an integer ≥ 1", count)
-        )
-    dimension = "energy" if section["quantity"] == "energy" else None
-    problems += unit_problem(section["unit"], f"{path}.unit", dimension)
-
-
-def _switch(value: Any) -> Any:
-    """``on``/``off``/``true``/``false`` written as strings are booleans, as YAML
-    reads them unquoted."""
-    if isinstance(value, str) and value.lower() in SWITCHES:
-        return SWITCHES[value.lower()]
-    return value
-
-
-def _expand_gradient(
-    gradient: str,
-    raw: Any,
-    required: bool,
-    target: Section,
-    path: str,
-    base_dir: Path,
-    problems: List[Problem],
-) -> Any:
-    if raw is None or raw is False:
-        return False
-    read_from = target["read_from"]
-    if raw is True:
-        raw = {}
-    elif isinstance(raw, str):
-        as_file = Path(raw).expanduser()
-        as_file = as_file if as_file.is_absolute() else base_dir / as_file
-        raw = {"read_from": raw} if as_file.is_file() else {"key": raw}
-    elif not isinstance(raw, dict):
-        problems.append(
-            Problem(path, "expected on/off, a key, a file name or a mapping", raw)
-        )
-        return False
-    problems += _unknown(raw, GRADIENT_KEYS, path)
-    if "read_from" in raw:
-        read_from = _resolve(raw["read_from"], f"{path}.read_from", base_dir, problems)
-        reader = _expand_reader(
-            raw.get("reader"), read_from, f"{path}.reader", problems
-        )
-    else:
-        reader = _expand_reader(
-            raw.get("reader", target["reader"]), read_from, f"{path}.reader", problems
-        )
-    key = raw.get("key", gradient)
-    if not isinstance(key, str) or not key:
-        problems.append(Problem(f"{path}.key", "expected a key as a string", key))
-    required = raw.get("required", required)
-    if not isinstance(required, bool):
-        problems.append(Problem(f"{path}.required", "expected true or false", required))
-    return {"read_from": read_from, "reader": reader, "key": key, "required": required}
-
-
 def _expand_indices(
     raw: Any, path: str, base_dir: Path, problems: List[Problem]
 ) -> Optional[List[int]]:
     if raw is None:
         return None
     if isinstance(raw, str):
-        file = _resolve(raw, path, base_dir, problems)
+        file = resolve_file(raw, path, base_dir, problems)
         if file is None or not Path(file).is_file():
             return None
         try:

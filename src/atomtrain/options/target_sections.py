@@ -1,0 +1,208 @@
+"""Target and extra-data entries of a dataset section, and their gradients, expanded
+to the canonical form (see :mod:`.datasets` for a whole section).
+
+Gradients (``forces``, ``stress``, ``virial``) exist only on energies (see
+:func:`atomtrain.data.targets.is_energy_section`). An energy gets ``forces`` and
+``stress`` sections by default with ``required: false``: they are read when the file has
+them and skipped silently when it has none. A gradient the user wrote (``on``, a key, a
+file or a mapping) has ``required: true`` and must be found in every structure. A
+string names a file when such a file exists, a key otherwise. ``stress`` and ``virial``
+together are a problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..data.targets import (
+    default_key,
+    default_quantity,
+    expand_sample_kind,
+    expand_target_type,
+    is_energy_section,
+)
+from ..data.units import unit_problem
+from ..errors import Problem
+from .files import expand_reader, resolve_file, unknown_keys
+
+TARGET_KEYS = (
+    "quantity",
+    "read_from",
+    "reader",
+    "key",
+    "unit",
+    "sample_kind",
+    "per_atom",
+    "type",
+    "num_subtargets",
+    "description",
+)
+GRADIENT_SECTIONS = ("forces", "stress", "virial")
+GRADIENT_KEYS = ("read_from", "reader", "key", "required")
+SWITCHES = {
+    "on": True,
+    "true": True,
+    "yes": True,
+    "off": False,
+    "false": False,
+    "no": False,
+}
+
+Section = Dict[str, Any]
+
+
+def expand_target(
+    name: str,
+    raw: Any,
+    path: str,
+    read_from: Optional[str],
+    base_dir: Path,
+    problems: List[Problem],
+) -> Section:
+    """Target ``name`` (at ``path``) expanded, with its gradients when it is an
+    energy; ``read_from`` is the file of the systems, the default source."""
+    keys = TARGET_KEYS + GRADIENT_SECTIONS
+    section = expand_fields(
+        name, raw, path, read_from, base_dir, problems, keys, default_quantity(name)
+    )
+    raw = raw if isinstance(raw, dict) else {}
+    raw = {k: _switch(v) if k in GRADIENT_SECTIONS else v for k, v in raw.items()}
+    given = [g for g in GRADIENT_SECTIONS if raw.get(g) not in (None, False)]
+    if not is_energy_section(section):
+        for gradient in given:
+            problems.append(
+                Problem(
+                    f"{path}.{gradient}",
+                    "only energies (quantity: energy, type: scalar, sample_kind: "
+                    "system) have forces, stress or virial",
+                )
+            )
+        section.update({g: False for g in GRADIENT_SECTIONS})
+        return section
+    if "stress" in given and "virial" in given:
+        problems.append(
+            Problem(path, "give either stress or virial, not both (set one to off)")
+        )
+    for gradient in GRADIENT_SECTIONS:
+        implicit = (
+            gradient != "virial" and gradient not in raw and "virial" not in given
+        )
+        section[gradient] = _expand_gradient(
+            gradient,
+            True if implicit else raw.get(gradient),
+            not implicit,
+            section,
+            f"{path}.{gradient}",
+            base_dir,
+            problems,
+        )
+    return section
+
+
+def expand_fields(
+    name: str,
+    raw: Any,
+    path: str,
+    read_from: Optional[str],
+    base_dir: Path,
+    problems: List[Problem],
+    keys: Tuple[str, ...],
+    quantity: str,
+) -> Section:
+    """The fields of a target or extra-data entry (``keys`` allowed), with the
+    defaults filled in."""
+    if isinstance(raw, str):
+        raw = {"read_from": raw}
+    elif raw is None:
+        raw = {}
+    elif not isinstance(raw, dict):
+        problems.append(Problem(path, "expected a file name or a mapping", raw))
+        raw = {}
+    problems += unknown_keys(raw, keys, path)
+    if "read_from" in raw:
+        read_from = resolve_file(
+            raw["read_from"], f"{path}.read_from", base_dir, problems
+        )
+    target_type, found = expand_target_type(raw.get("type"), f"{path}.type")
+    problems += found
+    section = {
+        "quantity": raw.get("quantity", quantity),
+        "read_from": read_from,
+        "reader": expand_reader(
+            raw.get("reader"), read_from, f"{path}.reader", problems
+        ),
+        "key": raw.get("key", default_key(name)),
+        "unit": raw.get("unit", ""),
+        "sample_kind": expand_sample_kind(raw, path, problems),
+        "type": target_type,
+        "num_subtargets": raw.get("num_subtargets", 1),
+        "description": raw.get("description", ""),
+    }
+    _check_fields(section, path, problems)
+    return section
+
+
+def _check_fields(section: Section, path: str, problems: List[Problem]) -> None:
+    for field in ("quantity", "key", "description"):
+        if not isinstance(section[field], str):
+            problems.append(
+                Problem(f"{path}.{field}", "expected a string", section[field])
+            )
+    count = section["num_subtargets"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        problems.append(
+            Problem(f"{path}.num_subtargets", "expected an integer ≥ 1", count)
+        )
+    dimension = "energy" if section["quantity"] == "energy" else None
+    problems += unit_problem(section["unit"], f"{path}.unit", dimension)
+
+
+def _switch(value: Any) -> Any:
+    """``on``/``off``/``true``/``false`` written as strings are booleans, as YAML
+    reads them unquoted."""
+    if isinstance(value, str) and value.lower() in SWITCHES:
+        return SWITCHES[value.lower()]
+    return value
+
+
+def _expand_gradient(
+    gradient: str,
+    raw: Any,
+    required: bool,
+    target: Section,
+    path: str,
+    base_dir: Path,
+    problems: List[Problem],
+) -> Any:
+    if raw is None or raw is False:
+        return False
+    read_from = target["read_from"]
+    if raw is True:
+        raw = {}
+    elif isinstance(raw, str):
+        as_file = Path(raw).expanduser()
+        as_file = as_file if as_file.is_absolute() else base_dir / as_file
+        raw = {"read_from": raw} if as_file.is_file() else {"key": raw}
+    elif not isinstance(raw, dict):
+        problems.append(
+            Problem(path, "expected on/off, a key, a file name or a mapping", raw)
+        )
+        return False
+    problems += unknown_keys(raw, GRADIENT_KEYS, path)
+    if "read_from" in raw:
+        read_from = resolve_file(
+            raw["read_from"], f"{path}.read_from", base_dir, problems
+        )
+        reader = expand_reader(raw.get("reader"), read_from, f"{path}.reader", problems)
+    else:
+        reader = expand_reader(
+            raw.get("reader", target["reader"]), read_from, f"{path}.reader", problems
+        )
+    key = raw.get("key", gradient)
+    if not isinstance(key, str) or not key:
+        problems.append(Problem(f"{path}.key", "expected a key as a string", key))
+    required = raw.get("required", required)
+    if not isinstance(required, bool):
+        problems.append(Problem(f"{path}.required", "expected true or false", required))
+    return {"read_from": read_from, "reader": reader, "key": key, "required": required}

@@ -1,0 +1,6 @@
+"""The options tests import their helpers (``options_helpers``) from this folder."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
