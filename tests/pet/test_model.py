@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import List
 
 import numpy as np
 import pytest
@@ -24,11 +25,14 @@ from atomtrain.checkpoints import (
     load_checkpoint,
     save_checkpoint,
 )
+from atomtrain.data.batching import Batch, BatchBuilder
+from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import Structure
 from atomtrain.errors import UserError
 from atomtrain.pet import PET, Trainer
 from atomtrain.pet.model import UnsupportedTargetError, last_layer_features_name
+from atomtrain.training.predict import predict
 
 GOLDEN = Path(__file__).parents[1] / "resources" / "checkpoints"
 
@@ -395,3 +399,34 @@ def test_a_version_2_checkpoint_upgrades_with_zbl_off():
     assert "zbl" not in v2["model"]["hypers"]
     model = PET.load_checkpoint(PET.upgrade_checkpoint(v2), context="restart")
     assert model.hypers["zbl"] is False and len(model.zbl) == 0
+
+
+def test_zbl_forces_are_minus_the_energy_gradient(ethanol):
+    # through the training engine's batches, where ZBL's half neighbour list is built
+    # next to PET's, both differentiable with respect to the positions
+    model = make_model(ethanol.info, zbl=True)
+    squeezed = replace(ethanol[0], positions=0.6 * ethanol[0].positions)
+
+    def energy_batch(structure: Structure, gradients: List[str]) -> Batch:
+        dataset = InMemoryDataset([structure], ethanol.info, [("squeezed", 0)])
+        builder = BatchBuilder(
+            model.requested_neighbor_lists(), {"energy": ENERGY}, {}, torch.float64
+        )
+        return builder(dataset, [0], gradients)
+
+    batch = energy_batch(squeezed, ["positions"])
+    outputs = predict(model, batch, {"energy": ENERGY}, training=False)
+    gradient = outputs["energy"].block().gradient("positions").values.reshape(-1, 3)
+    step = 1e-5
+    for atom, axis in [(0, 0), (2, 1), (5, 2)]:
+        displaced = []
+        for sign in (1.0, -1.0):
+            positions = squeezed.positions.clone()
+            positions[atom, axis] += sign * step
+            batch = energy_batch(replace(squeezed, positions=positions), [])
+            values = predict(model, batch, {"energy": ENERGY}, training=False)
+            values = values["energy"].block().values
+            displaced.append(float(values.detach()))
+        finite = (displaced[0] - displaced[1]) / (2 * step)
+        assert abs(finite) > 100.0  # kcal/mol/Å: the repulsion dominates
+        assert float(gradient[atom, axis]) == pytest.approx(finite, rel=1e-6)
