@@ -233,12 +233,11 @@ class PET(ModelInterface[ModelHypers]):
                         name,
                         head.linear(features),  # type: ignore[operator]
                         repulsion,
+                        baseline,
                         system,
                         n_systems,
                         per_atom,
                     )
-                    if name in baseline:
-                        values = values + baseline[name].block().values
                     results[name] = single_block_map(
                         values,
                         atom_samples(system, atom, n_systems, per_atom),
@@ -297,20 +296,25 @@ class PET(ModelInterface[ModelHypers]):
         name: str,
         values: torch.Tensor,
         repulsion: torch.Tensor,
+        baseline: Dict[str, TensorMap],
         system: torch.Tensor,
         n_systems: int,
         per_atom: bool,
     ) -> torch.Tensor:
         """The head's per-atom ``values`` ``[n, 3^rank · n_properties]`` in the
         target's shape, scaled, plus the ZBL ``repulsion`` (eV, in the target's
-        unit) for energies, and summed per system unless ``per_atom``."""
+        unit) for energies, summed per system unless ``per_atom``, plus the
+        composition ``baseline`` when it has the target."""
         shape = [values.shape[0]]
         shape += [3] * len(self.component_names[name])
         shape.append(self.num_properties[name])
         values = self.output_scaler(name, values.reshape(shape))
         if name in self.zbl_factors:
             values = values + self.zbl_factors[name] * repulsion.unsqueeze(1)
-        return reduce_atoms(values, system, n_systems, per_atom)
+        values = reduce_atoms(values, system, n_systems, per_atom)
+        if name in baseline:
+            values = values + baseline[name].block().values
+        return values
 
     def _features(
         self,
