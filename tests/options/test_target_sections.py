@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from options_helpers import expand, messages
 
+from atomtrain.options.target_sections import metric_names
+
 
 def test_target_string_is_read_from(resources: Path) -> None:
     (section,) = expand(
@@ -157,3 +159,18 @@ def test_gradient_values_must_be_sections(resources: Path, gradient: str) -> Non
         "on/off"
         in messages(value, resources)[f"training_set.targets.energy.{gradient}"]
     )
+
+
+def test_metric_names_of_the_targets(resources: Path) -> None:
+    sections = expand(
+        {
+            "systems": "qm9_reduced_100.xyz",
+            "targets": {"energy": {"key": "U0"}, "mtt::gap": {"key": "gap"}},
+        },
+        resources,
+    )
+    names = metric_names(sections)
+    assert names[:3] == ["loss", "rmse_prod", "mae_prod"]
+    assert "energy.forces.mae" in names and "energy.stress.rmse" in names
+    assert "mtt::gap.rmse" in names and "mtt::gap.forces.rmse" not in names
+    assert "energy.virial.rmse" not in names  # virial is off unless asked for

@@ -99,6 +99,19 @@ def test_best_model_and_early_stopping(ethanol, tmp_path):
     assert len(rows) == best + 3
 
 
+def test_product_of_the_errors_selects_the_best_model(ethanol, tmp_path):
+    rows = train(ethanol, tmp_path, num_epochs=3, best_model_metric="mae_prod")
+    log = (tmp_path / "train.log").read_text()
+    products = [
+        float(r["val.energy.mae"]) * float(r["val.energy.forces.mae"]) for r in rows
+    ]
+    best = min(range(len(products)), key=products.__getitem__)
+    assert f"epoch {best} is the best so far by val.mae_prod" in log
+    assert log.count("is the best so far") == 1 + sum(
+        products[i] < min(products[:i]) for i in range(1, len(products))
+    )
+
+
 def test_unknown_best_model_metric(ethanol, tmp_path):
     with pytest.raises(
         OptionsError, match=r"best_model_metric: .*did you mean 'energy\.rmse'"

@@ -117,6 +117,20 @@ def test_invalid_options_leave_no_run_directory(workdir, resources, capsys):
     assert not (workdir / "outputs").exists()
 
 
+def test_an_unknown_best_model_metric_leaves_no_run_directory(
+    workdir, resources, capsys
+):
+    options = _options(workdir / "options.yaml", resources / "ethanol_reduced_100.xyz")
+    raw = yaml.safe_load(options.read_text())
+    raw["architecture"]["training"]["best_model_metric"] = "energy.force.mae"
+    options.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(options)]) == 1
+    error = capsys.readouterr().err
+    assert "architecture.training.best_model_metric" in error
+    assert "did you mean 'energy.forces.mae'" in error and "mae_prod" in error
+    assert not (workdir / "outputs").exists()
+
+
 def test_misspelt_forces_key_names_key_and_file(workdir, resources, capsys):
     data = resources / "ethanol_reduced_100.xyz"
     options = _options(workdir / "options.yaml", data, forces={"key": "forcez"})

@@ -29,10 +29,11 @@ import secrets
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import OptionsError, Problem
+from ..errors import OptionsError, Problem, did_you_mean
 from .architecture import ArchitectureSupport, _optional_module, validate_architecture
 from .devices import check_device, check_precision, normalize_device, parse_precision
 from .files import unknown_keys
+from .target_sections import metric_names
 
 TOP_LEVEL_KEYS = (
     "architecture",
@@ -81,9 +82,32 @@ def validate_options(
     problems += _expand_datasets(raw, base_dir, expanded)
     problems += _expand_loggers(raw, expanded)
     problems += _expand_flags(raw, expanded)
+    problems += _check_best_model_metric(expanded)
     if problems:
         raise OptionsError(problems, file)
     return expanded
+
+
+def _check_best_model_metric(out: Dict[str, Any]) -> List[Problem]:
+    """A ``best_model_metric`` that none of the training set's targets can give is
+    refused here, before any run directory exists."""
+    metric = ((out.get("architecture") or {}).get("training") or {}).get(
+        "best_model_metric"
+    )
+    sections = out.get("training_set")
+    if not isinstance(metric, str) or not isinstance(sections, list):
+        return []
+    names = metric_names(sections)
+    if metric in names:
+        return []
+    return [
+        Problem(
+            "architecture.training.best_model_metric",
+            f"not a metric of this run{did_you_mean(metric, names)}; choose from "
+            + ", ".join(names),
+            metric,
+        )
+    ]
 
 
 def _expand_device(

@@ -24,6 +24,7 @@ from ..data.targets import (
 )
 from ..data.units import unit_problem
 from ..errors import Problem
+from ..training.hypers import PRODUCT_METRICS
 from .files import expand_reader, resolve_file, unknown_keys
 
 TARGET_KEYS = (
@@ -206,3 +207,16 @@ def _expand_gradient(
     if not isinstance(required, bool):
         problems.append(Problem(f"{path}.required", "expected true or false", required))
     return {"read_from": read_from, "reader": reader, "key": key, "required": required}
+
+
+def metric_names(sections: List[Section]) -> List[str]:
+    """The ``best_model_metric`` values the targets of ``sections`` can give: the loss,
+    the products, and the RMSE and MAE of every target and of every gradient an
+    energy may have (whether the data holds it is known only once it is read)."""
+    names = ["loss", *PRODUCT_METRICS]
+    for section in sections:
+        for name, target in section["targets"].items():
+            quantities = [""] + [f".{g}" for g in GRADIENT_SECTIONS if target.get(g)]
+            for quantity in quantities:
+                names += [f"{name}{quantity}.rmse", f"{name}{quantity}.mae"]
+    return list(dict.fromkeys(names))

@@ -16,6 +16,10 @@ from typing_extensions import NotRequired, TypedDict
 
 LossType = Literal["mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber"]
 
+#: ``best_model_metric`` values that multiply every RMSE or every MAE of the run
+#: (metatrain's ``rmse_prod`` and ``mae_prod``), the suffix of the metrics multiplied
+PRODUCT_METRICS: Dict[str, str] = {"rmse_prod": ".rmse", "mae_prod": ".mae"}
+
 
 class GradientLossHypers(TypedDict):
     """The loss on one gradient of a target (forces, stress or virial)."""
@@ -106,8 +110,9 @@ class BaseTrainerHypers(TypedDict):
     (``null`` = off)."""
     best_model_metric: str = "loss"
     """Validation metric that selects the best model: ``loss`` (total validation
-    loss), or ``<target>.<rmse|mae>``, or ``<target>.<forces|stress|virial>.<rmse|mae>``
-    (e.g. ``energy.forces.rmse``)."""
+    loss), ``<target>.<rmse|mae>``, ``<target>.<forces|stress|virial>.<rmse|mae>``
+    (e.g. ``energy.forces.rmse``), or ``rmse_prod``/``mae_prod`` (the product of all
+    RMSEs or all MAEs)."""
     log_interval: int = 1
     """Write a log line every this many epochs."""
     checkpoint_interval: int = 25

@@ -41,10 +41,10 @@ from .baseline import ResidualDataset, target_scales
 from .batches import BatchFactory, Step
 from .ema import ExponentialMovingAverage
 from .engine import EngineTrainer
-from .hypers import with_defaults
+from .hypers import PRODUCT_METRICS, with_defaults
 from .logging import EpochLog
 from .losses import LossFunction, resolve_loss
-from .metrics import MetricAccumulator
+from .metrics import MetricAccumulator, selection_value
 from .progress import EpochProgress
 from .schedules import LearningRateSchedule
 from .signals import StopRequest
@@ -172,7 +172,7 @@ class TrainingRun:
 
     def _check_best_metric(self) -> None:
         metric = self.hypers["best_model_metric"]
-        available = ["loss", *self.train_sums.metrics.units()]
+        available = ["loss", *PRODUCT_METRICS, *self.train_sums.metrics.units()]
         if metric not in available:
             raise OptionsError(
                 [
@@ -383,7 +383,7 @@ class TrainingRun:
         metric = self.hypers["best_model_metric"]
         prefix = "val" if self.val_sets else "train"
         key = f"{prefix}.{metric}"
-        value = values[key]
+        value = selection_value(metric, values, prefix)
         best = self.state.best_metric
         if best is None or value < best:
             reason = "first epoch" if best is None else f"{value:.6g} < {best:.6g}"

@@ -11,12 +11,14 @@ skipped.
 
 from __future__ import annotations
 
+import math
 from typing import Dict, List, Optional, Tuple
 
 import torch
 from metatensor.torch import TensorMap
 
 from ..data.info import TargetInfo
+from .hypers import PRODUCT_METRICS
 
 #: metric quantity -> the gradient it is computed from
 _GRADIENT_QUANTITIES: Dict[str, str] = {
@@ -24,6 +26,20 @@ _GRADIENT_QUANTITIES: Dict[str, str] = {
     "virial": "strain",
     "stress": "strain",
 }
+
+
+def selection_value(metric: str, values: Dict[str, float], prefix: str) -> float:
+    """The value of the model-selection ``metric`` among an epoch's ``values``
+    (keys ``<prefix>.<name>``): one metric or loss, or a product of PRODUCT_METRICS."""
+    if metric in PRODUCT_METRICS:
+        suffix = PRODUCT_METRICS[metric]
+        chosen = [
+            value
+            for key, value in sorted(values.items())
+            if key.startswith(f"{prefix}.") and key.endswith(suffix)
+        ]
+        return math.prod(chosen)
+    return values[f"{prefix}.{metric}"]
 
 
 def quantity_unit(info: TargetInfo, quantity: str, per_atom: bool, length: str) -> str:
