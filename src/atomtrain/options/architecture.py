@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import Problem, UserError, did_you_mean
+from .reference_keys import without_reference_keys
 
 ARCHITECTURE_KEYS = ("name", "atomic_types", "model", "training")
 
@@ -70,11 +71,29 @@ def validate_architecture(
     if hypers is None or not known:
         # without the architecture's hypers, only the framework's keys are checked
         return expanded, problems + _check_sections(section, path), support
+    section, reference_problems = _without_reference_keys(hypers, section, path)
+    problems += reference_problems
     merged, hyper_problems = _validate_hypers(hypers, section["name"], section, path)
     problems += [p for p in hyper_problems if not _already_reported(p, problems)]
     expanded["model"] = merged.get("model", expanded["model"])
     expanded["training"] = merged.get("training", expanded["training"])
     return expanded, problems, support
+
+
+def _without_reference_keys(
+    hypers: ModuleType, section: Dict[str, Any], path: str
+) -> Tuple[Dict[str, Any], List[Problem]]:
+    """``section`` with metatrain's trainer options that have no effect here taken
+    out of ``training`` (see :mod:`.reference_keys`)."""
+    training = section.get("training")
+    if not isinstance(training, dict):
+        return section, []
+    try:
+        declared = hypers.get_defaults(section["name"])["training"]
+    except UserError:
+        return section, []  # reported by the validation of the hypers
+    kept, problems = without_reference_keys(training, declared, f"{path}.training")
+    return {**section, "training": kept}, problems
 
 
 def _validate_hypers(

@@ -15,7 +15,7 @@ import csv
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol, Type
 
 from ..errors import UserError
 
@@ -32,10 +32,30 @@ WARNING_FILTERS = [
 
 
 def configure_warnings() -> None:
-    """Hide the known third-party noise and show every other warning once."""
+    """Hide the known third-party noise and show every other warning once;
+    atomtrain's own warnings read ``warning: <message>``, without the source line
+    that raised them (which says nothing to a user)."""
     warnings.simplefilter("once")
     for message, category in WARNING_FILTERS:
         warnings.filterwarnings("ignore", message=message, category=category)
+    if warnings.formatwarning is not _format_warning:
+        _DEFAULT_FORMAT.append(warnings.formatwarning)
+        warnings.formatwarning = _format_warning
+
+
+_DEFAULT_FORMAT: List[Callable[..., str]] = []
+
+
+def _format_warning(
+    message: Warning | str,
+    category: Type[Warning],
+    filename: str,
+    lineno: int,
+    line: Optional[str] = None,
+) -> str:
+    if category.__module__.split(".")[0] == "atomtrain":
+        return f"warning: {message}\n"
+    return _DEFAULT_FORMAT[0](message, category, filename, lineno, line)
 
 
 class ExternalLogger(Protocol):

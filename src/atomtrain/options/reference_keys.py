@@ -1,0 +1,111 @@
+"""Trainer options of metatrain's grammar that atomtrain has no use for.
+
+An options file written for metatrain may set them. Each is accepted at the values that
+ask for nothing atomtrain lacks: it is removed before the trainer's hypers are
+validated, and an :class:`IgnoredOptionWarning` names it with the reason. Any other
+value is a problem naming the key and what atomtrain accepts. ``weight_decay: null``
+(metatrain's "no weight decay") is read as 0. An architecture whose trainer declares
+one of these keys gets it validated as its own.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Collection, Dict, List, Tuple
+
+from ..errors import Problem
+
+
+class IgnoredOptionWarning(UserWarning):
+    """An option of metatrain's grammar was accepted and has no effect here."""
+
+
+@dataclass(frozen=True)
+class ReferenceKey:
+    """A metatrain trainer option: which values are accepted (and ignored), what to
+    say when another value is given, and why it has no effect."""
+
+    accepts: Callable[[Any], bool]
+    expected: str
+    reason: str
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+REFERENCE_TRAINING_KEYS: Dict[str, ReferenceKey] = {
+    "num_workers": ReferenceKey(
+        lambda value: value is None or _count(value),
+        "an integer ≥ 0 or null",
+        "batches are built in the training process",
+    ),
+    "log_mae": ReferenceKey(
+        lambda value: isinstance(value, bool),
+        "true or false",
+        "MAEs are always written to train.csv",
+    ),
+    "log_separate_blocks": ReferenceKey(
+        lambda value: value is False,
+        "false: metrics per block are not available",
+        "each target is logged as a whole",
+    ),
+    "distributed": ReferenceKey(
+        lambda value: isinstance(value, bool),
+        "true or false",
+        "training runs on several processes whenever a launcher (torchrun, srun) "
+        "starts them",
+    ),
+    "distributed_port": ReferenceKey(
+        lambda value: _count(value) and value < 65536,
+        "a port number",
+        "the launcher gives the port (MASTER_PORT)",
+    ),
+    "fixed_scaling_weights": ReferenceKey(
+        lambda value: value == {},
+        "{}: fixed output scales are not available (scale_targets fits them)",
+        "output scales are fitted from the training set",
+    ),
+    "min_atoms_per_batch": ReferenceKey(
+        lambda value: value == 0 and not isinstance(value, bool),
+        "0: a lower bound on the atoms of a batch is not available",
+        "batches are not filtered by size from below",
+    ),
+}
+
+
+def without_reference_keys(
+    training: Dict[str, Any], declared: Collection[str], path: str
+) -> Tuple[Dict[str, Any], List[Problem]]:
+    """``training`` (the section at ``path``) without the metatrain-only options
+    that the architecture does not declare itself, and the problems of those given
+    values atomtrain cannot honour. Warns once, naming the options ignored."""
+    kept: Dict[str, Any] = {}
+    problems: List[Problem] = []
+    ignored: List[str] = []
+    for key, value in training.items():
+        option = REFERENCE_TRAINING_KEYS.get(key)
+        if option is None or key in declared:
+            kept[key] = value
+        elif option.accepts(value):
+            ignored.append(f"{path}.{key} ({option.reason})")
+        else:
+            problems.append(
+                Problem(
+                    f"{path}.{key}",
+                    f"an option of metatrain that atomtrain accepts only as "
+                    f"{option.expected}",
+                    value,
+                )
+            )
+    if "weight_decay" in kept and kept["weight_decay"] is None:
+        kept["weight_decay"] = 0.0
+    if ignored:
+        warnings.warn(
+            "options of metatrain that have no effect here were ignored: "
+            + "; ".join(ignored),
+            IgnoredOptionWarning,
+            stacklevel=2,
+        )
+    return kept, problems
