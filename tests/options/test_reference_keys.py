@@ -23,7 +23,12 @@ HARMLESS = {
 def test_harmless_values_are_ignored_with_a_warning():
     section = {
         "name": "pet",
-        "training": {"num_epochs": 3, "weight_decay": None, **HARMLESS},
+        "training": {
+            "num_epochs": 3,
+            "weight_decay": None,
+            "finetune": {"method": "full", "read_from": None, "config": {}},
+            **HARMLESS,
+        },
     }
     with pytest.warns(IgnoredOptionWarning) as caught:
         expanded, problems, _ = validate_architecture(section)
@@ -34,6 +39,8 @@ def test_harmless_values_are_ignored_with_a_warning():
         assert key not in expanded["training"]
     assert expanded["training"]["num_epochs"] == 3
     assert expanded["training"]["weight_decay"] == 0.0  # metatrain's null: none
+    assert "finetune (read_from: null, no fine-tuning)" in message
+    assert expanded["training"].get("finetune") is None
 
 
 @pytest.mark.parametrize(

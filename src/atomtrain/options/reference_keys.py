@@ -4,8 +4,9 @@ An options file written for metatrain may set them. Each is accepted at the valu
 ask for nothing atomtrain lacks: it is removed before the trainer's hypers are
 validated, and an :class:`IgnoredOptionWarning` names it with the reason. Any other
 value is a problem naming the key and what atomtrain accepts. ``weight_decay: null``
-(metatrain's "no weight decay") is read as 0. An architecture whose trainer declares
-one of these keys gets it validated as its own.
+(metatrain's "no weight decay") is read as 0, and a ``finetune`` section with
+``read_from: null`` (metatrain's default, no fine-tuning) is dropped. An architecture
+whose trainer declares one of these keys gets it validated as its own.
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ def without_reference_keys(
             )
     if "weight_decay" in kept and kept["weight_decay"] is None:
         kept["weight_decay"] = 0.0
+    finetune = kept.get("finetune")
+    if isinstance(finetune, dict) and finetune.get("read_from", "") is None:
+        del kept["finetune"]
+        ignored.append(f"{path}.finetune (read_from: null, no fine-tuning)")
     if ignored:
         warnings.warn(
             "options of metatrain that have no effect here were ignored: "
