@@ -89,7 +89,7 @@ def _without_reference_keys(
     if not isinstance(training, dict):
         return section, []
     try:
-        declared = hypers.get_defaults(section["name"])["training"]
+        declared = hypers.get_defaults(section["name"]).get("training", {})
     except UserError:
         return section, []  # reported by the validation of the hypers
     kept, problems = without_reference_keys(training, declared, f"{path}.training")
