@@ -34,7 +34,7 @@ from typing import Callable, Dict
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from pet_vs_reference import ENERGY, HYPERS, ethanol_dataset
+from pet_vs_reference import ENERGY, HYPERS, energy_force_loss, ethanol_dataset
 
 MATRIX = ("aten::mm", "aten::bmm", "aten::addmm", "aten::_fused_adam_")
 MOVES = ("aten::copy_", "aten::fill_", "aten::zero_", "aten::index_copy")
@@ -55,7 +55,6 @@ def step_kernels(batch_size: int, steps: int) -> None:
     from atomtrain.data.batching import BatchBuilder
     from atomtrain.data.neighbors import NeighborCache
     from atomtrain.pet import PET
-    from atomtrain.training.predict import predict
 
     dataset = ethanol_dataset(f":{batch_size}")
     torch.manual_seed(0)
@@ -75,14 +74,7 @@ def step_kernels(batch_size: int, steps: int) -> None:
     ]
 
     def step() -> None:
-        batch = batches.pop()
-        block = predict(model, batch, {"energy": ENERGY}, training=True)[
-            "energy"
-        ].block()
-        labels = batch.targets["energy"].block()
-        loss = (block.values - labels.values).pow(2).mean() + (
-            block.gradient("positions").values - labels.gradient("positions").values
-        ).pow(2).mean()
+        loss = energy_force_loss(model, batches.pop())
         model.zero_grad()
         loss.backward()
 

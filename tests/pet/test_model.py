@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import List
+from typing import Callable, List
 
 import numpy as np
 import pytest
@@ -52,20 +52,31 @@ def model(ethanol) -> PET:
     return make_model(ethanol.info)
 
 
+def central_difference(
+    energy: Callable[[Structure], float],
+    structure: Structure,
+    atom: int,
+    axis: int,
+    step: float = 1e-5,
+) -> float:
+    """dE/dx of ``atom`` along ``axis`` by a central finite difference."""
+    displaced = []
+    for sign in (1.0, -1.0):
+        positions = structure.positions.clone()
+        positions[atom, axis] += sign * step
+        displaced.append(energy(replace(structure, positions=positions)))
+    return (displaced[0] - displaced[1]) / (2 * step)
+
+
 def test_forces_are_minus_the_energy_gradient(model, ethanol):
     structure = ethanol[0]
     systems = systems_of([structure], model.neighbors, requires_grad=True)
     energy = model(systems, {"energy": ModelOutput()})["energy"].block().values
     (gradient,) = torch.autograd.grad(energy.sum(), [systems[0].positions])
-    step = 1e-5
     for atom, axis in [(0, 0), (3, 1), (8, 2)]:
-        displaced = []
-        for sign in (1.0, -1.0):
-            positions = structure.positions.clone()
-            positions[atom, axis] += sign * step
-            displaced.append(replace(structure, positions=positions))
-        plus, minus = energies(model, displaced)
-        finite = float(plus - minus) / (2 * step)
+        finite = central_difference(
+            lambda moved: float(energies(model, [moved])[0]), structure, atom, axis
+        )
         assert float(gradient[atom, axis]) == pytest.approx(finite, rel=1e-6, abs=1e-9)
 
 
@@ -417,16 +428,12 @@ def test_zbl_forces_are_minus_the_energy_gradient(ethanol):
     batch = energy_batch(squeezed, ["positions"])
     outputs = predict(model, batch, {"energy": ENERGY}, training=False)
     gradient = outputs["energy"].block().gradient("positions").values.reshape(-1, 3)
-    step = 1e-5
+
+    def energy(structure: Structure) -> float:
+        values = predict(model, energy_batch(structure, []), {"energy": ENERGY}, False)
+        return float(values["energy"].block().values.detach())
+
     for atom, axis in [(0, 0), (2, 1), (5, 2)]:
-        displaced = []
-        for sign in (1.0, -1.0):
-            positions = squeezed.positions.clone()
-            positions[atom, axis] += sign * step
-            batch = energy_batch(replace(squeezed, positions=positions), [])
-            values = predict(model, batch, {"energy": ENERGY}, training=False)
-            values = values["energy"].block().values
-            displaced.append(float(values.detach()))
-        finite = (displaced[0] - displaced[1]) / (2 * step)
+        finite = central_difference(energy, squeezed, atom, axis)
         assert abs(finite) > 100.0  # kcal/mol/Å: the repulsion dominates
         assert float(gradient[atom, axis]) == pytest.approx(finite, rel=1e-6)

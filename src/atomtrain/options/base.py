@@ -29,7 +29,8 @@ import secrets
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import OptionsError, Problem, did_you_mean
+from ..errors import OptionsError, Problem
+from ..training.hypers import best_metric_problem
 from .architecture import ArchitectureSupport, _optional_module, validate_architecture
 from .devices import check_device, check_precision, normalize_device, parse_precision
 from .files import unknown_keys
@@ -97,17 +98,8 @@ def _check_best_model_metric(out: Dict[str, Any]) -> List[Problem]:
     sections = out.get("training_set")
     if not isinstance(metric, str) or not isinstance(sections, list):
         return []
-    names = metric_names(sections)
-    if metric in names:
-        return []
-    return [
-        Problem(
-            "architecture.training.best_model_metric",
-            f"not a metric of this run{did_you_mean(metric, names)}; choose from "
-            + ", ".join(names),
-            metric,
-        )
-    ]
+    problem = best_metric_problem(metric, metric_names(sections))
+    return [] if problem is None else [problem]
 
 
 def _expand_device(

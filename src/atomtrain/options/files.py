@@ -1,6 +1,6 @@
-"""File names, readers and unknown keys of the dataset sections: shared by the
-expansion of sections (:mod:`.datasets`) and of their targets (:mod:`.target_sections`).
-"""
+"""File names and readers of the dataset sections (:mod:`.datasets`,
+:mod:`.target_sections`), and the unknown-key problems of every part of the options
+file."""
 
 from __future__ import annotations
 

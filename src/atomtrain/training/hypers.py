@@ -14,11 +14,25 @@ from typing import Any, Dict, List, Literal, Optional, Union
 
 from typing_extensions import NotRequired, TypedDict
 
+from ..errors import Problem, did_you_mean
+
 LossType = Literal["mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber"]
 
 #: ``best_model_metric`` values that multiply every RMSE or every MAE of the run
 #: (metatrain's ``rmse_prod`` and ``mae_prod``), the suffix of the metrics multiplied
 PRODUCT_METRICS: Dict[str, str] = {"rmse_prod": ".rmse", "mae_prod": ".mae"}
+
+
+def best_metric_problem(metric: str, available: List[str]) -> Optional[Problem]:
+    """The problem of a ``best_model_metric`` not among the ``available`` ones."""
+    if metric in available:
+        return None
+    return Problem(
+        "architecture.training.best_model_metric",
+        f"not a metric of this run{did_you_mean(metric, available)}; choose from "
+        + ", ".join(available),
+        metric,
+    )
 
 
 class GradientLossHypers(TypedDict):

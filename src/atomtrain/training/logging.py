@@ -15,7 +15,7 @@ import csv
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Protocol, Type
+from typing import Any, Dict, List, Optional, Protocol, Type
 
 from ..errors import UserError
 
@@ -38,12 +38,10 @@ def configure_warnings() -> None:
     warnings.simplefilter("once")
     for message, category in WARNING_FILTERS:
         warnings.filterwarnings("ignore", message=message, category=category)
-    if warnings.formatwarning is not _format_warning:
-        _DEFAULT_FORMAT.append(warnings.formatwarning)
-        warnings.formatwarning = _format_warning
+    warnings.formatwarning = _format_warning
 
 
-_DEFAULT_FORMAT: List[Callable[..., str]] = []
+_DEFAULT_FORMAT = warnings.formatwarning
 
 
 def _format_warning(
@@ -55,7 +53,7 @@ def _format_warning(
 ) -> str:
     if category.__module__.split(".")[0] == "atomtrain":
         return f"warning: {message}\n"
-    return _DEFAULT_FORMAT[0](message, category, filename, lineno, line)
+    return _DEFAULT_FORMAT(message, category, filename, lineno, line)
 
 
 class ExternalLogger(Protocol):

@@ -34,14 +34,14 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
-from ..errors import OptionsError, Problem, UserError, did_you_mean
+from ..errors import OptionsError, UserError
 from ..utils.abc import ModelInterface
 from . import distributed
 from .baseline import ResidualDataset, target_scales
 from .batches import BatchFactory, Step
 from .ema import ExponentialMovingAverage
 from .engine import EngineTrainer
-from .hypers import PRODUCT_METRICS, with_defaults
+from .hypers import PRODUCT_METRICS, best_metric_problem, with_defaults
 from .logging import EpochLog
 from .losses import LossFunction, resolve_loss
 from .metrics import MetricAccumulator, selection_value
@@ -173,17 +173,9 @@ class TrainingRun:
     def _check_best_metric(self) -> None:
         metric = self.hypers["best_model_metric"]
         available = ["loss", *PRODUCT_METRICS, *self.train_sums.metrics.units()]
-        if metric not in available:
-            raise OptionsError(
-                [
-                    Problem(
-                        "architecture.training.best_model_metric",
-                        f"not a metric of this run{did_you_mean(metric, available)}; "
-                        f"choose from {', '.join(available)}",
-                        metric,
-                    )
-                ]
-            )
+        problem = best_metric_problem(metric, available)
+        if problem is not None:
+            raise OptionsError([problem])
 
     def _residual_datasets(
         self, train: List[Dataset], val: List[Dataset], fit: bool
