@@ -396,7 +396,7 @@ def test_zbl_adds_the_nuclear_repulsion_to_every_energy(ethanol):
         with_zbl(systems, outputs)["energy"].block().values
         - without(systems, outputs)["energy"].block().values
     )
-    per_atom = with_zbl.zbl[0](systems)
+    per_atom = with_zbl.zbl.potential[0](systems)
     repulsion = torch.stack([per_atom[:9].sum(), per_atom[9:].sum()])
     # the energy target is in kcal/mol, the repulsion in eV
     expected = repulsion * 23.060547830619
@@ -409,7 +409,7 @@ def test_a_version_2_checkpoint_upgrades_with_zbl_off():
     v2 = load_checkpoint(GOLDEN / "pet-model-v2-trainer-v1.ckpt")
     assert "zbl" not in v2["model"]["hypers"]
     model = PET.load_checkpoint(PET.upgrade_checkpoint(v2), context="restart")
-    assert model.hypers["zbl"] is False and len(model.zbl) == 0
+    assert model.hypers["zbl"] is False and len(model.zbl.potential) == 0
 
 
 def test_zbl_forces_are_minus_the_energy_gradient(ethanol):

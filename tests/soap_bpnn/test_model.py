@@ -212,7 +212,7 @@ def test_zbl_adds_the_nuclear_repulsion_to_every_energy(ethanol):
     without.load_state_dict(with_zbl.state_dict())
     batch = batch_of(with_zbl, ethanol, range(8), labels=False)
     difference = energies(with_zbl, batch) - energies(without, batch)
-    per_atom = with_zbl.zbl[0](batch.systems)
+    per_atom = with_zbl.zbl.potential[0](batch.systems)
     per_structure = per_atom.reshape(8, 9).sum(dim=1)
     expected = per_structure * energy_conversion(ethanol.info.targets["energy"].unit)
     # O-H bonds of the vibrating molecules come closer than the switch-off distance
@@ -228,4 +228,4 @@ def test_a_version_1_checkpoint_upgrades_with_zbl_off():
     )
     assert "zbl" not in v1["model"]["hypers"]
     model = SoapBpnn.load_checkpoint(SoapBpnn.upgrade_checkpoint(v1), "restart")
-    assert model.hypers["zbl"] is False and len(model.zbl) == 0
+    assert model.hypers["zbl"] is False and len(model.zbl.potential) == 0

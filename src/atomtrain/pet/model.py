@@ -17,7 +17,7 @@ from atomtrain.checkpoints import upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
-from atomtrain.physics.zbl import ZBL, energy_conversion, repulsion_requested
+from atomtrain.physics.zbl import EnergyRepulsion
 from atomtrain.training.scaling import OutputScaler
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
@@ -105,7 +105,6 @@ class PET(ModelInterface[ModelHypers]):
     component_names: Dict[str, List[str]]
     num_properties: Dict[str, int]
     llf_names: Dict[str, str]
-    zbl_factors: Dict[str, float]
 
     def __init__(
         self,
@@ -149,11 +148,9 @@ class PET(ModelInterface[ModelHypers]):
         self.component_names = {}
         self.num_properties = {}
         self.llf_names = {}
-        self.zbl_factors = {}
-        # zero or one ZBL module: TorchScript cannot branch on an optional module
-        self.zbl = torch.nn.ModuleList()
-        if hypers.get("zbl", False):
-            self.zbl.append(ZBL(types, dataset_info.length_unit))
+        self.zbl = EnergyRepulsion(
+            bool(hypers.get("zbl", False)), types, dataset_info.length_unit
+        )
         for name, info in dataset_info.targets.items():
             self._add_head(name, info)
         self.output_scaler = OutputScaler(dataset_info.targets)
@@ -176,14 +173,10 @@ class PET(ModelInterface[ModelHypers]):
         ]
         self.num_properties[name] = info.num_subtargets
         self.llf_names[name] = last_layer_features_name(name)
-        if info.is_energy and len(self.zbl) > 0:
-            self.zbl_factors[name] = energy_conversion(info.unit)
+        self.zbl.add_target(name, info.is_energy, info.unit)
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
-        lists = [self.neighbors]
-        for zbl in self.zbl:
-            lists.extend(zbl.requested_neighbor_lists())  # type: ignore[operator]
-        return lists
+        return [self.neighbors, *self.zbl.neighbor_lists()]
 
     def forward(
         self,
@@ -209,7 +202,7 @@ class PET(ModelInterface[ModelHypers]):
         baseline: Dict[str, TensorMap] = {}
         if self.baseline_enabled:
             baseline = self.composition_baseline(systems, outputs, selected_atoms)
-        repulsion = self._repulsion(systems, outputs, keep)
+        repulsion = self.zbl(systems, outputs, keep)
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
             llf_name = self.llf_names[name]
@@ -280,17 +273,6 @@ class PET(ModelInterface[ModelHypers]):
             keep = torch.nonzero(torch.isin(system * stride + atom, wanted))[:, 0]
         return system.index_select(0, keep), atom.index_select(0, keep), keep
 
-    def _repulsion(
-        self, systems: List[System], outputs: Dict[str, ModelOutput], keep: torch.Tensor
-    ) -> torch.Tensor:
-        """The ZBL energy in eV of each output atom when ``zbl`` is on and an energy
-        is requested, else an empty tensor."""
-        repulsion = torch.zeros(0, device=keep.device)
-        if repulsion_requested(self.zbl_factors, outputs):
-            for zbl in self.zbl:
-                repulsion = zbl(systems).index_select(0, keep)
-        return repulsion
-
     def _target_values(
         self,
         name: str,
@@ -309,8 +291,7 @@ class PET(ModelInterface[ModelHypers]):
         shape += [3] * len(self.component_names[name])
         shape.append(self.num_properties[name])
         values = self.output_scaler(name, values.reshape(shape))
-        if name in self.zbl_factors:
-            values = values + self.zbl_factors[name] * repulsion.unsqueeze(1)
+        values = self.zbl.add(name, values, repulsion)
         values = reduce_atoms(values, system, n_systems, per_atom)
         if name in baseline:
             values = values + baseline[name].block().values

@@ -13,11 +13,11 @@ by a switch ``s(r)`` equal to 1 below ``r_on``, 0 above ``r_off`` and the quinti
 forces and their derivatives stay continuous. ``r_off`` is ``outer_scale`` times the
 sum of the two covalent radii (ASE's table) and ``r_on = inner_scale · r_off``.
 
-An architecture enables it with a model hyper ``zbl: true``: it holds a :class:`ZBL`,
-adds the neighbour lists of :meth:`ZBL.requested_neighbor_lists` to its own, and adds
-:meth:`ZBL.forward` (per-atom energies in eV) times :func:`energy_conversion` of each
-energy target's unit to its per-atom energies. The dummy architecture
-(:mod:`atomtrain.testing.dummy`) is the worked example.
+An architecture enables it with a model hyper ``zbl: true``: it holds an
+:class:`EnergyRepulsion`, registers its targets with it, adds its neighbour lists to its
+own, and adds :meth:`EnergyRepulsion.forward` (per-atom energies in eV, converted to
+each energy target's unit) to its per-atom energies. The dummy architecture
+(:mod:`atomtrain.testing.dummy`), PET and SOAP-BPNN are the worked examples.
 """
 
 from typing import Dict, List, Sequence
@@ -43,18 +43,6 @@ SCREENING_EXPONENTS = (3.1998, 0.94229, 0.40290, 0.20162)
 def energy_conversion(unit: str) -> float:
     """Factor from eV (the unit of :meth:`ZBL.forward`) to the energy ``unit``."""
     return float(unit_conversion_factor("eV", unit))
-
-
-def repulsion_requested(
-    factors: Dict[str, float], outputs: Dict[str, ModelOutput]
-) -> bool:
-    """Whether any of the energy targets that get the repulsion (the keys of
-    ``factors``, name → :func:`energy_conversion`) is among ``outputs``: the
-    repulsion is computed only then. TorchScript-compatible."""
-    requested = False
-    for name in factors:
-        requested = requested or name in outputs
-    return requested
 
 
 class ZBL(torch.nn.Module):
@@ -155,3 +143,59 @@ class ZBL(torch.nn.Module):
         t = ((r - r_on) / (r_off - r_on)).clamp(0.0, 1.0)
         switch = 1.0 - t**3 * (10.0 - 15.0 * t + 6.0 * t**2)
         return self.coulomb * z_i * z_j / r * phi * switch
+
+
+class EnergyRepulsion(torch.nn.Module):
+    """What an architecture with a ``zbl`` hyper holds: nothing when off; when on, a
+    :class:`ZBL` whose per-atom energies are added to every energy target, in the
+    target's unit. TorchScript-compatible."""
+
+    factors: Dict[str, float]
+
+    def __init__(
+        self, enabled: bool, atomic_types: Sequence[int], length_unit: str
+    ) -> None:
+        super().__init__()
+        self.factors = {}
+        # zero or one ZBL module: TorchScript cannot branch on an optional module
+        self.potential = torch.nn.ModuleList()
+        if enabled:
+            self.potential.append(ZBL(atomic_types, length_unit))
+
+    @torch.jit.unused
+    def add_target(self, name: str, is_energy: bool, unit: str) -> None:
+        """Register target ``name``: an energy gets the repulsion when it is on."""
+        if is_energy and len(self.potential) > 0:
+            self.factors[name] = energy_conversion(unit)
+
+    @torch.jit.unused
+    def neighbor_lists(self) -> List[NeighborListOptions]:
+        """The neighbour lists the repulsion needs (none when off)."""
+        lists: List[NeighborListOptions] = []
+        for zbl in self.potential:
+            lists.extend(zbl.requested_neighbor_lists())  # type: ignore[operator]
+        return lists
+
+    def forward(
+        self, systems: List[System], outputs: Dict[str, ModelOutput], rows: torch.Tensor
+    ) -> torch.Tensor:
+        """The repulsion in eV of the atoms ``rows`` (indices into the atoms of
+        ``systems``, in order) when an energy that gets it is among ``outputs``,
+        else an empty tensor: nothing is computed."""
+        repulsion = torch.zeros(0, device=rows.device)
+        requested = False
+        for name in self.factors:
+            requested = requested or name in outputs
+        if requested:
+            for zbl in self.potential:
+                repulsion = zbl(systems).index_select(0, rows)
+        return repulsion
+
+    def add(
+        self, name: str, values: torch.Tensor, repulsion: torch.Tensor
+    ) -> torch.Tensor:
+        """``values`` ``[rows, ...]`` of target ``name`` plus its ``repulsion`` from
+        :meth:`forward`, converted, when the target gets it."""
+        if name in self.factors:
+            return values + self.factors[name] * repulsion.unsqueeze(1)
+        return values

@@ -33,7 +33,7 @@ from metatomic.torch import (
 from atomtrain.checkpoints import UpgradeStep, upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
-from atomtrain.physics.zbl import ZBL, energy_conversion, repulsion_requested
+from atomtrain.physics.zbl import EnergyRepulsion
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name
@@ -88,7 +88,6 @@ class SoapBpnn(ModelInterface[ModelHypers]):
     per_atom: Dict[str, bool]
     property_names: Dict[str, str]
     last_layer_names: Dict[str, str]
-    zbl_factors: Dict[str, float]
 
     def __init__(
         self,
@@ -139,11 +138,9 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         self.per_atom = {}
         self.property_names = {}
         self.last_layer_names = {}
-        self.zbl_factors = {}
-        # zero or one ZBL module: TorchScript cannot branch on an optional module
-        self.zbl = torch.nn.ModuleList()
-        if hypers.get("zbl", False):
-            self.zbl.append(ZBL(types, dataset_info.length_unit))
+        self.zbl = EnergyRepulsion(
+            bool(hypers.get("zbl", False)), types, dataset_info.length_unit
+        )
         for name, info in dataset_info.targets.items():
             self._add_target(name, info)
         self.composition_baseline = CompositionBaseline(types, dataset_info.targets)
@@ -158,8 +155,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         self.per_atom[name] = info.per_atom
         self.property_names[name] = info.property_name(name)
         self.last_layer_names[name] = last_layer_features_name(name)
-        if info.is_energy and len(self.zbl) > 0:
-            self.zbl_factors[name] = energy_conversion(info.unit)
+        self.zbl.add_target(name, info.is_energy, info.unit)
 
     @torch.jit.unused
     def dtype(self) -> torch.dtype:
@@ -167,10 +163,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         return next(self.heads.parameters()).dtype
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
-        lists = [self.neighbors]
-        for zbl in self.zbl:
-            lists.extend(zbl.requested_neighbor_lists())  # type: ignore[operator]
-        return lists
+        return [self.neighbors, *self.zbl.neighbor_lists()]
 
     def forward(
         self,
@@ -204,7 +197,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         baseline: Dict[str, TensorMap] = {}
         if self.baseline_enabled:
             baseline = self.composition_baseline(systems, outputs, selected_atoms)
-        repulsion = self._repulsion(systems, outputs, order)[keep]
+        repulsion = self.zbl(systems, outputs, order[keep])
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
             auxiliary = self.last_layer_names[name]
@@ -226,8 +219,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
                         self.per_atom[name] or outputs[name].sample_kind == "atom"
                     )
                     values = head.last_layer(last_features)[keep]  # type: ignore[operator]
-                    if name in self.zbl_factors:
-                        values = values + self.zbl_factors[name] * repulsion[:, None]
+                    values = self.zbl.add(name, values, repulsion)
                     results[name] = atomic_tensor(
                         values,
                         system[keep],
@@ -238,20 +230,6 @@ class SoapBpnn(ModelInterface[ModelHypers]):
                         baseline[name].block().values if name in baseline else None,
                     )
         return results
-
-    def _repulsion(
-        self,
-        systems: List[System],
-        outputs: Dict[str, ModelOutput],
-        order: torch.Tensor,
-    ) -> torch.Tensor:
-        """The ZBL energy in eV of every atom in element ``order`` when ``zbl`` is on
-        and an energy is requested, else zeros."""
-        repulsion = torch.zeros(order.shape[0], device=order.device)
-        if repulsion_requested(self.zbl_factors, outputs):
-            for zbl in self.zbl:
-                repulsion = zbl(systems).index_select(0, order)
-        return repulsion
 
     def descriptor(self, systems: List[System]) -> torch.Tensor:
         """The SOAP power spectrum of every atom of ``systems`` (stacked in order),

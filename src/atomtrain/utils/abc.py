@@ -65,8 +65,9 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
     - last-layer features (the ``llpr`` architecture): an output
       ``mtt::aux::<target>_last_layer_features`` per target, the input of the target's
       last linear layer (per atom, summed per structure for per-structure targets);
-    - a ``zbl: true`` model hyper adding :class:`atomtrain.physics.zbl.ZBL` to the
-      energies (see the dummy architecture).
+    - a ``zbl: true`` model hyper adding the repulsion of
+      :class:`atomtrain.physics.zbl.EnergyRepulsion` to the energies (see the dummy
+      architecture).
     """
 
     __checkpoint_version__: int

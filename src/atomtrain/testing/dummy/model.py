@@ -31,7 +31,7 @@ from atomtrain.checkpoints import upgrade
 from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
-from atomtrain.physics.zbl import ZBL, energy_conversion
+from atomtrain.physics.zbl import EnergyRepulsion
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name
@@ -57,7 +57,6 @@ class DummyModel(ModelInterface[ModelHypers]):
     type_index: torch.Tensor
     centers: torch.Tensor
     features_outputs: Dict[str, str]
-    zbl_factors: Dict[str, float]
 
     def __init__(
         self,
@@ -93,14 +92,12 @@ class DummyModel(ModelInterface[ModelHypers]):
         self.per_atom: Dict[str, bool] = {}
         self.property_names: Dict[str, str] = {}
         self.features_outputs: Dict[str, str] = {}
-        self.zbl_factors: Dict[str, float] = {}
         self.composition_baseline = CompositionBaseline(types, targets)
         self.baseline_enabled = True
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=False)
-        # zero or one ZBL module: TorchScript cannot branch on an optional module
-        self.zbl = torch.nn.ModuleList()
-        if hypers.get("zbl", False):
-            self.zbl.append(ZBL(types, dataset_info.length_unit))
+        self.zbl = EnergyRepulsion(
+            bool(hypers.get("zbl", False)), types, dataset_info.length_unit
+        )
         for name, info in targets.items():
             self._add_head(name, info)
 
@@ -111,14 +108,10 @@ class DummyModel(ModelInterface[ModelHypers]):
         self.per_atom[name] = info.per_atom
         self.property_names[name] = info.property_name(name)
         self.features_outputs[name] = last_layer_features_name(name)
-        if info.is_energy and len(self.zbl) > 0:
-            self.zbl_factors[name] = energy_conversion(info.unit)
+        self.zbl.add_target(name, info.is_energy, info.unit)
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
-        lists = [self.neighbors]
-        for zbl in self.zbl:
-            lists.extend(zbl.requested_neighbor_lists())  # type: ignore[operator]
-        return lists
+        return [self.neighbors, *self.zbl.neighbor_lists()]
 
     @torch.jit.unused
     def head_modules(self) -> Dict[str, torch.nn.Module]:
@@ -152,9 +145,7 @@ class DummyModel(ModelInterface[ModelHypers]):
         baseline: Dict[str, TensorMap] = {}
         if self.baseline_enabled:
             baseline = self.composition_baseline(systems, outputs, selected_atoms)
-        repulsion = torch.zeros(0, dtype=hidden.dtype, device=device)
-        for zbl in self.zbl:
-            repulsion = zbl(systems)[keep]
+        repulsion = self.zbl(systems, outputs, torch.nonzero(keep)[:, 0])
         results: Dict[str, TensorMap] = {}
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
@@ -175,9 +166,7 @@ class DummyModel(ModelInterface[ModelHypers]):
                     baseline,
                 )
             if name in outputs:
-                values = head(hidden)[keep]
-                if name in self.zbl_factors and repulsion.shape[0] > 0:
-                    values = values + self.zbl_factors[name] * repulsion.unsqueeze(1)
+                values = self.zbl.add(name, head(hidden)[keep], repulsion)
                 per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
                 results[name] = self._tensor(
                     name,
