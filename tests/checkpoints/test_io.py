@@ -1,3 +1,4 @@
+import errno
 import io
 import os
 import pickle
@@ -16,6 +17,7 @@ from atomtrain.checkpoints import (
     save_checkpoint,
 )
 from atomtrain.data.info import DatasetInfo
+from atomtrain.files import OutputError
 
 
 def sample_checkpoint() -> dict:
@@ -115,13 +117,14 @@ def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypat
     def crash_half_way(data, file):
         buffer = io.BytesIO()
         real_save(data, buffer)
-        file.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
-        raise OSError("No space left on device")
+        with open(file, "wb") as out:
+            out.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", crash_half_way)
     updated = sample_checkpoint()
     updated["model"]["flag"] = False
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OutputError, match="no space left on the device"):
         save_checkpoint(updated, path)
 
     assert path.read_bytes() == before
@@ -131,7 +134,8 @@ def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypat
 
 def test_interrupting_a_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     def interrupted(data, file):
-        file.write(b"partial")
+        with open(file, "wb") as out:
+            out.write(b"partial")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(torch, "save", interrupted)

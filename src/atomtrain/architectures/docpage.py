@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 
 import yaml
 
+from ..files import write_text
 from .discovery import (
     ArchitectureEntry,
     MissingDependencyError,
@@ -155,10 +156,7 @@ def render_page(name: str) -> str:
 def write_pages(directory: str | Path) -> List[Path]:
     """Write ``<name>.md`` for every architecture into ``directory``; the paths."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for entry in list_architectures():
-        path = directory / f"{entry.name}.md"
-        path.write_text(render_page(entry.name), encoding="utf-8")
-        written.append(path)
-    return written
+    return [
+        write_text(directory / f"{entry.name}.md", render_page(entry.name), "-o")
+        for entry in list_architectures()
+    ]

@@ -7,9 +7,7 @@ other Python object, so a crafted file cannot run code when it is loaded.
 
 from __future__ import annotations
 
-import os
 import pickle
-import secrets
 import warnings
 import zipfile
 from collections import OrderedDict
@@ -20,6 +18,7 @@ import torch
 
 from .._version import __version__
 from ..errors import UserError
+from ..files import atomic_output
 
 #: Value of the ``"format"`` entry at the top of every atomtrain checkpoint.
 CHECKPOINT_FORMAT = "atomtrain-checkpoint"
@@ -78,41 +77,13 @@ def save_checkpoint(data: Dict[str, Any], path: str | Path) -> None:
 
     The tree is checked to be plain data first (see :func:`check_plain_data`). The
     file is written to a temporary file in the same directory, flushed to disk and
-    renamed over ``path``: a crash at any point leaves either the previous file or the
-    new one, never a half-written checkpoint.
+    renamed over ``path`` (:func:`atomtrain.files.atomic_output`): a crash or a full
+    disk at any point leaves either the previous file or the new one, never a
+    half-written checkpoint.
     """
     check_plain_data(data)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp"
-    # a new file (O_EXCL) with the usual permissions, unlike mkstemp's owner-only ones
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(data, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX; a no-op where directories cannot be
-    opened)."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
+    with atomic_output(Path(path), "checkpoint") as temporary:
+        torch.save(data, temporary)
 
 
 def load_checkpoint(path: str | Path) -> Dict[str, Any]:

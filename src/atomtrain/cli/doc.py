@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             from pathlib import Path
 
+            from atomtrain.files import write_text
+
             path = Path(args.output) / f"{args.name}.md"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_page(args.name), encoding="utf-8")
-            paths = [path]
+            paths = [write_text(path, render_page(args.name), "-o")]
         for path in paths:
             print(f"wrote {path}")
         return 0

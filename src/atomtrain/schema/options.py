@@ -22,6 +22,7 @@ from atomtrain.architectures.discovery import get_entry, list_architectures
 from atomtrain.architectures.docsource import attribute_docstrings, hypers_classes
 from atomtrain.errors import UserError
 
+from ..files import write_text
 from .convert import Schema, SchemaBuilder, hypers_schema
 from .grammar import ArchitectureSection, OptionsFile
 
@@ -83,8 +84,5 @@ def options_schema() -> Dict[str, Any]:
 
 def write_schema(path: str | Path) -> Path:
     """Write :func:`options_schema` as indented JSON to ``path``; the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(options_schema(), indent=2, ensure_ascii=False)
-    path.write_text(text + "\n", encoding="utf-8")
-    return path
+    return write_text(Path(path), text + "\n", "-o")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -33,6 +33,7 @@ from ..llpr.evaluation import UncertaintyCalibration, calibration_lines
 from ..training.metrics import MetricAccumulator
 from ..training.predict import with_gradients
 from ..utils.dtype import str_to_dtype
+from .outputs import check_command_outputs, input_paths
 
 
 class _Evaluated(torch.nn.Module):
@@ -223,6 +224,11 @@ def evaluate_files(
     )
     if problems:
         raise OptionsError(problems, str(options_path))
+    outputs = _output_files(sections, output, plot)
+    inputs = [model_path, options_path, *input_paths(sections)]
+    if extensions is not None and extensions.is_dir():
+        inputs.extend(p for p in extensions.rglob("*") if p.is_file())
+    check_command_outputs(outputs, inputs)
     model = load_atomistic_model(str(model_path), extensions_directory=extensions)
     cache = FileCache()
     evaluations = []
@@ -237,16 +243,34 @@ def evaluate_files(
             )
         )
         if output is not None:
-            target = output
-            if len(sections) > 1:
-                target = output.with_name(f"{output.stem}_{number}{output.suffix}")
+            target = _numbered(output, number, len(sections))
             for path in write_predictions(evaluation, target):
                 print(f"wrote predictions to {path}")
         if plot is not None:
-            target = plot
-            if len(sections) > 1:
-                target = plot.with_name(f"{plot.stem}_{number}{plot.suffix}")
+            target = _numbered(plot, number, len(sections))
             written = parity_plot(evaluation, target, Path(name).name)
             print(f"wrote a parity plot to {written}")
         evaluations.append(evaluation)
     return evaluations
+
+
+def _numbered(path: Path, number: int, count: int) -> Path:
+    """``path`` for one dataset, ``<stem>_<number><suffix>`` for one of several."""
+    return path if count == 1 else path.with_name(f"{path.stem}_{number}{path.suffix}")
+
+
+def _output_files(
+    sections: List[Dict[str, Any]], output: Optional[Path], plot: Optional[Path]
+) -> List[Tuple[str, Path]]:
+    """Every file ``atomtrain eval`` will write, with the option that names it."""
+    from .predictions import prediction_paths
+
+    files: List[Tuple[str, Path]] = []
+    for number, section in enumerate(sections):
+        if output is not None:
+            targets = list(section.get("targets") or {}) or ["energy"]
+            target = _numbered(output, number, len(sections))
+            files.extend(("-o", path) for path in prediction_paths(target, targets))
+        if plot is not None:
+            files.append(("-p", _numbered(plot, number, len(sections))))
+    return files

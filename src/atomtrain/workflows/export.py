@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from ..files import remove_stale_temporaries
 from .models import merge_metadata, model_from_checkpoint, read_metadata, save_exported
+from .outputs import check_command_outputs
 
 
 def export_checkpoint(
@@ -16,7 +18,14 @@ def export_checkpoint(
 ) -> Path:
     """Export the best weights (EMA weights when training used them) of
     ``checkpoint`` to ``output``, with the user's metadata merged over the
-    architecture's defaults. Returns ``output``."""
+    architecture's defaults. Returns ``output``.
+
+    Refused before any work: an ``output`` that is the checkpoint or the metadata
+    file, or that cannot be written, and an ``extensions`` directory that is not
+    atomtrain's to write into (:mod:`atomtrain.workflows.outputs`)."""
+    inputs = [checkpoint] + ([metadata] if metadata is not None else [])
+    check_command_outputs([("-o", output)], inputs, extensions, protected=[Path.cwd()])
+    remove_stale_temporaries(output.parent)
     user_metadata = read_metadata(metadata)
     model = model_from_checkpoint(checkpoint, context="export")
     merged = merge_metadata(model.metadata, user_metadata)

@@ -6,8 +6,6 @@ the checkpoint is found by discovery and upgrades the checkpoint to its current 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -17,7 +15,9 @@ from metatomic.torch import AtomisticModel, ModelMetadata
 from ..architectures.discovery import import_architecture
 from ..checkpoints import load_checkpoint
 from ..errors import UserError
+from ..files import atomic_output
 from ..utils.abc import ModelCheckpointContext, ModelInterface
+from .outputs import merge_extensions, scratch_directory
 
 
 def read_checkpoint(path: Path) -> Tuple[Dict[str, Any], Any]:
@@ -98,18 +98,25 @@ def merge_metadata(
 
 
 def save_exported(
-    model: AtomisticModel, path: Path, extensions: Optional[Path] = None
+    model: AtomisticModel,
+    path: Path,
+    extensions: Optional[Path] = None,
+    collect_into: Optional[Path] = None,
 ) -> None:
-    """Save an exported model atomically, collecting compiled extensions (if any) into
-    ``extensions``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        model.save(
-            temporary, collect_extensions=str(extensions) if extensions else None
-        )
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    """Save an exported model atomically. Its compiled extensions (if any) are
+    collected into ``collect_into`` (a new directory atomtrain owns; by default a
+    scratch directory removed afterwards) and merged into the user's ``extensions``
+    directory, never deleting anything there (:mod:`atomtrain.workflows.outputs`)."""
+    with atomic_output(path, "exported model") as temporary:
+        if extensions is None:
+            model.save(str(temporary))
+            return
+        if collect_into is not None:
+            if collect_into.exists():
+                raise FileExistsError(f"'{collect_into}' exists already")
+            model.save(str(temporary), collect_extensions=str(collect_into))
+            merge_extensions(collect_into, extensions)
+            return
+        with scratch_directory(path.parent) as scratch:
+            model.save(str(temporary), collect_extensions=str(scratch))
+            merge_extensions(scratch, extensions)

@@ -8,6 +8,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 
+from ..files import atomic_output
 from .evaluate import Evaluation
 
 Pairs = Dict[str, Tuple[np.ndarray, np.ndarray, str]]
@@ -84,7 +85,9 @@ def parity_plot(evaluation: Evaluation, path: Path, title: str = "") -> Path:
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    try:
+        with atomic_output(path, "-p") as temporary:
+            figure.savefig(temporary, dpi=120, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(figure)
     return path

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import ase
 import ase.io
@@ -13,6 +13,7 @@ import torch
 from metatensor.torch import TensorMap
 
 from ..errors import UserError
+from ..files import atomic_output
 from .evaluate import Evaluation
 
 
@@ -66,27 +67,40 @@ def _gradient_key(target: str, quantity: str) -> str:
     return quantity if target == "energy" else f"{target}_{quantity}"
 
 
-def write_predictions(evaluation: Evaluation, path: Path) -> List[Path]:
-    """Write predictions to ``path`` (``.xyz``/``.extxyz``: one file; ``.mts``: one
-    file per target, ``<stem>_<target>.mts``). Returns the files written."""
+def prediction_paths(path: Path, targets: Sequence[str]) -> List[Path]:
+    """The files :func:`write_predictions` writes for ``targets``: ``path`` itself
+    (``.xyz``/``.extxyz``), or ``<stem>_<target>.mts`` per target (``.mts``)."""
     if path.suffix == ".mts":
-        written = []
-        for name in evaluation.predictions[0] if evaluation.predictions else []:
-            tensors = _renumbered(
-                [p[name] for p in evaluation.predictions],
-                [batch.indices for batch in evaluation.batches],
-            )
-            joined = mts.join(tensors, axis="samples")
-            target = path.with_name(f"{path.stem}_{name.replace('::', '_')}.mts")
-            mts.save(str(target), joined.to(torch.float64))
-            written.append(target)
-        return written
+        return [
+            path.with_name(f"{path.stem}_{name.replace('::', '_')}.mts")
+            for name in targets
+        ]
     if path.suffix not in (".xyz", ".extxyz"):
         raise UserError(
             f"cannot write predictions to '{path}': use a .xyz, .extxyz or .mts file"
         )
-    ase.io.write(path, prediction_frames(evaluation), format="extxyz")
     return [path]
+
+
+def write_predictions(evaluation: Evaluation, path: Path) -> List[Path]:
+    """Write predictions to ``path`` (``.xyz``/``.extxyz``: one file; ``.mts``: one
+    file per target, ``<stem>_<target>.mts``), each atomically. Returns the files
+    written."""
+    names = list(evaluation.predictions[0]) if evaluation.predictions else []
+    targets = prediction_paths(path, names)
+    if path.suffix != ".mts":
+        with atomic_output(path, "-o") as temporary:
+            ase.io.write(temporary, prediction_frames(evaluation), format="extxyz")
+        return targets
+    for name, target in zip(names, targets):
+        tensors = _renumbered(
+            [p[name] for p in evaluation.predictions],
+            [batch.indices for batch in evaluation.batches],
+        )
+        joined = mts.join(tensors, axis="samples")
+        with atomic_output(target, "-o") as temporary:
+            mts.save(str(temporary), joined.to(torch.float64))
+    return targets
 
 
 def _renumbered(

@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 import yaml
 
 from ..errors import UserError
+from ..files import OutputError, describe_os_error, is_environment_error
 
 #: Name of the fully expanded options file written into every run directory.
 OPTIONS_FILE = "options_restart.yaml"
@@ -22,15 +23,28 @@ _CHECKPOINT_EPOCH = re.compile(r"model_(\d+)\.ckpt$")
 
 
 def create_run_directory(root: Path, now: Optional[datetime.datetime] = None) -> Path:
-    """Create ``root/<YYYY-MM-DD>/<HH-MM-SS>/`` (with a suffix if it already exists)."""
+    """Create ``root/<YYYY-MM-DD>/<HH-MM-SS>/`` (``-1``, ``-2``… when taken). Runs
+    started at the same second in the same place get distinct directories: each
+    name is claimed by an exclusive ``mkdir``."""
     now = now or datetime.datetime.now()
     base = root / now.strftime("%Y-%m-%d") / now.strftime("%H-%M-%S")
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        if is_environment_error(error):
+            raise OutputError(
+                f"cannot create the run directory under '{root}': "
+                f"{describe_os_error(error)}"
+            ) from None
+        raise
     path, suffix = base, 1
-    while path.exists():
-        path = base.with_name(f"{base.name}-{suffix}")
-        suffix += 1
-    path.mkdir(parents=True)
-    return path
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path = base.with_name(f"{base.name}-{suffix}")
+            suffix += 1
 
 
 def write_options(run_dir: Path, options: Dict[str, Any]) -> Path:

@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import logging
 import random
-import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ..architectures.discovery import import_architecture
 from ..data.dataset import Dataset
+from ..files import (
+    FileState,
+    OutputChangedWarning,
+    check_writable_directory,
+    copy_file,
+    remove_stale_temporaries,
+)
 from ..finetune import finetune_model, finish_finetune, resume_finetune
 from ..options import load_options, resolve_devices, resolve_dtype, validate_options
 from ..training import distributed
@@ -28,6 +35,7 @@ from ..training.logging import TensorBoardLogger, WandbLogger, configure_warning
 from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
 from .models import read_checkpoint, save_exported
+from .outputs import check_command_outputs, input_paths
 from .run_directory import create_run_directory, newest_checkpoint, write_options
 from .summary import end_summary, start_summary
 
@@ -146,6 +154,9 @@ def _train(
     from ..data.loading import load_datasets
 
     restart_path = distributed.run_on_main(_restart_checkpoint, restart, outputs_root)
+    targets = distributed.run_on_main(
+        _check_outputs, options, output, extensions, restart_path, outputs_root
+    )
     checkpoint = read_checkpoint(restart_path)[0] if restart_path else None
 
     def new_run_directory() -> Path:
@@ -179,9 +190,9 @@ def _train(
     result = TrainResult(run_dir, output.with_suffix(".ckpt"), output)
     if not main:
         return result
-    exported = _write_outputs(
-        trainer, model, run_dir, result.checkpoint, output, extensions
-    )
+    exported = _write_outputs(trainer, model, run_dir, extensions)
+    copies = _copy_outputs(run_dir, targets)
+    result.checkpoint, result.model = copies["model.ckpt"], copies["model.pt"]
     if options.get("final_eval", True):
         batch_size = int(options["architecture"]["training"].get("batch_size", 16))
         final: Dict[str, List[Dataset]] = {
@@ -192,32 +203,75 @@ def _train(
         result.evaluations = _final_evaluation(
             exported, final, batch_size, str(devices[0])
         )
-    LOGGER.info(end_summary(run_dir, result.checkpoint, output, extensions))
+    LOGGER.info(end_summary(run_dir, result.checkpoint, result.model, extensions))
     return result
+
+
+def _check_outputs(
+    options: Dict[str, Any],
+    output: Path,
+    extensions: Optional[Path],
+    restart: Optional[Path],
+    outputs_root: Path,
+) -> Dict[str, Tuple[Path, FileState]]:
+    """Before anything is written: the outputs are not inputs and can be written.
+    Clears what killed runs left behind. ``{name in the run directory: (where the
+    user asked for it, its state now)}``, to tell at the end whether another
+    process replaced it meanwhile."""
+    targets = {"model.pt": output, "model.ckpt": output.with_suffix(".ckpt")}
+    inputs = input_paths(options) + ([restart] if restart is not None else [])
+    check_command_outputs(
+        [("-o", output), ("the checkpoint next to -o", targets["model.ckpt"])],
+        inputs,
+        extensions,
+        protected=[outputs_root, Path.cwd()],
+    )
+    check_writable_directory(outputs_root, "the outputs root")
+    remove_stale_temporaries(output.parent)
+    for run in outputs_root.glob("*/*"):
+        remove_stale_temporaries(run)
+    return {name: (path, FileState.of(path)) for name, path in targets.items()}
 
 
 def _write_outputs(
     trainer: TrainerInterface[Any],
     model: ModelInterface[Any],
     run_dir: Path,
-    checkpoint: Path,
-    output: Path,
     extensions: Optional[Path],
 ) -> Any:
-    """Save the checkpoint and the exported model in the run directory, copy them to
-    where the user asked; the exported model."""
+    """Save the checkpoint and the exported model (its extensions collected into the
+    run directory and added to ``extensions``); the exported model."""
     trainer.save_checkpoint(model, run_dir / "model.ckpt")
     finish_finetune(model)
     exported = model.export()
-    save_exported(exported, run_dir / "model.pt", extensions)
-    for source, target in (
-        (run_dir / "model.ckpt", checkpoint),
-        (run_dir / "model.pt", output),
-    ):
-        if target.resolve() != source.resolve():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+    collect_into = run_dir / "extensions" if extensions is not None else None
+    save_exported(exported, run_dir / "model.pt", extensions, collect_into)
     return exported
+
+
+def _copy_outputs(
+    run_dir: Path, targets: Dict[str, Tuple[Path, FileState]]
+) -> Dict[str, Path]:
+    """Copy the run's model and checkpoint where the user asked, unless another
+    process wrote there since this run started (its file is then kept, with a
+    warning naming both); where each file now is."""
+    where = {}
+    for name, (target, state) in targets.items():
+        source = run_dir / name
+        where[name] = target
+        if target.exists() and target.resolve() == source.resolve():
+            continue
+        if FileState.of(target) != state:
+            warnings.warn(
+                f"'{target}' was written by another process while this run "
+                f"trained; it was left as it is, and this run's file is '{source}'",
+                OutputChangedWarning,
+                stacklevel=2,
+            )
+            where[name] = source
+            continue
+        copy_file(source, target, "-o")
+    return where
 
 
 def _final_evaluation(
