@@ -24,7 +24,12 @@ def export_checkpoint(
     file, or that cannot be written, and an ``extensions`` directory that is not
     atomtrain's to write into (:mod:`atomtrain.workflows.outputs`)."""
     inputs = [checkpoint] + ([metadata] if metadata is not None else [])
-    check_command_outputs([("-o", output)], inputs, extensions, protected=[Path.cwd()])
+    check_command_outputs(
+        [("-o", output)],
+        inputs,
+        extensions,
+        protected=[("the working directory", Path.cwd())],
+    )
     remove_stale_temporaries(output.parent)
     user_metadata = read_metadata(metadata)
     model = model_from_checkpoint(checkpoint, context="export")

@@ -57,20 +57,21 @@ def _foreign_entries(directory: Path) -> List[Path]:
 
 
 def check_extensions_directory(
-    directory: Optional[Path], protected: Iterable[Path] = ()
+    directory: Optional[Path], protected: Iterable[Tuple[str, Path]] = ()
 ) -> None:
     """Refuse ``-e directory`` when it is a file, holds files that are not compiled
-    extensions, or is (or holds) one of the ``protected`` directories (the outputs
-    root, the working directory)."""
+    extensions, or is (or holds) one of the ``protected`` directories (``(what,
+    path)`` pairs: the outputs root, the working directory)."""
     if directory is None:
         return
     where = directory.absolute()
-    for path in protected:
+    for what, path in protected:
         inside = path.absolute()
         if where == inside or where in inside.parents:
+            relation = "is" if where == inside else "holds"
             raise OutputError(
-                f"-e '{directory}' holds '{path}': give the compiled extensions a "
-                "directory of their own (the default is extensions/)"
+                f"-e '{directory}' {relation} {what}: give the compiled extensions "
+                "a directory of their own (the default is extensions/)"
             )
     if directory.exists() and not directory.is_dir():
         raise OutputError(f"-e '{directory}' is not a directory")
@@ -124,7 +125,7 @@ def check_command_outputs(
     outputs: Iterable[Tuple[str, Optional[Path]]],
     inputs: Iterable[Path],
     extensions: Optional[Path] = None,
-    protected: Iterable[Path] = (),
+    protected: Iterable[Tuple[str, Path]] = (),
 ) -> None:
     """Everything a command will write, checked before it starts: the outputs
     (``(option, path)`` pairs; ``None`` paths skipped) against the inputs, and the

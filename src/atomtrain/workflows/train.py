@@ -224,7 +224,10 @@ def _check_outputs(
         [("-o", output), ("the checkpoint next to -o", targets["model.ckpt"])],
         inputs,
         extensions,
-        protected=[outputs_root, Path.cwd()],
+        protected=[
+            ("the outputs root", outputs_root),
+            ("the working directory", Path.cwd()),
+        ],
     )
     check_writable_directory(outputs_root, "the outputs root")
     remove_stale_temporaries(output.parent)
