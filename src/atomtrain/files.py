@@ -154,7 +154,9 @@ def check_outputs(
         check_output(path, what)
 
 
-def _temporary_name(path: Path) -> Path:
+def temporary_path(path: Path) -> Path:
+    """A new name in ``path``'s directory for a file or directory that becomes
+    ``path`` once complete, recognised by :func:`remove_stale_temporaries`."""
     return path.parent / f".{os.getpid()}-{secrets.token_hex(8)}.{path.name}"
 
 
@@ -207,7 +209,7 @@ def atomic_output(path: Path, what: str = "output") -> Iterator[Path]:
                 f"cannot write {what} '{path}': {describe_os_error(error)}"
             ) from None
         raise
-    temporary = _temporary_name(path)
+    temporary = temporary_path(path)
     mode = _new_file_mode(path)
     try:
         os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -14,6 +14,7 @@ from atomtrain.data.ondisk import DiskDataset, DiskDatasetWriter
 from atomtrain.data.ondisk_convert import ConvertTarget, convert, frame_to_structure
 from atomtrain.data.structure import Structure
 from atomtrain.errors import DataError, UserError
+from atomtrain.files import OutputError
 
 ENERGY = TargetInfo(quantity="energy", unit="eV")
 
@@ -145,8 +146,9 @@ def test_several_input_files_and_in_memory_writer(tmp_path, resources):
     copy = DiskDataset(tmp_path / "copy")
     for i in range(3):
         assert_same(copy[i], memory[i])
-    with pytest.raises(FileExistsError):
+    with pytest.raises(OutputError, match="exists already"):
         DiskDatasetWriter(tmp_path / "copy", memory.info)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["both", "copy"]
 
 
 def test_newer_format_refused_and_pickling(tmp_path, resources):

@@ -38,6 +38,12 @@ from typing import IO, Any, Dict, List, Tuple
 import numpy as np
 import torch
 
+from ..files import (
+    OutputError,
+    check_writable_directory,
+    remove_stale_temporaries,
+    temporary_path,
+)
 from .dataset import Dataset
 from .info import DatasetInfo, TargetInfo
 from .structure import Structure, TargetData
@@ -58,12 +64,16 @@ class DiskDatasetWriter:
         self, path: str | os.PathLike[str], info: DatasetInfo, chunk_size: int = 4096
     ) -> None:
         self.path = Path(path)
-        if self.path.exists():
-            raise FileExistsError(f"'{self.path}' already exists")
-        self._tmp = self.path.with_name(self.path.name + ".partial")
-        if self._tmp.exists():
-            shutil.rmtree(self._tmp)
-        self._tmp.mkdir(parents=True)
+        if self.path.exists() or self.path.is_symlink():
+            raise OutputError(
+                f"'{self.path}' exists already: an on-disk dataset is written into a "
+                "new directory; choose another name"
+            )
+        check_writable_directory(self.path.parent, "the dataset")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.path.parent)
+        self._tmp = temporary_path(self.path)
+        self._tmp.mkdir()
         self.info = info
         self.chunk_size = chunk_size
         self._files: Dict[str, IO[bytes]] = {}

@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
-from ..files import OutputError, check_outputs, copy_file
+from ..files import OutputError, check_outputs, check_writable_directory, copy_file
 
 #: Files a directory of compiled extensions may hold: shared libraries.
 _LIBRARY = re.compile(r"\.(so(\.[0-9A-Za-z_]+)*|dylib|dll|pyd)$")
@@ -134,3 +134,5 @@ def check_command_outputs(
         [(what, path) for what, path in outputs if path is not None], list(inputs)
     )
     check_extensions_directory(extensions, protected)
+    if extensions is not None:
+        check_writable_directory(extensions, "-e")
