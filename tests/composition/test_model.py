@@ -217,7 +217,7 @@ def test_the_format_does_not_change_without_a_version_bump(ethanol, tmp_path):
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import ENERGY_KCAL, energy, xyz_dataset
+    from composition_data import ENERGY_KCAL, energy, xyz_dataset
 
     data = Path(__file__).parents[1] / "resources" / "ethanol_reduced_100.xyz"
     dataset = xyz_dataset(data, {"energy": energy}, {"energy": ENERGY_KCAL})

@@ -19,7 +19,7 @@ from atomtrain.data.batching import BatchBuilder
 from atomtrain.data.loading import load_datasets
 from atomtrain.errors import OptionsError, UserError
 from atomtrain.finetune import StepZeroMismatch, step_zero_check
-from atomtrain.finetune.lora import CHECKPOINT_SECTION
+from atomtrain.modules.lora import CHECKPOINT_SECTION
 from atomtrain.options import validate_options
 from atomtrain.workflows.models import model_from_checkpoint
 from atomtrain.workflows.train import train

@@ -24,7 +24,7 @@ from atomtrain.checkpoints import (
 )
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import OptionsError
-from atomtrain.physics.zbl import energy_conversion
+from atomtrain.modules.zbl import energy_conversion
 from atomtrain.soap_bpnn import SoapBpnn
 from atomtrain.soap_bpnn.heads import NewAtomicTypesError, UnsupportedTargetError
 

@@ -37,6 +37,7 @@ from .versions import (
     checkpoint_signature,
     upgrade,
 )
+from .weights import model_weights
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -47,6 +48,7 @@ __all__ = [
     "checkpoint_fingerprint",
     "checkpoint_signature",
     "load_checkpoint",
+    "model_weights",
     "new_checkpoint",
     "save_checkpoint",
     "upgrade",

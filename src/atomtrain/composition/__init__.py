@@ -1,10 +1,10 @@
 """The ``composition`` architecture: a per-element linear model of scalar targets.
 
-Its :class:`~atomtrain.composition.baseline.CompositionBaseline` is also the baseline
+Its :class:`~atomtrain.modules.composition.CompositionBaseline` is also the baseline
 that every other architecture adds to its predictions.
 """
 
-from .baseline import CompositionBaseline
+from ..modules.composition import CompositionBaseline
 from .model import CompositionModel
 from .trainer import Trainer
 

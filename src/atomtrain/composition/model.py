@@ -15,9 +15,9 @@ from metatomic.torch import (
 from ..checkpoints import UpgradeStep, new_checkpoint, upgrade
 from ..data.info import DatasetInfo
 from ..errors import UserError
+from ..modules.composition import CompositionBaseline, is_supported
 from ..utils.abc import ModelCheckpointContext, ModelInterface
 from ..utils.dtype import dtype_to_str
-from .baseline import CompositionBaseline, is_supported
 from .documentation import ModelHypers
 
 ARCHITECTURE_NAME = "composition"

@@ -16,8 +16,8 @@ import torch
 
 from ..checkpoints import UpgradeStep, save_checkpoint, upgrade
 from ..data.dataset import Dataset
+from ..modules.composition import unknown_type_error
 from ..utils.abc import ModelInterface, TrainerCheckpointContext, TrainerInterface
-from .baseline import unknown_type_error
 from .documentation import TrainerHypers
 from .model import CompositionModel
 

@@ -8,9 +8,9 @@ convention of :mod:`.heads`; adapters live in :mod:`.lora`; :mod:`.check` holds 
 step-0 check.
 """
 
+from ..modules.lora import LoRALinear, inject_lora, merge_lora
 from .check import StepZeroMismatch, StepZeroReport, step_zero_check
 from .heads import head_modules, inherit_heads
-from .lora import LoRALinear, inject_lora, merge_lora
 from .prepare import finetune_model, finish_finetune, resume_finetune
 from .settings import FinetuneSettings, LoraSettings, finetune_settings
 

@@ -32,11 +32,7 @@ import torch
 from ..data.dataset import Dataset
 from ..data.info import DatasetInfo
 from ..errors import OptionsError, Problem, UserError
-from ..training.logging import LOGGER
-from ..utils.abc import ModelInterface
-from .check import step_zero_check
-from .heads import head_prefixes, inherit_heads, require_heads
-from .lora import (
+from ..modules.lora import (
     CHECKPOINT_SECTION,
     LoRALinear,
     inject_lora,
@@ -44,6 +40,10 @@ from .lora import (
     merge_lora,
     select_lora_targets,
 )
+from ..training.logging import LOGGER
+from ..utils.abc import ModelInterface
+from .check import step_zero_check
+from .heads import head_prefixes, inherit_heads, require_heads
 from .settings import OPTION, FinetuneSettings, finetune_settings
 
 

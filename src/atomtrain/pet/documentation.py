@@ -32,7 +32,7 @@ last hidden features of all layers form a target's *last-layer features*, which 
 final linear layer turns into per-atom contributions, summed over atoms for
 per-structure targets. The composition baseline (one value per element) is added on
 top, and with ``zbl: true`` a short-range nuclear repulsion
-(:mod:`atomtrain.physics.zbl`) to the energies.
+(:mod:`atomtrain.modules.zbl`) to the energies.
 
 Targets
 -------

@@ -14,11 +14,11 @@ from metatomic.torch import (
 )
 
 from atomtrain.checkpoints import upgrade
-from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
-from atomtrain.physics.zbl import EnergyRepulsion
-from atomtrain.training.scaling import OutputScaler
+from atomtrain.modules.composition import CompositionBaseline
+from atomtrain.modules.scaling import OutputScaler
+from atomtrain.modules.zbl import EnergyRepulsion
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name

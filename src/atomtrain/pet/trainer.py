@@ -14,8 +14,8 @@ from atomtrain.data.augmentation import random_rotation
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import Structure, TargetData
+from atomtrain.modules.scaling import OutputScaler
 from atomtrain.training.engine import EngineTrainer
-from atomtrain.training.scaling import OutputScaler
 from atomtrain.utils.abc import ModelInterface
 
 from .documentation import TrainerHypers

@@ -68,10 +68,9 @@ from metatomic.torch import (
     System,
 )
 
-from atomtrain.checkpoints import new_checkpoint, upgrade
-from atomtrain.composition.baseline import CompositionBaseline
+from atomtrain.checkpoints import model_weights, new_checkpoint, upgrade
 from atomtrain.errors import UserError
-from atomtrain.training.state import model_weights
+from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.utils.abc import ModelInterface
 from atomtrain.utils.data import DatasetInfo
 from atomtrain.utils.dtype import dtype_to_str

@@ -8,7 +8,7 @@ Forward pass for a batch of systems:
    every atom ``[n_atoms, n_features]``;
 3. atoms are sorted by element, and each element's chunk goes through its network
    (:mod:`~atomtrain.soap_bpnn.networks`), its head and its last layer;
-4. with ``zbl: true``, the ZBL repulsion of each atom (:mod:`atomtrain.physics.zbl`)
+4. with ``zbl: true``, the ZBL repulsion of each atom (:mod:`atomtrain.modules.zbl`)
    is added to the energies' atomic values;
 5. atomic values are summed per structure (unless the target is per atom) and the
    composition baseline is added while ``baseline_enabled`` is true (the training
@@ -31,9 +31,9 @@ from metatomic.torch import (
 )
 
 from atomtrain.checkpoints import UpgradeStep, upgrade
-from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
-from atomtrain.physics.zbl import EnergyRepulsion
+from atomtrain.modules.composition import CompositionBaseline
+from atomtrain.modules.zbl import EnergyRepulsion
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name

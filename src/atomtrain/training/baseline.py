@@ -1,7 +1,7 @@
 """Training on residuals: the composition baseline removed from the labels, and the
 per-target scales of the loss.
 
-The engine fits the model's :class:`~atomtrain.composition.baseline.CompositionBaseline`
+The engine fits the model's :class:`~atomtrain.modules.composition.CompositionBaseline`
 once on the training sets, then trains the model *without* it on labels from which the
 baseline was subtracted in float64 (:class:`ResidualDataset`, computed once per
 structure). This keeps large absolute energies out of the model's precision, and makes
@@ -16,9 +16,9 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 
-from ..composition.baseline import CompositionBaseline
 from ..data.dataset import Dataset
 from ..data.structure import Structure, TargetData
+from ..modules.composition import CompositionBaseline
 
 
 class ResidualDataset(Dataset):

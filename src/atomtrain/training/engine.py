@@ -26,10 +26,10 @@ from metatensor.torch import TensorMap
 from metatomic.torch import NeighborListOptions
 
 from ..checkpoints import save_checkpoint
-from ..composition.baseline import CompositionBaseline
 from ..data.dataset import Dataset
 from ..data.info import DatasetInfo, TargetInfo
 from ..data.structure import Structure
+from ..modules.composition import CompositionBaseline
 from ..utils.abc import ModelInterface, TrainerCheckpointContext, TrainerInterface
 from .logging import ExternalLogger
 from .predict import predict
@@ -118,7 +118,7 @@ class EngineTrainer(TrainerInterface[HypersType]):
     def checkpoint(self, model: ModelInterface[Any]) -> Dict[str, Any]:
         """The model's checkpoint with this trainer's section added, and the exact
         state of LoRA adapters while a fine-tuning run trains them."""
-        from ..finetune.lora import CHECKPOINT_SECTION, adapter_state
+        from ..modules.lora import CHECKPOINT_SECTION, adapter_state
 
         data = model.get_checkpoint()
         adapters = adapter_state(model)

@@ -66,7 +66,7 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
       ``mtt::aux::<target>_last_layer_features`` per target, the input of the target's
       last linear layer (per atom, summed per structure for per-structure targets);
     - a ``zbl: true`` model hyper adding the repulsion of
-      :class:`atomtrain.physics.zbl.EnergyRepulsion` to the energies (see the dummy
+      :class:`atomtrain.modules.zbl.EnergyRepulsion` to the energies (see the dummy
       architecture).
     """
 

@@ -13,9 +13,8 @@ from typing import Any, Dict, Optional, Type, TypeVar
 import torch
 from metatomic.torch import AtomisticModel, ModelCapabilities, ModelMetadata
 
-from ..checkpoints import new_checkpoint
+from ..checkpoints import model_weights, new_checkpoint
 from ..data.info import DatasetInfo
-from ..training.state import model_weights
 from .abc import ModelCheckpointContext, ModelInterface
 from .dtype import dtype_to_str
 

@@ -13,7 +13,7 @@ It is also the worked example of three optional conventions: it exposes the
 last-layer features of each target as ``mtt::aux::<target>_last_layer_features`` (used
 by the ``llpr`` architecture), declares its per-target heads through
 ``head_modules()`` (used by ``finetune: {method: heads}``), and adds the ZBL
-short-range repulsion of :mod:`atomtrain.physics.zbl` to its energies with
+short-range repulsion of :mod:`atomtrain.modules.zbl` to its energies with
 ``zbl: true``.
 """
 

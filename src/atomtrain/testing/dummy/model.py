@@ -6,7 +6,7 @@ cutoff ``r_c``. Features and a one-hot of the atom's type go through a two-layer
 network with one linear head per target; per-structure targets sum the atomic values.
 The composition baseline is added while ``baseline_enabled`` is true (the training
 engine switches it off, see :mod:`atomtrain.training.baseline`); with ``zbl: true`` the
-ZBL repulsion of :mod:`atomtrain.physics.zbl` is added to every energy target.
+ZBL repulsion of :mod:`atomtrain.modules.zbl` is added to every energy target.
 
 The last-layer features of target ``t`` (output ``mtt::aux::t_last_layer_features``)
 are the second hidden layer of each atom with a constant 1 appended
@@ -28,10 +28,10 @@ from metatomic.torch import (
 )
 
 from atomtrain.checkpoints import upgrade
-from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
-from atomtrain.physics.zbl import EnergyRepulsion
+from atomtrain.modules.composition import CompositionBaseline
+from atomtrain.modules.zbl import EnergyRepulsion
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name

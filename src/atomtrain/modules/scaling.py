@@ -34,10 +34,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
-from ..composition.baseline import CompositionBaseline
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..data.structure import Structure
+from .composition import CompositionBaseline
 
 
 class TargetScale(torch.nn.Module):

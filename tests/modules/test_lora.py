@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from atomtrain.errors import OptionsError
-from atomtrain.finetune.lora import (
+from atomtrain.modules.lora import (
     LoRALinear,
     adapter_state,
     inject_lora,

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import Structure, TargetData
-from atomtrain.training.scaling import OutputScaler, fit_scales
+from atomtrain.modules.composition import CompositionBaseline
+from atomtrain.modules.scaling import OutputScaler, fit_scales
 
 ENERGY = TargetInfo(quantity="energy", unit="eV", gradients=("positions",))
 CHARGES = TargetInfo(quantity="charge", unit="", sample_kind="atom", num_subtargets=2)

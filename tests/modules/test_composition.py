@@ -8,10 +8,10 @@ import torch
 from metatensor.torch import Labels
 from metatomic.torch import ModelOutput, System
 
-from atomtrain.composition.baseline import CompositionBaseline
 from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import TargetInfo
 from atomtrain.errors import DataError, OptionsError
+from atomtrain.modules.composition import CompositionBaseline
 
 QM9_WEIGHTS = {1: -0.5, 6: -37.8, 7: -54.6, 8: -75.1}
 VECTOR = TargetInfo(quantity="", unit="", kind="cartesian", rank=1)

@@ -17,7 +17,7 @@ from metatomic.torch import System
 from metatomic_ase import MetatomicCalculator
 from vesin.metatomic import neighbor_lists_for_model
 
-from atomtrain.physics.zbl import ZBL, energy_conversion
+from atomtrain.modules.zbl import ZBL, energy_conversion
 from atomtrain.workflows.train import train
 
 

@@ -1,0 +1,8 @@
+"""Building blocks any architecture may hold: the composition baseline
+(:mod:`.composition`), the output scaler (:mod:`.scaling`), the ZBL repulsion
+(:mod:`.zbl`) and LoRA adapters (:mod:`.lora`).
+
+This layer sits above ``data`` and ``utils`` and below ``training``: the engine fits and
+uses these modules, and architectures build models from them, but no module here knows
+about either.
+"""
