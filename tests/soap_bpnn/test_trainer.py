@@ -29,7 +29,7 @@ def test_a_few_epochs_lower_the_energy_and_force_losses(ethanol, tmp_path: Path)
     assert len(rows) == 5
     assert float(rows[-1]["train.loss"]) < 0.8 * float(rows[0]["train.loss"])
     assert float(rows[-1]["val.loss"]) < float(rows[0]["val.loss"])
-    assert model.baseline_enabled
+    assert model.composition_baseline.active
     assert "val.energy.forces.rmse" in rows[0]
 
     trainer.save_checkpoint(model, tmp_path / "final.ckpt")

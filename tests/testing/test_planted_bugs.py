@@ -31,12 +31,12 @@ from atomtrain.testing.checkpoints import CheckpointTests
 from atomtrain.testing.systems import cluster, crystal
 from atomtrain.testing.torchscript import export_and_save
 from atomtrain.training.engine import EngineTrainer
-from atomtrain.utils.abc import ModelInterface
+from atomtrain.utils.abc import ModelInterface, RequestsNeighborLists
 
 TYPES = [1, 6, 8]
 
 
-class PairModel(ModelInterface[Dict[str, Any]]):
+class PairModel(ModelInterface[Dict[str, Any]], RequestsNeighborLists):
     """A correct, scriptable pair potential of the energy (no postponed annotations
     in this module: metatomic reads the signature of ``forward``)."""
 

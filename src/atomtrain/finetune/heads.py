@@ -1,10 +1,9 @@
 """Which modules of a model are its heads, and initialising new heads from old ones.
 
-The convention (documented in :mod:`atomtrain.utils.abc`): a model declares its
-per-target heads with a method ``head_modules() -> Dict[str, torch.nn.Module]``
-(target name → the module that turns the shared representation into that target), or
-holds them in a ``torch.nn.ModuleDict`` attribute ``heads`` keyed by target name. The
-rest of the model is the backbone.
+A model declares its per-target heads by implementing
+:class:`atomtrain.utils.abc.WithHeads` (``head_modules()``: target name → the module
+that turns the shared representation into that target). The rest of the model is the
+backbone.
 """
 
 from __future__ import annotations
@@ -14,17 +13,14 @@ from typing import Dict, List, Optional
 import torch
 
 from ..errors import OptionsError, Problem, UserError
+from ..utils.abc import WithHeads
 from .settings import OPTION
 
 
 def head_modules(model: torch.nn.Module) -> Optional[Dict[str, torch.nn.Module]]:
     """The model's heads by target name, or None when it declares none."""
-    declared = getattr(model, "head_modules", None)
-    if callable(declared):
-        return dict(declared())
-    heads = getattr(model, "heads", None)
-    if isinstance(heads, torch.nn.ModuleDict):
-        return dict(heads.items())
+    if isinstance(model, WithHeads):
+        return dict(model.head_modules())
     return None
 
 
@@ -42,8 +38,7 @@ def require_heads(model: torch.nn.Module, why: str) -> Dict[str, torch.nn.Module
     if not heads:
         raise UserError(
             f"{why}, but the architecture {type(model).__qualname__} declares no "
-            "heads: it needs a head_modules() method or a ModuleDict 'heads' keyed "
-            "by target (see atomtrain.utils.abc)"
+            "heads (it does not implement atomtrain.utils.abc.WithHeads)"
         )
     return heads
 

@@ -72,6 +72,9 @@ class CompositionBaseline(torch.nn.Module):
             name: info for name, info in targets.items() if is_supported(info)
         }
         self.target_names: List[str] = list(self.target_infos)
+        #: whether :meth:`forward` predicts; switched off only by the engine, through
+        #: :func:`atomtrain.training.baseline.without_baseline`
+        self.active = True
         lookup = torch.full((max(self.atomic_types, default=-1) + 1,), -1)
         lookup[self.atomic_types] = torch.arange(len(self.atomic_types))
         # derived from atomic_types: not stored in checkpoints
@@ -131,10 +134,11 @@ class CompositionBaseline(torch.nn.Module):
 
         Per-structure targets are summed over the (selected) atoms of each structure,
         unless ``outputs[name].sample_kind`` is ``"atom"``; per-atom targets have
-        samples ``system, atom``.
+        samples ``system, atom``. Nothing while :attr:`active` is false (the engine
+        trains models on labels less the baseline).
         """
         results: Dict[str, TensorMap] = {}
-        if len(systems) == 0:
+        if len(systems) == 0 or not self.active:
             return results
         device = systems[0].positions.device
         dtype = systems[0].positions.dtype

@@ -66,17 +66,12 @@ class TargetScale(torch.nn.Module):
 
 
 class OutputScaler(torch.nn.Module):
-    """Multiplies the network output of each of ``targets`` by its fitted scales.
-
-    ``enabled`` (like a model's ``baseline_enabled``) switches the scaling off, for
-    instance to look at the raw network output.
-    """
+    """Multiplies the network output of each of ``targets`` by its fitted scales."""
 
     __jit_unused_properties__ = ["target_names"]
 
     def __init__(self, targets: Dict[str, TargetInfo]) -> None:
         super().__init__()
-        self.enabled = True
         self.scales = torch.nn.ModuleDict(
             {name: TargetScale(info.num_subtargets) for name, info in targets.items()}
         )
@@ -89,10 +84,9 @@ class OutputScaler(torch.nn.Module):
         """``values`` ``[n, ..., n_properties]`` of ``target`` times its scales; a
         target without scales is returned as it is."""
         result = values
-        if self.enabled:
-            for name, scale in self.scales.items():
-                if name == target:
-                    result = scale(values)
+        for name, scale in self.scales.items():
+            if name == target:
+                result = scale(values)
         return result
 
     @torch.jit.unused

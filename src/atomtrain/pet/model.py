@@ -19,7 +19,14 @@ from atomtrain.errors import UserError
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import EnergyRepulsion
-from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
+from atomtrain.utils.abc import (
+    ModelCheckpointContext,
+    ModelInterface,
+    RequestsNeighborLists,
+    WithCompositionBaseline,
+    WithHeads,
+    WithOutputScaler,
+)
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name
 
@@ -83,7 +90,13 @@ def add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return checkpoint
 
 
-class PET(ModelInterface[ModelHypers]):
+class PET(
+    ModelInterface[ModelHypers],
+    RequestsNeighborLists,
+    WithCompositionBaseline,
+    WithHeads,
+    WithOutputScaler,
+):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
     __checkpoint_version__ = 3
@@ -155,7 +168,6 @@ class PET(ModelInterface[ModelHypers]):
             self._add_head(name, info)
         self.output_scaler = OutputScaler(dataset_info.targets)
         self.composition_baseline = CompositionBaseline(types, dataset_info.targets)
-        self.baseline_enabled = True
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
 
     def _add_head(self, name: str, info: TargetInfo) -> None:
@@ -174,6 +186,10 @@ class PET(ModelInterface[ModelHypers]):
         self.num_properties[name] = info.num_subtargets
         self.llf_names[name] = last_layer_features_name(name)
         self.zbl.add_target(name, info.is_energy, info.unit)
+
+    def head_modules(self) -> Dict[str, torch.nn.Module]:
+        """The head of each target (trained alone by ``finetune: heads``)."""
+        return dict(self.heads.items())
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
         return [self.neighbors, *self.zbl.neighbor_lists()]
@@ -199,9 +215,7 @@ class PET(ModelInterface[ModelHypers]):
         system, atom, keep = self._atoms(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
 
-        baseline: Dict[str, TensorMap] = {}
-        if self.baseline_enabled:
-            baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        baseline = self.composition_baseline(systems, outputs, selected_atoms)
         repulsion = self.zbl(systems, outputs, keep)
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():

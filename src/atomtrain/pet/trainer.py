@@ -14,7 +14,6 @@ from atomtrain.data.augmentation import random_rotation
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import Structure, TargetData
-from atomtrain.modules.scaling import OutputScaler
 from atomtrain.training.engine import EngineTrainer
 from atomtrain.utils.abc import ModelInterface
 
@@ -93,19 +92,8 @@ class Trainer(EngineTrainer[TrainerHypers]):
         datasets: List[Dataset],
         dataset_info: DatasetInfo,
     ) -> None:
-        """Fit the model's output scales (those not fitted yet: a restarted or
-        fine-tuned model keeps its own) on the residual training labels."""
+        """Remember the targets, whose labels the random orientations transform."""
         self.dataset_info = dataset_info
-        scaler = getattr(model, "output_scaler", None)
-        if isinstance(scaler, OutputScaler):
-            fitted = scaler.fit(
-                datasets,
-                dataset_info.targets,
-                self.composition_baseline(model),
-            )
-            for name in fitted:
-                scales = ", ".join(f"{v:.4g}" for v in scaler.scale(name).tolist())
-                LOGGER.info(f"output scale of '{name}': {scales}")
 
     def transform_structure(
         self,

@@ -11,8 +11,8 @@ Forward pass for a batch of systems:
 4. with ``zbl: true``, the ZBL repulsion of each atom (:mod:`atomtrain.modules.zbl`)
    is added to the energies' atomic values;
 5. atomic values are summed per structure (unless the target is per atom) and the
-   composition baseline is added while ``baseline_enabled`` is true (the training
-   engine switches it off, see :mod:`atomtrain.training.baseline`).
+   composition baseline is added (the training engine switches it off while it
+   trains, see :mod:`atomtrain.training.baseline`).
 
 Forces and stress are the autograd derivatives of the energy through the pair vectors,
 which the neighbour lists compute from positions and cell.
@@ -34,7 +34,13 @@ from atomtrain.checkpoints import UpgradeStep, upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.zbl import EnergyRepulsion
-from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
+from atomtrain.utils.abc import (
+    ModelCheckpointContext,
+    ModelInterface,
+    RequestsNeighborLists,
+    WithCompositionBaseline,
+    WithHeads,
+)
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name
 
@@ -63,7 +69,12 @@ def _add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
 MODEL_UPGRADES: Dict[int, UpgradeStep] = {1: _add_zbl_hyper}
 
 
-class SoapBpnn(ModelInterface[ModelHypers]):
+class SoapBpnn(
+    ModelInterface[ModelHypers],
+    RequestsNeighborLists,
+    WithCompositionBaseline,
+    WithHeads,
+):
     """SOAP power spectrum + Behler-Parrinello per-element networks."""
 
     __checkpoint_version__ = 2
@@ -144,7 +155,6 @@ class SoapBpnn(ModelInterface[ModelHypers]):
         for name, info in dataset_info.targets.items():
             self._add_target(name, info)
         self.composition_baseline = CompositionBaseline(types, dataset_info.targets)
-        self.baseline_enabled = True
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
 
     def _add_target(self, name: str, info: TargetInfo) -> None:
@@ -161,6 +171,10 @@ class SoapBpnn(ModelInterface[ModelHypers]):
     def dtype(self) -> torch.dtype:
         """The dtype of the weights (the baseline and tables stay float64)."""
         return next(self.heads.parameters()).dtype
+
+    def head_modules(self) -> Dict[str, torch.nn.Module]:
+        """The head of each target (trained alone by ``finetune: heads``)."""
+        return dict(self.heads.items())
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
         return [self.neighbors, *self.zbl.neighbor_lists()]
@@ -194,9 +208,7 @@ class SoapBpnn(ModelInterface[ModelHypers]):
                 "feature",
                 None,
             )
-        baseline: Dict[str, TensorMap] = {}
-        if self.baseline_enabled:
-            baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        baseline = self.composition_baseline(systems, outputs, selected_atoms)
         repulsion = self.zbl(systems, outputs, order[keep])
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():

@@ -5,20 +5,39 @@ The engine fits the model's :class:`~atomtrain.modules.composition.CompositionBa
 once on the training sets, then trains the model *without* it on labels from which the
 baseline was subtracted in float64 (:class:`ResidualDataset`, computed once per
 structure). This keeps large absolute energies out of the model's precision, and makes
-the loss scale meaningful. Models signal that they add the baseline in ``forward``
-through a boolean attribute ``baseline_enabled`` that the engine switches off during
-training and back on at the end.
+the loss scale meaningful. Models that hold a baseline declare it
+(:class:`~atomtrain.utils.abc.WithCompositionBaseline`) and call it in ``forward``;
+:func:`without_baseline` switches it off while the engine trains.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+import contextlib
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 
 from ..data.dataset import Dataset
+from ..data.info import TargetInfo
 from ..data.structure import Structure, TargetData
 from ..modules.composition import CompositionBaseline
+from ..utils.abc import WithCompositionBaseline, WithOutputScaler
+from .logging import LOGGER
+
+
+@contextlib.contextmanager
+def without_baseline(model: Any) -> Iterator[None]:
+    """Within the block, ``model``'s composition baseline (if it declares one)
+    predicts nothing, so that the model predicts the residual labels."""
+    if not isinstance(model, WithCompositionBaseline):
+        yield
+        return
+    baseline = model.composition_baseline
+    baseline.active = False
+    try:
+        yield
+    finally:
+        baseline.active = True
 
 
 class ResidualDataset(Dataset):
@@ -95,3 +114,22 @@ def target_scales(
         std = float(flat.std()) if flat.numel() > 1 else 0.0
         scales[name] = std if std > 0 else 1.0
     return scales
+
+
+def fit_output_scales(
+    model: Any,
+    datasets: Sequence[Dataset],
+    targets: Dict[str, TargetInfo],
+    baseline: Optional[CompositionBaseline],
+) -> None:
+    """Fit the output scales of a model that declares
+    :class:`~atomtrain.utils.abc.WithOutputScaler` (those not fitted yet: a restarted
+    or fine-tuned model keeps its own) on the residual training labels, and log
+    them."""
+    if not isinstance(model, WithOutputScaler):
+        return
+    scaler = model.output_scaler
+    fitted = scaler.fit(datasets, targets, baseline)
+    for name in fitted:
+        scales = ", ".join(f"{v:.4g}" for v in scaler.scale(name).tolist())
+        LOGGER.info(f"output scale of '{name}': {scales}")

@@ -30,7 +30,13 @@ from ..data.dataset import Dataset
 from ..data.info import DatasetInfo, TargetInfo
 from ..data.structure import Structure
 from ..modules.composition import CompositionBaseline
-from ..utils.abc import ModelInterface, TrainerCheckpointContext, TrainerInterface
+from ..utils.abc import (
+    ModelInterface,
+    RequestsNeighborLists,
+    TrainerCheckpointContext,
+    TrainerInterface,
+    WithCompositionBaseline,
+)
 from .logging import ExternalLogger
 from .predict import predict
 from .state import TrainingState
@@ -85,16 +91,19 @@ class EngineTrainer(TrainerInterface[HypersType]):
     def neighbor_options(self, model: ModelInterface[Any]) -> List[NeighborListOptions]:
         """The neighbour lists to attach to the systems (default: the model's
         ``requested_neighbor_lists()``)."""
-        requested = getattr(model, "requested_neighbor_lists", None)
-        return list(requested()) if requested is not None else []
+        if isinstance(model, RequestsNeighborLists):
+            return list(model.requested_neighbor_lists())
+        return []
 
     def composition_baseline(
         self, model: ModelInterface[Any]
     ) -> Optional[CompositionBaseline]:
-        """The model's composition baseline (its ``composition_baseline`` attribute),
-        fitted by the engine before training and removed from the labels."""
-        baseline = getattr(model, "composition_baseline", None)
-        return baseline if isinstance(baseline, CompositionBaseline) else None
+        """The model's composition baseline (when it declares
+        :class:`~atomtrain.utils.abc.WithCompositionBaseline`), fitted by the engine
+        before training and removed from the labels."""
+        if isinstance(model, WithCompositionBaseline):
+            return model.composition_baseline
+        return None
 
     # ---- the trainer interface ----------------------------------------------
 

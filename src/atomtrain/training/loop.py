@@ -37,7 +37,12 @@ from ..data.info import TargetInfo
 from ..errors import OptionsError, UserError
 from ..utils.abc import ModelInterface
 from . import distributed
-from .baseline import ResidualDataset, target_scales
+from .baseline import (
+    ResidualDataset,
+    fit_output_scales,
+    target_scales,
+    without_baseline,
+)
 from .batches import BatchFactory, Step
 from .ema import ExponentialMovingAverage
 from .engine import EngineTrainer
@@ -93,6 +98,12 @@ class TrainingRun:
         trainer.state = self.state
         self._prepare_targets(train_datasets, val_datasets, restored)
         model.to(device=self.device, dtype=dtype)
+        fit_output_scales(
+            model,
+            train_datasets,
+            model.dataset_info.targets,
+            trainer.composition_baseline(model),
+        )
         trainer.before_training(model, train_datasets, model.dataset_info)
         distributed.broadcast_module(model)
         self.batches = BatchFactory(
@@ -238,15 +249,10 @@ class TrainingRun:
     def execute(self) -> None:
         if self.state.rng:
             restore_rng(self.state.rng)
-        set_baseline = hasattr(self.model, "baseline_enabled")
-        if set_baseline:
-            setattr(self.model, "baseline_enabled", False)  # noqa: B010
         try:
-            with StopRequest() as stop:
+            with without_baseline(self.model), StopRequest() as stop:
                 self._epochs(stop)
         finally:
-            if set_baseline:
-                setattr(self.model, "baseline_enabled", True)  # noqa: B010
             self.log.close()
         self._sync_state()
         if self.state.best_model_state_dict is not None:

@@ -11,13 +11,30 @@ from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Generic, List, Literal, Optional, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Generic,
+    List,
+    Literal,
+    Optional,
+    TypeVar,
+)
 
 import torch
 from metatensor.torch import Labels, TensorMap
-from metatomic.torch import AtomisticModel, ModelMetadata, ModelOutput, System
+from metatomic.torch import (
+    AtomisticModel,
+    ModelMetadata,
+    ModelOutput,
+    NeighborListOptions,
+    System,
+)
 
 if TYPE_CHECKING:
+    from ..modules.composition import CompositionBaseline
+    from ..modules.scaling import OutputScaler
     from .data import Dataset, DatasetInfo
 
 HypersType = TypeVar("HypersType")
@@ -42,7 +59,17 @@ def _check_class_attributes(cls: type, names: tuple[str, ...]) -> None:
             )
 
 
-class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
+class _ModelMeta(ABCMeta):
+    """Checks the members of the optional protocols a model declares, once, when the
+    model has been built."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        model = super().__call__(*args, **kwargs)
+        check_protocols(model)
+        return model
+
+
+class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=_ModelMeta):
     """A trainable, exportable model of atomistic systems.
 
     Subclasses define the class attributes
@@ -56,12 +83,12 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
     A missing attribute raises a :class:`TypeError` naming the class and the attribute
     when the model is constructed.
 
-    Optional conventions that framework features rely on:
+    What the framework does beyond the contract is declared by subclassing the
+    optional protocols below (:class:`RequestsNeighborLists`,
+    :class:`WithCompositionBaseline`, :class:`WithOutputScaler`, :class:`WithHeads`);
+    their members are checked once, when the model is built, and the engine relies on
+    nothing else. Two conventions are outputs and hypers rather than members:
 
-    - heads (``finetune: {method: heads}``, ``inherit_heads``): a method
-      ``head_modules() -> Dict[str, torch.nn.Module]`` giving the head of each target,
-      or a ``torch.nn.ModuleDict`` attribute ``heads`` keyed by target name; the rest
-      of the model is the backbone;
     - last-layer features (the ``llpr`` architecture): an output
       ``mtt::aux::<target>_last_layer_features`` per target, the input of the target's
       last linear layer (per atom, summed per structure for per-structure targets);
@@ -137,6 +164,83 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=ABCMeta):
         raise NotImplementedError(
             f"{type(self).__qualname__} does not support removing outputs"
         )
+
+
+class RequestsNeighborLists(metaclass=ABCMeta):
+    """A model that needs neighbour lists: the data pipeline computes (and caches)
+    each list it requests and attaches it to the systems of every batch."""
+
+    @abstractmethod
+    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
+        """The neighbour lists ``forward`` reads from the systems."""
+
+
+class WithCompositionBaseline:
+    """A model holding a composition baseline (per-type constants of its invariant
+    scalar targets) that it adds to its outputs.
+
+    The engine fits ``composition_baseline`` on the training sets before training,
+    trains the model on the labels less the baseline, and switches the baseline off
+    while it does (:func:`atomtrain.training.baseline.without_baseline`); the model
+    calls it unconditionally in ``forward``.
+    """
+
+    composition_baseline: CompositionBaseline
+
+
+class WithOutputScaler:
+    """A model whose network outputs are multiplied by per-target scales that the
+    engine fits on the residual training labels before training (scales already
+    fitted, after a restart or for a fine-tuned model, are kept)."""
+
+    output_scaler: OutputScaler
+
+
+class WithHeads(metaclass=ABCMeta):
+    """A model with one head per target (the rest is the backbone): fine-tuning
+    ``method: heads`` trains only these, ``inherit_heads`` copies them."""
+
+    @abstractmethod
+    def head_modules(self) -> Dict[str, torch.nn.Module]:
+        """Target name → the module that turns the shared representation into
+        that target."""
+
+
+#: The module attribute each data-member protocol requires.
+_PROTOCOL_MEMBERS: Dict[type, str] = {
+    WithCompositionBaseline: "composition_baseline",
+    WithOutputScaler: "output_scaler",
+}
+
+
+#: Method-member protocols: a model defining the method must declare the protocol,
+#: or the engine would not use it.
+_PROTOCOL_METHODS: Dict[type, str] = {
+    RequestsNeighborLists: "requested_neighbor_lists",
+    WithHeads: "head_modules",
+}
+
+
+def check_protocols(model: torch.nn.Module) -> None:
+    """Raise a :class:`TypeError` naming the class, the protocol and the member when
+    ``model`` declares a protocol without holding the module it requires, or defines
+    a protocol's method without declaring the protocol."""
+    for protocol, method in _PROTOCOL_METHODS.items():
+        if not isinstance(model, protocol) and callable(getattr(model, method, None)):
+            raise TypeError(
+                f"{type(model).__module__}.{type(model).__qualname__} defines "
+                f"{method}() but does not declare atomtrain.utils.abc."
+                f"{protocol.__name__}: add it to the class's bases"
+            )
+    for protocol, member in _PROTOCOL_MEMBERS.items():
+        if isinstance(model, protocol) and not isinstance(
+            getattr(model, member, None), torch.nn.Module
+        ):
+            raise TypeError(
+                f"{type(model).__module__}.{type(model).__qualname__} declares "
+                f"{protocol.__name__} but sets no module '{member}' in __init__ "
+                f"(see atomtrain.utils.abc.{protocol.__name__})"
+            )
 
 
 class TrainerInterface(Generic[HypersType], metaclass=ABCMeta):

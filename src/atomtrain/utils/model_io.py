@@ -64,7 +64,7 @@ def export_model(
     interaction_range: float,
     metadata: Optional[ModelMetadata] = None,
 ) -> AtomisticModel:
-    """The model in evaluation mode, with its composition baseline switched on, as a
+    """The model in evaluation mode as a
     metatomic model of all its supported outputs in its parameters' dtype."""
     capabilities = ModelCapabilities(
         outputs=model.supported_outputs(),
@@ -74,8 +74,6 @@ def export_model(
         supported_devices=list(model.__supported_devices__),
         dtype=dtype_to_str(parameter_dtype(model)),
     )
-    if hasattr(model, "baseline_enabled"):
-        setattr(model, "baseline_enabled", True)  # noqa: B010 (a plain attribute)
     return AtomisticModel(
         model.eval(), metadata if metadata is not None else model.metadata, capabilities
     )

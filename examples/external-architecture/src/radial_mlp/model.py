@@ -17,7 +17,12 @@ from metatomic.torch import (
 from atomtrain.checkpoints import model_weights, new_checkpoint, upgrade
 from atomtrain.errors import UserError
 from atomtrain.modules.composition import CompositionBaseline
-from atomtrain.utils.abc import ModelInterface
+from atomtrain.utils.abc import (
+    ModelInterface,
+    RequestsNeighborLists,
+    WithCompositionBaseline,
+    WithHeads,
+)
 from atomtrain.utils.data import DatasetInfo
 from atomtrain.utils.dtype import dtype_to_str
 from radial_mlp.documentation import ModelHypers
@@ -26,7 +31,12 @@ from radial_mlp.documentation import ModelHypers
 UPGRADES: Dict[int, Any] = {}
 
 
-class RadialMlpModel(ModelInterface[ModelHypers]):
+class RadialMlpModel(
+    ModelInterface[ModelHypers],
+    RequestsNeighborLists,
+    WithCompositionBaseline,
+    WithHeads,
+):
     """Per-atom network on radial features; scalar targets, per structure or atom."""
 
     __checkpoint_version__ = 1
@@ -79,8 +89,11 @@ class RadialMlpModel(ModelInterface[ModelHypers]):
             n: i.property_name(n) for n, i in targets.items()
         }
         self.composition_baseline = CompositionBaseline(types, targets)
-        self.baseline_enabled = True
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=False)
+
+    def head_modules(self) -> Dict[str, torch.nn.Module]:
+        """The head of each target (trained alone by ``finetune: heads``)."""
+        return dict(self.heads.items())
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
         return [self.neighbors]
@@ -104,9 +117,7 @@ class RadialMlpModel(ModelInterface[ModelHypers]):
             wanted = selected_atoms.column("system") * stride
             wanted = wanted + selected_atoms.column("atom")
             keep = torch.isin(system * stride + atom, wanted.to(device))
-        baseline: Dict[str, TensorMap] = {}
-        if self.baseline_enabled:
-            baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        baseline = self.composition_baseline(systems, outputs, selected_atoms)
         results: Dict[str, TensorMap] = {}
         for name, head in self.heads.items():
             if name in outputs:
@@ -206,5 +217,8 @@ class RadialMlpModel(ModelInterface[ModelHypers]):
             supported_devices=list(self.__supported_devices__),
             dtype=dtype_to_str(next(self.network.parameters()).dtype),
         )
-        self.baseline_enabled = True
-        return AtomisticModel(self.eval(), metadata or self.metadata, capabilities)
+        return AtomisticModel(
+            self.eval(),
+            metadata if metadata is not None else self.metadata,
+            capabilities,
+        )

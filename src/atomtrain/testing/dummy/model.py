@@ -4,8 +4,8 @@ For atom ``i``, feature ``(t, k)`` is ``Σ_j exp(-((r_ij - μ_k) / w)²) f_c(r_i
 neighbours ``j`` of type ``t``, with ``f_c(r) = (1 + cos(π r / r_c)) / 2`` below the
 cutoff ``r_c``. Features and a one-hot of the atom's type go through a two-layer
 network with one linear head per target; per-structure targets sum the atomic values.
-The composition baseline is added while ``baseline_enabled`` is true (the training
-engine switches it off, see :mod:`atomtrain.training.baseline`); with ``zbl: true`` the
+The composition baseline is added (the training engine switches it off while it
+trains, see :mod:`atomtrain.training.baseline`); with ``zbl: true`` the
 ZBL repulsion of :mod:`atomtrain.modules.zbl` is added to every energy target.
 
 The last-layer features of target ``t`` (output ``mtt::aux::t_last_layer_features``)
@@ -32,7 +32,13 @@ from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.zbl import EnergyRepulsion
-from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
+from atomtrain.utils.abc import (
+    ModelCheckpointContext,
+    ModelInterface,
+    RequestsNeighborLists,
+    WithCompositionBaseline,
+    WithHeads,
+)
 from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
 from atomtrain.utils.outputs import last_layer_features_name
 
@@ -41,7 +47,12 @@ from .documentation import ModelHypers
 ARCHITECTURE_NAME = "dummy"
 
 
-class DummyModel(ModelInterface[ModelHypers]):
+class DummyModel(
+    ModelInterface[ModelHypers],
+    RequestsNeighborLists,
+    WithCompositionBaseline,
+    WithHeads,
+):
     """Radial-feature network for invariant scalar targets."""
 
     __checkpoint_version__ = 2
@@ -93,7 +104,6 @@ class DummyModel(ModelInterface[ModelHypers]):
         self.property_names: Dict[str, str] = {}
         self.features_outputs: Dict[str, str] = {}
         self.composition_baseline = CompositionBaseline(types, targets)
-        self.baseline_enabled = True
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=False)
         self.zbl = EnergyRepulsion(
             bool(hypers.get("zbl", False)), types, dataset_info.length_unit
@@ -142,9 +152,7 @@ class DummyModel(ModelInterface[ModelHypers]):
             keep = torch.isin(system * stride + atom, wanted.to(device))
         else:
             keep = torch.ones_like(system, dtype=torch.bool)
-        baseline: Dict[str, TensorMap] = {}
-        if self.baseline_enabled:
-            baseline = self.composition_baseline(systems, outputs, selected_atoms)
+        baseline = self.composition_baseline(systems, outputs, selected_atoms)
         repulsion = self.zbl(systems, outputs, torch.nonzero(keep)[:, 0])
         results: Dict[str, TensorMap] = {}
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
