@@ -13,7 +13,7 @@ import yaml
 from metatomic.torch import ModelOutput, load_atomistic_model
 from metatomic_ase import MetatomicCalculator
 
-from atomtrain.llpr.calibration import coverage
+from atomtrain.training.uncertainty import coverage
 from atomtrain.workflows.train import train
 
 

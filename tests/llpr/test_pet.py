@@ -16,7 +16,7 @@ from metatomic.torch import ModelOutput
 from metatomic_ase import MetatomicCalculator
 
 from atomtrain.cli.main import main
-from atomtrain.llpr.calibration import GAUSSIAN_ONE_SIGMA, GAUSSIAN_TWO_SIGMA
+from atomtrain.training.uncertainty import GAUSSIAN_ONE_SIGMA, GAUSSIAN_TWO_SIGMA
 
 TINY_PET = {
     "d_pet": 16,

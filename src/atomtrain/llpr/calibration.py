@@ -1,4 +1,4 @@
-"""The LLPR linear algebra: covariance, regularised inverse, calibration, coverage.
+"""The LLPR linear algebra: covariance, regularised inverse, calibration.
 
 All in float64. Features ``Φ [n, F]`` of the training structures give ``C = ΦᵀΦ``;
 with ``C = U diag(e) Uᵀ``, ``(C + λ I)⁻¹ = U diag(1 / (e + λ)) Uᵀ`` for every ``λ`` at
@@ -15,8 +15,6 @@ import torch
 
 #: Regularisers tried, relative to the mean eigenvalue of the covariance.
 RELATIVE_REGULARIZERS = [10.0**k for k in range(-12, 3)]
-GAUSSIAN_ONE_SIGMA = math.erf(1 / math.sqrt(2))
-GAUSSIAN_TWO_SIGMA = math.erf(2 / math.sqrt(2))
 
 
 @dataclass(frozen=True)
@@ -69,30 +67,3 @@ def variances(features: torch.Tensor, calibration: Calibration) -> torch.Tensor:
     """``α² φᵀ (C + λ I)⁻¹ φ`` for each row of ``features``."""
     features = features.to(torch.float64)
     return calibration.scale * ((features @ calibration.inverse) * features).sum(dim=1)
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """Fractions of errors within ±1 sigma and ±2 sigma."""
-
-    one_sigma: float
-    two_sigma: float
-    count: int
-
-    def message(self, where: str, target: str) -> str:
-        return (
-            f"calibration of {target} on {where} ({self.count} structures): "
-            f"{100 * self.one_sigma:.1f} % of errors within ±1 sigma (Gaussian "
-            f"{100 * GAUSSIAN_ONE_SIGMA:.1f} %), {100 * self.two_sigma:.1f} % within "
-            f"±2 sigma (Gaussian {100 * GAUSSIAN_TWO_SIGMA:.1f} %)"
-        )
-
-
-def coverage(errors: torch.Tensor, sigmas: torch.Tensor) -> Coverage:
-    """How often ``|error| <= sigma`` and ``<= 2 sigma``."""
-    ratio = errors.abs().to(torch.float64) / sigmas.to(torch.float64)
-    return Coverage(
-        float((ratio <= 1.0).double().mean()),
-        float((ratio <= 2.0).double().mean()),
-        int(ratio.numel()),
-    )

@@ -16,13 +16,14 @@ from atomtrain.data.neighbors import requested_neighbor_lists
 from atomtrain.data.sampling import BatchPlan, plan_epoch
 from atomtrain.errors import UserError
 from atomtrain.training.logging import LOGGER
+from atomtrain.training.uncertainty import coverage
 from atomtrain.utils.abc import (
     ModelInterface,
     TrainerCheckpointContext,
     TrainerInterface,
 )
 
-from .calibration import calibrate, coverage, variances
+from .calibration import calibrate, variances
 from .documentation import TrainerHypers
 from .model import LLPRModel, TargetUncertainty, features_name, load_wrapped
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -68,14 +70,16 @@ class TrainingTests(ArchitectureFixtures):
         return path
 
     def train(self, directory: Path, *arguments: str) -> None:
-        """``atomtrain train options.yaml *arguments`` run in ``directory``."""
-        from ..cli.main import main
-
-        code = main(["train", str(directory / "options.yaml"), *arguments])
-        if code != 0:
+        """``atomtrain train options.yaml *arguments`` run in ``directory``, as a user
+        runs it: the installed command line in a process of its own."""
+        command = [sys.executable, "-m", "atomtrain", "train", "options.yaml"]
+        result = subprocess.run(
+            [*command, *arguments], cwd=directory, capture_output=True, text=True
+        )
+        if result.returncode != 0:
             raise fail(
-                f"'atomtrain train {' '.join(arguments)}' exited with {code} (its "
-                "error is printed above)",
+                f"'atomtrain train options.yaml {' '.join(arguments)}' exited with "
+                f"{result.returncode}:\n{result.stderr.strip()}",
                 "fix the error: the architecture must train from a plain options file",
             )
 

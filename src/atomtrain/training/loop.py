@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 from pathlib import Path
-from typing import Any, ContextManager, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, ContextManager, Dict, List, Optional, Tuple
 
 import torch
 
@@ -45,7 +45,6 @@ from .baseline import (
 )
 from .batches import BatchFactory, Step
 from .ema import ExponentialMovingAverage
-from .engine import EngineTrainer
 from .hypers import PRODUCT_METRICS, best_metric_problem, with_defaults
 from .logging import EpochLog
 from .losses import LossFunction, resolve_loss
@@ -62,6 +61,10 @@ from .state import (
 )
 from .step import GradientStep, raise_on_failure, sum_over_processes
 from .sums import EpochSums
+
+if TYPE_CHECKING:
+    # the engine starts the loop; the loop only calls the trainer's hooks
+    from .engine import EngineTrainer
 
 
 class TrainingDiverged(UserError):

@@ -28,10 +28,9 @@ from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..data.sampling import BatchPlan, plan_epoch
 from ..errors import UserError
-from ..llpr.calibration import Coverage
-from ..llpr.evaluation import UncertaintyCalibration, calibration_lines
 from ..training.metrics import MetricAccumulator
 from ..training.predict import with_gradients
+from ..training.uncertainty import Coverage, UncertaintyCalibration, calibration_lines
 from ..utils.dtype import str_to_dtype
 from .outputs import check_command_outputs, input_paths
 

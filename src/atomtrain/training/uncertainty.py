@@ -5,12 +5,14 @@ Any metatomic model whose capabilities have ``<t>_uncertainty`` (``energy_uncert
 ``energy_uncertainty/pbe`` for the variant ``energy/pbe``) next to a labelled target
 ``t`` is asked for it in the target's unit; :class:`UncertaintyCalibration` collects
 the errors and the predicted standard deviations batch by batch and gives the fraction
-of errors within ±1 sigma and ±2 sigma (:func:`.calibration.coverage`), to compare with
+of errors within ±1 sigma and ±2 sigma (:func:`coverage`), to compare with
 the Gaussian 68.3 % and 95.4 %.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Dict, List, Mapping
 
 import torch
@@ -18,7 +20,6 @@ from metatensor.torch import TensorMap
 from metatomic.torch import ModelOutput
 
 from ..data.info import TargetInfo
-from .calibration import GAUSSIAN_ONE_SIGMA, GAUSSIAN_TWO_SIGMA, Coverage, coverage
 
 
 def uncertainty_name(target: str) -> str:
@@ -26,6 +27,37 @@ def uncertainty_name(target: str) -> str:
     ``energy_uncertainty/pbe``."""
     base, _, variant = target.partition("/")
     return f"{base}_uncertainty" + (f"/{variant}" if variant else "")
+
+
+GAUSSIAN_ONE_SIGMA = math.erf(1 / math.sqrt(2))
+GAUSSIAN_TWO_SIGMA = math.erf(2 / math.sqrt(2))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Fractions of errors within ±1 sigma and ±2 sigma."""
+
+    one_sigma: float
+    two_sigma: float
+    count: int
+
+    def message(self, where: str, target: str) -> str:
+        return (
+            f"calibration of {target} on {where} ({self.count} structures): "
+            f"{100 * self.one_sigma:.1f} % of errors within ±1 sigma (Gaussian "
+            f"{100 * GAUSSIAN_ONE_SIGMA:.1f} %), {100 * self.two_sigma:.1f} % within "
+            f"±2 sigma (Gaussian {100 * GAUSSIAN_TWO_SIGMA:.1f} %)"
+        )
+
+
+def coverage(errors: torch.Tensor, sigmas: torch.Tensor) -> Coverage:
+    """How often ``|error| <= sigma`` and ``<= 2 sigma``."""
+    ratio = errors.abs().to(torch.float64) / sigmas.to(torch.float64)
+    return Coverage(
+        float((ratio <= 1.0).double().mean()),
+        float((ratio <= 2.0).double().mean()),
+        int(ratio.numel()),
+    )
 
 
 class UncertaintyCalibration:

@@ -8,7 +8,7 @@ from metatensor.torch import Labels, TensorBlock, TensorMap
 from metatomic.torch import ModelOutput
 
 from atomtrain.data.info import TargetInfo
-from atomtrain.llpr.evaluation import (
+from atomtrain.training.uncertainty import (
     UncertaintyCalibration,
     calibration_lines,
     uncertainty_name,
