@@ -19,7 +19,7 @@ import torch
 from ..errors import DataError, UserError
 from .info import DatasetInfo, TargetInfo
 from .ondisk import DiskDatasetWriter
-from .structure import Structure, TargetData
+from .structure import Structure, TargetData, cell_problem
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ def frame_to_structure(
     pbc = torch.tensor(np.asarray(atoms.pbc, dtype=bool))
     cell = torch.tensor(np.asarray(atoms.cell.array, dtype=np.float64))
     cell = cell * pbc.reshape(3, 1)
+    problem = cell_problem(cell, pbc)
+    if problem is not None:
+        raise DataError(problem, file=file, structure=position)
     structure = Structure(
         types=torch.tensor(atoms.numbers, dtype=torch.int32),
         positions=torch.tensor(np.asarray(atoms.positions, dtype=np.float64)),

@@ -116,6 +116,15 @@ def test_stress_on_a_structure_without_volume(tmp_path: Path) -> None:
     assert torch.isnan(strain).all() and strain.shape == (3, 3, 1)
 
 
+def test_periodic_structure_without_cell(tmp_path: Path) -> None:
+    frames = [molecule("H2O"), molecule("H2O")]
+    frames[1].pbc = True
+    ase.io.write(tmp_path / "water.xyz", frames)
+    with pytest.raises(DataError, match=r"periodic .* but has no cell") as error:
+        load("water.xyz", tmp_path)
+    assert "water.xyz" in str(error.value) and "structure 1" in str(error.value)
+
+
 def test_qm7x_polarizability_is_a_rank_2_tensor(resources: Path) -> None:
     dataset = load(
         {

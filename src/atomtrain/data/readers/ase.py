@@ -25,7 +25,7 @@ import torch
 
 from ...errors import DataError
 from ..info import TargetInfo
-from ..structure import Structure
+from ..structure import Structure, cell_problem
 
 #: Voigt order of ASE's 6-number stress: (row, column) of each entry.
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
@@ -47,14 +47,18 @@ def parse(file: str) -> List[Any]:
     return frames
 
 
-def structures(frames: List[Any]) -> List[Structure]:
-    """One :class:`Structure` per frame: int32 types, float64 positions and cell (rows
-    are the cell vectors, zeroed along non-periodic directions), bool pbc."""
+def structures(frames: List[Any], file: str) -> List[Structure]:
+    """One :class:`Structure` per frame of ``file``: int32 types, float64 positions
+    and cell (rows are the cell vectors, zeroed along non-periodic directions), bool
+    pbc. A periodic frame without a usable cell is a :class:`DataError` naming it."""
     result = []
-    for atoms in frames:
+    for index, atoms in enumerate(frames):
         pbc = torch.tensor(np.asarray(atoms.pbc, dtype=bool))
         cell = torch.tensor(np.asarray(atoms.cell.array, dtype=np.float64))
         cell[~pbc] = 0.0
+        problem = cell_problem(cell, pbc)
+        if problem is not None:
+            raise DataError(problem, file=file, structure=index)
         result.append(
             Structure(
                 types=torch.tensor(np.asarray(atoms.numbers), dtype=torch.int32),
