@@ -5,6 +5,7 @@ truncated data files, a closed pipe, interrupts, and structures too large for me
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import List
 
@@ -42,3 +43,36 @@ def test_periodic_structure_without_cell(workdir: Path, atomtrain) -> None:
     assert not (workdir / "outputs").exists() or not any(
         (workdir / "outputs").rglob("model.ckpt")
     )
+
+
+def test_eval_on_an_element_the_model_never_saw(
+    trained: Path, atomtrain, resources: Path
+) -> None:
+    shutil.copy(resources / "qm9_reduced_100.xyz", trained / "qm9.xyz")
+    (trained / "qm9.yaml").write_text("systems: qm9.xyz\n")
+    atomtrain("eval", "model.pt", "qm9.yaml").assert_user_error(
+        "qm9.xyz",
+        "structures 1, 4, 9, 11, 18 (and 31 more)",
+        "element N (atomic number 7)",
+        "the model's atomic types: H, C, O (1, 6, 8)",
+    )
+
+
+def test_validation_set_with_an_element_absent_from_training(
+    workdir: Path, atomtrain, resources: Path
+) -> None:
+    shutil.copy(resources / "qm9_reduced_100.xyz", workdir / "qm9.xyz")
+    validation = {
+        "systems": "qm9.xyz",
+        "targets": {"energy": {"key": "U0", "unit": "kcal/mol", "forces": False}},
+    }
+    options = write_options(workdir / "options.yaml", validation_set=validation)
+    atomtrain("train", options).assert_user_error(
+        "qm9.xyz",
+        "structures 1, 4, 9, 11, 18 (and 31 more) of the validation_set",
+        "element N (atomic number 7)",
+        "H, C, O (1, 6, 8)",
+        "list it in architecture.atomic_types or add structures with it to the "
+        "training set",
+    )
+    assert not list(workdir.rglob("*.ckpt"))

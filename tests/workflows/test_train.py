@@ -245,3 +245,28 @@ def test_reference_mtt_eval_reads_an_exported_model(workdir, resources, architec
     assert all(np.isfinite(a.get_potential_energy()) for a in predicted)
     gradients = np.array(predicted[0].info["energy_positions_gradients"])
     assert gradients.shape == (len(predicted[0]), 3)
+
+
+def test_elements_of_the_validation_set_declared_in_atomic_types(
+    workdir, resources, capsys
+):
+    options = yaml.safe_load(
+        _options(
+            workdir / "options.yaml", resources / "ethanol_reduced_100.xyz", epochs=1
+        ).read_text()
+    )
+    options["validation_set"] = {
+        "systems": {"read_from": str(resources / "qm9_reduced_100.xyz")},
+        "targets": {"energy": {"key": "U0", "unit": "kcal/mol", "forces": False}},
+        "indices": list(range(12)),
+    }
+    (workdir / "options.yaml").write_text(yaml.safe_dump(options))
+    assert main(["train", "options.yaml"]) == 1
+    error = capsys.readouterr().err
+    assert "structures 1, 4, 9, 11 of the validation_set: element N" in error
+    assert "architecture.atomic_types" in error
+
+    options["architecture"]["atomic_types"] = [1, 6, 7, 8]
+    (workdir / "options.yaml").write_text(yaml.safe_dump(options))
+    assert main(["train", "options.yaml"]) == 0
+    assert "final errors on the validation set" in capsys.readouterr().out

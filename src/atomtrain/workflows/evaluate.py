@@ -25,6 +25,7 @@ from metatomic.torch import (
 
 from ..data.batching import Batch, BatchBuilder
 from ..data.dataset import Dataset
+from ..data.elements import unseen_elements_error
 from ..data.info import TargetInfo
 from ..data.sampling import BatchPlan, plan_epoch
 from ..errors import UserError
@@ -116,6 +117,15 @@ def evaluate(
     dtype = str_to_dtype(capabilities.dtype)
     model = model.to(device=device)
     targets = evaluation_targets(model, dataset)
+    unseen = unseen_elements_error(
+        dataset,
+        capabilities.atomic_types,
+        "the model's atomic types",
+        "the model cannot predict for these structures; evaluate it on structures "
+        "of its elements, or train a model whose training set holds this element",
+    )
+    if unseen is not None:
+        raise unseen
     labelled = {
         name: info for name, info in targets.items() if name in dataset.info.targets
     }

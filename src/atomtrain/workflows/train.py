@@ -21,6 +21,7 @@ import torch
 
 from ..architectures.discovery import import_architecture
 from ..data.dataset import Dataset
+from ..data.elements import unseen_elements_error
 from ..finetune import finetune_model, finish_finetune, resume_finetune
 from ..options import load_options, resolve_devices, resolve_dtype, validate_options
 from ..training import distributed
@@ -84,6 +85,26 @@ def _build(
     return model_class(hypers["model"], data.dataset_info), trainer_class(
         hypers["training"]
     )
+
+
+def _check_elements_known(
+    model: ModelInterface[Any], splits: Dict[str, Sequence[Dataset]]
+) -> None:
+    """Refuse validation and test structures with elements the model has no types
+    for, before any training."""
+    for split, datasets in splits.items():
+        for number, dataset in enumerate(datasets):
+            unseen = unseen_elements_error(
+                dataset,
+                model.dataset_info.atomic_types,
+                "the model's atomic types (from the training set and "
+                "architecture.atomic_types)",
+                "list it in architecture.atomic_types or add structures with it to "
+                "the training set",
+                split if len(datasets) == 1 else f"{split}[{number}]",
+            )
+            if unseen is not None:
+                raise unseen
 
 
 def _external_loggers(options: Dict[str, Any], run_dir: Path) -> List[Any]:
@@ -161,6 +182,9 @@ def _train(
 
     model, trainer = _build(
         architecture, options["architecture"], data, checkpoint, run_dir
+    )
+    _check_elements_known(
+        model, {"validation_set": data.validation, "test_set": data.test}
     )
     if hasattr(trainer, "external_loggers") and main:
         trainer.external_loggers = _external_loggers(options, run_dir)
