@@ -6,11 +6,21 @@ truncated data files, a closed pipe, interrupts, and structures too large for me
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import List
 
 import ase.io
-from tests.faults.conftest import Snapshot, write_options
+import pytest
+import torch
+from tests.faults.conftest import (
+    Snapshot,
+    environment_without_threads,
+    write_options,
+)
+
+RESOURCES = Path(__file__).parent.parent / "resources"
 
 
 def _edit_frames(source: Path, target: Path, edit) -> None:
@@ -76,3 +86,78 @@ def test_validation_set_with_an_element_absent_from_training(
         "training set",
     )
     assert not list(workdir.rglob("*.ckpt"))
+
+
+def _write_not_a_model(directory: Path, kind: str) -> Path:
+    """A file of ``kind`` that a user might take for an exported model."""
+    path = directory / f"{kind}.pt"
+    if kind == "text":
+        path.write_text("architecture:\n  name: pet\n")
+    elif kind == "random":
+        path.write_bytes(torch.randint(0, 256, (4096,), dtype=torch.uint8).numpy())
+    elif kind == "tensor":
+        torch.save(torch.zeros(4, 3), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("text", "it is a text file"),
+        ("random", "it holds binary data that is not a TorchScript archive"),
+        ("tensor", "it holds a tensor saved with torch.save"),
+    ],
+)
+def test_eval_of_a_file_that_is_not_a_model(
+    workdir: Path, atomtrain, kind: str, what: str
+) -> None:
+    model = _write_not_a_model(workdir, kind)
+    (workdir / "data.yaml").write_text("systems: ethanol.xyz\n")
+    atomtrain("eval", model, "data.yaml").assert_user_error(
+        f"'{model}' is not an exported metatomic model", what
+    )
+
+
+def test_eval_of_a_checkpoint_or_a_missing_model(trained: Path, atomtrain) -> None:
+    (trained / "data.yaml").write_text("systems: ethanol.xyz\n")
+    atomtrain("eval", "model.ckpt", "data.yaml").assert_user_error(
+        "'model.ckpt' is not an exported metatomic model",
+        "it is an atomtrain checkpoint; run 'atomtrain export model.ckpt' first",
+    )
+    atomtrain("eval", "modle.pt", "data.yaml").assert_user_error(
+        "model file 'modle.pt' does not exist"
+    )
+
+
+def test_eval_of_a_model_without_its_extensions(workdir: Path, atomtrain) -> None:
+    """SOAP-BPNN uses sphericart's compiled extension: a fresh process (where it is not
+    loaded yet) needs ``-e``."""
+    checkpoint = RESOURCES / "checkpoints" / "soap_bpnn-model-v2-trainer-v1.ckpt"
+    exported = atomtrain("export", checkpoint, "-o", "soap.pt", "-e", "extensions")
+    assert exported.code == 0, exported.err
+    (workdir / "data.yaml").write_text("systems: ethanol.xyz\n")
+
+    def evaluate(*extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "atomtrain", "eval", "soap.pt", "data.yaml"]
+        return subprocess.run(
+            [*command, *extra],
+            capture_output=True,
+            text=True,
+            env=environment_without_threads(),
+            timeout=300,
+        )
+
+    without = evaluate()
+    assert without.returncode == 1, without.stderr
+    assert "a bug in atomtrain" not in without.stderr
+    assert (
+        "error: the model 'soap.pt' needs compiled extensions that are not loaded; "
+        "pass the directory they were collected into when the model was exported: "
+        "'atomtrain eval -e <dir>'"
+    ) in without.stderr
+    wrong = evaluate("-e", "elsewhere")
+    assert wrong.returncode == 1, wrong.stderr
+    assert "not in 'elsewhere' (given with -e)" in wrong.stderr
+    given = evaluate("-e", "extensions")
+    assert given.returncode == 0, given.stderr
+    assert "evaluated 900 atoms" in given.stdout

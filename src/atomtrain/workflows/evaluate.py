@@ -20,7 +20,6 @@ from metatomic.torch import (
     ModelEvaluationOptions,
     ModelOutput,
     System,
-    load_atomistic_model,
 )
 
 from ..data.batching import Batch, BatchBuilder
@@ -34,6 +33,7 @@ from ..llpr.evaluation import UncertaintyCalibration, calibration_lines
 from ..training.metrics import MetricAccumulator
 from ..training.predict import with_gradients
 from ..utils.dtype import str_to_dtype
+from .exported import load_exported_model
 
 
 class _Evaluated(torch.nn.Module):
@@ -233,7 +233,7 @@ def evaluate_files(
     )
     if problems:
         raise OptionsError(problems, str(options_path))
-    model = load_atomistic_model(str(model_path), extensions_directory=extensions)
+    model = load_exported_model(model_path, extensions)
     cache = FileCache()
     evaluations = []
     for number, section in enumerate(sections):
