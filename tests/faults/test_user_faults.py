@@ -14,6 +14,7 @@ from typing import List
 import ase.io
 import pytest
 import torch
+import yaml
 from tests.faults.conftest import (
     Snapshot,
     environment_without_threads,
@@ -161,3 +162,30 @@ def test_eval_of_a_model_without_its_extensions(workdir: Path, atomtrain) -> Non
     given = evaluate("-e", "extensions")
     assert given.returncode == 0, given.stderr
     assert "evaluated 900 atoms" in given.stdout
+
+
+def _with_architecture(options: Path, name: str) -> Path:
+    """A copy of ``options`` training architecture ``name`` with its defaults."""
+    data = yaml.safe_load(options.read_text())
+    data["architecture"] = {"name": name, "training": data["architecture"]["training"]}
+    target = options.with_name(f"options-{name}.yaml")
+    target.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+def test_restart_from_a_checkpoint_of_another_architecture(
+    trained: Path, atomtrain
+) -> None:
+    options = write_options(trained / "options.yaml")
+    runs_before = sorted((trained / "outputs").rglob("*"))
+    pet = _with_architecture(options, "pet")
+    atomtrain("train", pet, "--restart", "model.ckpt").assert_user_error(
+        "--restart: checkpoint 'model.ckpt' holds a 'dummy' model",
+        "the options train architecture.name 'pet'",
+    )
+    soap = RESOURCES / "checkpoints" / "soap_bpnn-model-v2-trainer-v1.ckpt"
+    atomtrain("train", pet, "--restart", soap).assert_user_error(
+        f"checkpoint '{soap}' holds a 'soap_bpnn' model",
+        "architecture.name 'pet'",
+    )
+    assert sorted((trained / "outputs").rglob("*")) == runs_before

@@ -165,6 +165,21 @@ def test_restart_auto_continues_the_newest_run(workdir, resources, capsys):
     ).read_text()
 
 
+def test_restart_needs_a_checkpoint_of_the_same_architecture(
+    workdir, resources, capsys
+):
+    options = _options(workdir / "options.yaml", resources / "ethanol_reduced_100.xyz")
+    checkpoint = resources / "checkpoints" / "soap_bpnn-model-v2-trainer-v1.ckpt"
+    assert main(["train", str(options), "--restart", str(checkpoint)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: --restart: checkpoint '{checkpoint}' holds a 'soap_bpnn' model, but "
+        "the options train architecture.name 'dummy'; restart with the options of the "
+        "run that wrote the checkpoint, or train a new 'dummy' model without "
+        "--restart\n"
+    )
+    assert not (workdir / "outputs").exists()
+
+
 class _CreatesFile:
     def __init__(self, path: str) -> None:
         self.path = path

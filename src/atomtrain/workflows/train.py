@@ -22,6 +22,7 @@ import torch
 from ..architectures.discovery import import_architecture
 from ..data.dataset import Dataset
 from ..data.elements import unseen_elements_error
+from ..errors import UserError
 from ..finetune import finetune_model, finish_finetune, resume_finetune
 from ..options import load_options, resolve_devices, resolve_dtype, validate_options
 from ..training import distributed
@@ -57,6 +58,22 @@ def _restart_checkpoint(restart: Optional[str], outputs: Path) -> Optional[Path]
     if restart == "auto":
         return newest_checkpoint(outputs)
     return Path(restart)
+
+
+def _read_restart_checkpoint(
+    path: Path, options: Dict[str, Any], architecture: Any
+) -> Dict[str, Any]:
+    """The checkpoint to restart from, which must be of the options' architecture."""
+    checkpoint, stored = read_checkpoint(path)
+    if stored.__model__ is not architecture.__model__:
+        name = options["architecture"]["name"]
+        raise UserError(
+            f"--restart: checkpoint '{path}' holds a "
+            f"'{checkpoint['architecture_name']}' model, but the options train "
+            f"architecture.name '{name}'; restart with the options of the run that "
+            f"wrote the checkpoint, or train a new '{name}' model without --restart"
+        )
+    return checkpoint
 
 
 def _build(
@@ -167,7 +184,11 @@ def _train(
     from ..data.loading import load_datasets
 
     restart_path = distributed.run_on_main(_restart_checkpoint, restart, outputs_root)
-    checkpoint = read_checkpoint(restart_path)[0] if restart_path else None
+    checkpoint = (
+        _read_restart_checkpoint(restart_path, options, architecture)
+        if restart_path
+        else None
+    )
 
     def new_run_directory() -> Path:
         run_dir = create_run_directory(outputs_root)
