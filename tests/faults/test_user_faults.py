@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
 
 import ase.io
 import pytest
@@ -189,3 +189,80 @@ def test_restart_from_a_checkpoint_of_another_architecture(
         "architecture.name 'pet'",
     )
     assert sorted((trained / "outputs").rglob("*")) == runs_before
+
+
+def _first_tensor(checkpoint: Dict[str, Any]) -> str:
+    return next(iter(checkpoint["model"]["state_dict"]))
+
+
+def _drop_tensor(checkpoint: Dict[str, Any]) -> None:
+    checkpoint["model"]["state_dict"].pop(_first_tensor(checkpoint))
+
+
+def _extra_tensor(checkpoint: Dict[str, Any]) -> None:
+    checkpoint["model"]["state_dict"]["readout.extra"] = torch.zeros(3)
+
+
+def _reshape_tensor(checkpoint: Dict[str, Any]) -> None:
+    checkpoint["model"]["state_dict"][_first_tensor(checkpoint)] = torch.zeros(7, 2)
+
+
+def _negative_version(checkpoint: Dict[str, Any]) -> None:
+    checkpoint["model_checkpoint_version"] = -1
+
+
+def _negative_cutoff(checkpoint: Dict[str, Any]) -> None:
+    checkpoint["model"]["hypers"]["cutoff"] = -2.0
+
+
+DAMAGES = {
+    "missing": (_drop_tensor, "missing tensor '{tensor}'"),
+    "extra": (_extra_tensor, "unexpected tensor 'readout.extra'"),
+    "reshaped": (_reshape_tensor, "'{tensor}' has shape [7, 2] where the model has"),
+    "version": (
+        _negative_version,
+        "its entry 'model_checkpoint_version' is -1, but the model of 'dummy' has "
+        "versions 1 to 2 only",
+    ),
+    "cutoff": (
+        _negative_cutoff,
+        "model.hypers.cutoff: expected a number greater than 0 (got -2.0)",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_damaged_checkpoint_to_export_restart_and_finetune(
+    trained: Path, atomtrain, damage: str
+) -> None:
+    edit, message = DAMAGES[damage]
+    (run,) = [path.parent for path in (trained / "outputs").rglob("model.ckpt")]
+    checkpoint = torch.load(run / "model.ckpt", weights_only=True)
+    message = message.format(tensor=_first_tensor(checkpoint))
+    edit(checkpoint)
+    # next to the run's split indices, which a restart reads
+    damaged = run / "damaged.ckpt"
+    torch.save(checkpoint, damaged)
+    snapshot = Snapshot(trained, ignore=("outputs",))
+
+    atomtrain("export", damaged, "-o", "exported.pt").assert_user_error(
+        f"checkpoint '{damaged}'", message
+    )
+    assert not (trained / "exported.pt").exists()
+    options = write_options(trained / "options.yaml")
+    atomtrain("train", options, "--restart", damaged).assert_user_error(
+        f"checkpoint '{damaged}'", message
+    )
+    finetune = {"finetune": {"method": "full", "read_from": str(damaged)}}
+    options = write_options(trained / "finetune.yaml", training=finetune)
+    atomtrain("train", options).assert_user_error(f"checkpoint '{damaged}'", message)
+    snapshot.assert_unchanged()
+
+
+def test_negative_cutoff_in_the_options(workdir: Path, atomtrain) -> None:
+    options = write_options(workdir / "options.yaml")
+    atomtrain(
+        "check", options, "-r", "architecture.model.cutoff=-1.0"
+    ).assert_user_error(
+        "architecture.model.cutoff: expected a number greater than 0 (got -1.0)"
+    )

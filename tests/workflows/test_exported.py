@@ -29,7 +29,7 @@ def test_an_exported_model_loads(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="model file '.*nothing.pt' does not exist"):
+    with pytest.raises(UserError, match=r"model file '.*nothing.pt' does not exist"):
         load_exported_model(tmp_path / "nothing.pt")
     _not_a_model(tmp_path, "it is a directory")
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..architectures.discovery import import_architecture
+from ..checkpoints import in_checkpoint
 from ..data.dataset import Dataset
 from ..data.elements import unseen_elements_error
 from ..errors import UserError
@@ -201,9 +202,10 @@ def _train(
     indices_from = restart_path.parent / "indices" if restart_path else None
     data = load_datasets(options, run_dir if main else None, indices_from)
 
-    model, trainer = _build(
-        architecture, options["architecture"], data, checkpoint, run_dir
-    )
+    with in_checkpoint(restart_path):
+        model, trainer = _build(
+            architecture, options["architecture"], data, checkpoint, run_dir
+        )
     _check_elements_known(
         model, {"validation_set": data.validation, "test_set": data.test}
     )
