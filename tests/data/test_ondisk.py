@@ -191,3 +191,16 @@ def test_periodic_frame_without_cell_is_refused(tmp_path):
         convert([tmp_path / "h2.xyz"], tmp_path / "data", [])
     assert "h2.xyz" in str(error.value) and "structure 2" in str(error.value)
     assert not (tmp_path / "data").exists()
+
+
+def test_truncated_input_names_the_frame(tmp_path, resources):
+    lines = (resources / "ethanol_reduced_100.xyz").read_text().splitlines(True)
+    # ethanol frames are 11 lines: the file stops within frame 5
+    (tmp_path / "cut.xyz").write_text("".join(lines[:60]))
+    with pytest.raises(DataError) as error:
+        convert([tmp_path / "cut.xyz"], tmp_path / "data", [])
+    assert f"file '{tmp_path / 'cut.xyz'}', structure 5: ASE cannot read" in str(
+        error.value
+    )
+    assert "after 5 structures read" in str(error.value)
+    assert not (tmp_path / "data").exists()

@@ -266,3 +266,19 @@ def test_negative_cutoff_in_the_options(workdir: Path, atomtrain) -> None:
     ).assert_user_error(
         "architecture.model.cutoff: expected a number greater than 0 (got -1.0)"
     )
+
+
+def test_truncated_extxyz(workdir: Path, atomtrain) -> None:
+    lines = (workdir / "ethanol.xyz").read_text().splitlines(True)
+    # ethanol frames are 11 lines: stop in the middle of frame 42
+    (workdir / "cut.xyz").write_text("".join(lines[: 42 * 11 + 5]))
+    fragments = (
+        "cut.xyz', structure 42: ASE cannot read this structure",
+        "the file is truncated or damaged here, after 42 structures read",
+    )
+    atomtrain("convert", "cut.xyz", "converted").assert_user_error(*fragments)
+    assert not (workdir / "converted").exists()
+    options = write_options(workdir / "options.yaml", data="cut.xyz")
+    for command in ("check", "train"):
+        atomtrain(command, options).assert_user_error(*fragments)
+

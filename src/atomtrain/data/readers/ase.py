@@ -18,7 +18,7 @@ Sign and volume conventions of the gradients (``V`` the cell volume):
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -33,18 +33,48 @@ VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 def parse(file: str) -> List[Any]:
     """Every frame of ``file`` as ``ase.Atoms``; a file ASE cannot read is a
-    :class:`DataError` naming it."""
+    :class:`DataError` naming it, and the frame that could not be read when there is
+    one (a truncated or damaged file)."""
     import ase.io
 
     try:
         frames = ase.io.read(file, index=":")
     except Exception as error:  # ASE raises many types for unreadable files
+        for _ in read_frames(file):  # raises with the index of the frame at fault
+            pass
         raise DataError(f"ASE cannot read this file: {error}", file=file) from None
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
         raise DataError("the file holds no structure", file=file)
     return frames
+
+
+def read_frames(file: str) -> Iterator[Any]:
+    """The frames of ``file`` one at a time (``ase.io.iread``, so in bounded
+    memory). A frame ASE cannot read is a :class:`DataError` naming the file and
+    the frame's index (a file of an unknown format names the file only)."""
+    import ase.io
+    from ase.io.formats import UnknownFileTypeError
+
+    frames = ase.io.iread(file, index=":")
+    index = 0
+    while True:
+        try:
+            atoms = next(frames)
+        except StopIteration:
+            return
+        except UnknownFileTypeError as error:
+            raise DataError(f"ASE cannot read this file: {error}", file=file) from None
+        except Exception as error:  # ASE raises many types for unreadable frames
+            raise DataError(
+                f"ASE cannot read this structure ({error}); the file is truncated or "
+                f"damaged here, after {index} structure{'s' * (index != 1)} read",
+                file=file,
+                structure=index,
+            ) from None
+        yield atoms
+        index += 1
 
 
 def structures(frames: List[Any], file: str) -> List[Structure]:
