@@ -1,5 +1,7 @@
 """The command line: help without torch, dispatch, and how errors are reported."""
 
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -135,6 +137,32 @@ def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
     fake_command(monkeypatch, KeyboardInterrupt())
     assert cli.main(["boom"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_closed_output_stops_quietly(capsys, monkeypatch):
+    fake_command(monkeypatch, BrokenPipeError(32, "Broken pipe"))
+    assert cli.main(["boom"]) == cli.EXIT_BROKEN_PIPE == 141
+    assert capsys.readouterr().err == ""
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_output_stops_the_log_messages_too(capsys, monkeypatch):
+    """A plain logging handler would print a "Logging error" traceback per message
+    and carry on."""
+    fake_command(monkeypatch, AssertionError("not raised: run is replaced"))
+
+    def run(args):
+        logging.getLogger("atomtrain.train").info("epoch 1")
+        return 0
+
+    monkeypatch.setattr(cli.import_command("boom"), "run", run)
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert cli.main(["boom"]) == 141
+    assert capsys.readouterr().err == ""
 
 
 def test_user_errors_print_one_line_through_the_console_script(tmp_path):

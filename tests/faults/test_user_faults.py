@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import ase.io
 import pytest
@@ -282,3 +282,36 @@ def test_truncated_extxyz(workdir: Path, atomtrain) -> None:
     for command in ("check", "train"):
         atomtrain(command, options).assert_user_error(*fragments)
 
+
+def _with_output_closed(*args: str) -> Tuple[int, str]:
+    """Run ``atomtrain ARGS`` with its standard output a pipe whose reader has gone
+    away: ``(exit code, standard error)``."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "atomtrain", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment_without_threads(),
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        error = process.stderr.read().decode()
+        return process.wait(timeout=300), error
+
+
+def test_output_closed_by_its_reader(workdir: Path) -> None:
+    assert _with_output_closed("doc", "pet") == (141, "")
+    options = write_options(workdir / "options.yaml")
+    assert _with_output_closed("train", str(options)) == (141, "")
+    shell = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f"set -o pipefail; '{sys.executable}' -m atomtrain doc pet | head -1",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment_without_threads(),
+        timeout=300,
+    )
+    assert shell.stdout.startswith("#")
+    assert shell.returncode in (0, 141) and shell.stderr == ""

@@ -9,6 +9,10 @@ with 1 (with its traceback under ``--debug``); any other exception is a bug: its
 and message are printed with the path of a file holding the full traceback,
 ``atomtrain-error-<date>-<time>-<pid>.log`` in the system's temporary directory
 (:func:`tempfile.gettempdir`), and the exit code is 1. Ctrl-C exits with 130.
+
+When the reader of the standard output goes away (``atomtrain doc pet | head -1``),
+atomtrain stops quietly with 141, as a Unix tool stopped by SIGPIPE does: no
+traceback, nothing on the standard error.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ COMMANDS = {
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE: what a shell reports for a tool whose output pipe was closed.
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
@@ -108,7 +114,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if module is None:
             raise NotBuiltError(args.command)
         _log_to_console()
-        return int(module.run(args))
+        code = int(module.run(args))
+        # a closed pipe shows here rather than in the interpreter's final flush
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _output_closed()
     except UserError as error:
         if debug:
             traceback.print_exc()
@@ -132,11 +143,35 @@ def _log_to_console() -> None:
             handler.stream = sys.stdout  # type: ignore[attr-defined]
             break
     else:
-        console = logging.StreamHandler(sys.stdout)
+        console = _ConsoleHandler(sys.stdout)
         console.setFormatter(logging.Formatter("%(message)s"))
         console._atomtrain_console = True  # type: ignore[attr-defined]
         logger.addHandler(console)
     logger.setLevel(logging.INFO)
+
+
+class _ConsoleHandler(logging.StreamHandler):
+    """A stream handler that lets a closed standard output stop the command (a
+    plain one prints a "Logging error" traceback for each message instead)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, BrokenPipeError):
+            raise error
+        super().handleError(record)
+
+
+def _output_closed() -> int:
+    """Point the standard output at the null device, so that Python's flush at exit
+    does not report the closed pipe again; the exit code of a Unix tool stopped by
+    SIGPIPE."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (AttributeError, OSError, ValueError):
+        pass  # not a file descriptor (a captured output): nothing to flush at exit
+    return EXIT_BROKEN_PIPE
 
 
 def _report_bug(error: Exception, debug: bool) -> int:
