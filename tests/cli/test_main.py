@@ -3,6 +3,7 @@
 import io
 import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from atomtrain import __version__
 from atomtrain.cli import main as cli
-from atomtrain.errors import UserError
+from atomtrain.errors import Interrupted, UserError
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -137,6 +138,18 @@ def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
     fake_command(monkeypatch, KeyboardInterrupt())
     assert cli.main(["boom"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_an_interrupted_command_exits_with_its_signal(
+    capsys, monkeypatch, number, code
+):
+    message = "training interrupted by X; checkpoint written to run/model.ckpt"
+    fake_command(monkeypatch, Interrupted(message, number))
+    assert cli.main(["boom"]) == code
+    assert capsys.readouterr().err == message + "\n"
 
 
 def test_a_closed_output_stops_quietly(capsys, monkeypatch):

@@ -6,6 +6,7 @@ truncated data files, a closed pipe, interrupts, and structures too large for me
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ from tests.faults.conftest import (
     environment_without_threads,
     write_options,
 )
+
+from atomtrain.workflows.models import read_checkpoint
 
 RESOURCES = Path(__file__).parent.parent / "resources"
 
@@ -315,3 +318,33 @@ def test_output_closed_by_its_reader(workdir: Path) -> None:
     )
     assert shell.stdout.startswith("#")
     assert shell.returncode in (0, 141) and shell.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_signal_during_training(workdir: Path, number: int, code: int) -> None:
+    """The engine finishes its step, writes a checkpoint, and the process exits with
+    128 + the signal, as a shell expects of a process the signal ended."""
+    options = write_options(workdir / "options.yaml", epochs=1000)
+    with subprocess.Popen(
+        [sys.executable, "-m", "atomtrain", "train", str(options)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment_without_threads(),
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith("epoch    0 |"):
+                break
+        process.send_signal(number)
+        _, error = process.communicate(timeout=300)
+    assert process.returncode == code, error
+    name = signal.Signals(number).name
+    assert f"training interrupted by {name} at epoch" in error
+    assert "continue with --restart auto" in error and "error:" not in error
+    (checkpoint,) = (workdir / "outputs").rglob("model_interrupted.ckpt")
+    assert f"checkpoint written to {checkpoint.relative_to(workdir)}" in error
+    stored, _ = read_checkpoint(checkpoint)
+    assert 0 < stored["trainer"]["state"]["epoch"] < 1000

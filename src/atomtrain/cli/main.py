@@ -8,7 +8,10 @@ Errors: a :class:`~atomtrain.errors.UserError` prints ``error: <message>`` and e
 with 1 (with its traceback under ``--debug``); any other exception is a bug: its type
 and message are printed with the path of a file holding the full traceback,
 ``atomtrain-error-<date>-<time>-<pid>.log`` in the system's temporary directory
-(:func:`tempfile.gettempdir`), and the exit code is 1. Ctrl-C exits with 130.
+(:func:`tempfile.gettempdir`), and the exit code is 1. Ctrl-C exits with 130; a
+command that cleans up before it stops on a signal
+(:class:`~atomtrain.errors.Interrupted`: training writes a checkpoint) prints where
+its work is and exits with 128 + the signal (130 for SIGINT, 143 for SIGTERM).
 
 When the reader of the standard output goes away (``atomtrain doc pet | head -1``),
 atomtrain stops quietly with 141, as a Unix tool stopped by SIGPIPE does: no
@@ -30,7 +33,7 @@ from types import ModuleType
 from typing import List, Optional, Sequence
 
 from .._version import __version__
-from ..errors import UserError
+from ..errors import Interrupted, UserError
 from . import NotBuiltError
 
 #: Subcommands in the order ``--help`` lists them, with their one-line help. Each is
@@ -125,6 +128,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except Interrupted as interrupted:
+        print(interrupted, file=sys.stderr)
+        return interrupted.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

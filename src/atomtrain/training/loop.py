@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 from pathlib import Path
 from typing import Any, ContextManager, Dict, List, Optional, Tuple
 
@@ -34,7 +35,7 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
-from ..errors import OptionsError, UserError
+from ..errors import Interrupted, OptionsError, UserError
 from ..utils.abc import ModelInterface
 from . import distributed
 from .baseline import ResidualDataset, target_scales
@@ -63,7 +64,7 @@ class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
 
 
-class TrainingInterrupted(UserError):
+class TrainingInterrupted(Interrupted):
     """SIGINT or SIGTERM stopped training after writing a checkpoint."""
 
 
@@ -286,9 +287,12 @@ class TrainingRun:
                 counts = atoms[id(step.dataset)]
                 progress.update(len(indices), sum(counts[i] for i in indices))
                 if stopping:
-                    self._interrupt(epoch, number, stop.requested or "another process")
+                    self._interrupt(epoch, number, stop.requested)
 
-    def _interrupt(self, epoch: int, number: int, reason: str) -> None:
+    def _interrupt(self, epoch: int, number: int, requested: Optional[str]) -> None:
+        """Write a checkpoint and stop, with the exit code of the signal received
+        (SIGTERM's when only another process received one: launchers stop the
+        processes of a job with it)."""
         self.state.epoch, self.state.batch = epoch, number + 1
         self.train_sums.all_reduce()
         self.state.partial_epoch = self.train_sums.state_dict()
@@ -297,8 +301,10 @@ class TrainingRun:
         # the others wait: a launcher may stop every process when one exits
         distributed.barrier()
         raise TrainingInterrupted(
-            f"training interrupted by {reason} at epoch {epoch}, batch {number}; "
-            f"checkpoint written to {path}; continue with --restart auto"
+            f"training interrupted by {requested or 'another process'} at epoch "
+            f"{epoch}, batch {number}; checkpoint written to {path}; continue with "
+            "--restart auto",
+            signal.Signals[requested or "SIGTERM"],
         )
 
     def _step(self, epoch: int, number: int, step: Step, stop: StopRequest) -> bool:
