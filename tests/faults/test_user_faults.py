@@ -16,12 +16,16 @@ import ase.io
 import pytest
 import torch
 import yaml
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.calculators.singlepoint import SinglePointCalculator
 from tests.faults.conftest import (
     Snapshot,
     environment_without_threads,
     write_options,
 )
 
+from atomtrain.training import memory
 from atomtrain.workflows.models import read_checkpoint
 
 RESOURCES = Path(__file__).parent.parent / "resources"
@@ -348,3 +352,31 @@ def test_signal_during_training(workdir: Path, number: int, code: int) -> None:
     assert f"checkpoint written to {checkpoint.relative_to(workdir)}" in error
     stored, _ = read_checkpoint(checkpoint)
     assert 0 < stored["trainer"]["state"]["epoch"] < 1000
+
+
+def test_structure_too_large_for_the_memory(
+    workdir: Path, atomtrain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real bulk copper supercell in the validation set, with 10 MB of memory
+    available (injected: the guard compares its estimate with it)."""
+    copper = bulk("Cu", cubic=True) * (6, 6, 6)
+    copper.rattle(0.05, seed=1)
+    copper.calc = EMT()
+    copper.calc = SinglePointCalculator(
+        copper, energy=copper.get_potential_energy(), forces=copper.get_forces()
+    )
+    ase.io.write(workdir / "copper.xyz", [copper])
+    validation = {"systems": "copper.xyz", "targets": {"energy": {"unit": "kcal/mol"}}}
+    options = write_options(workdir / "options.yaml", validation_set=validation)
+    data = yaml.safe_load(options.read_text())
+    data["architecture"]["atomic_types"] = [1, 6, 8, 29]
+    options.write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 10_000_000)
+    atomtrain("train", options).assert_user_error(
+        "structure 0 of '",
+        "copper.xyz' (864 atoms, 15552 neighbour pairs) needs about ",
+        "of memory for one training step of this model, more than the 9 MB a step "
+        "may use on cpu",
+        "max_atoms_per_batch",
+    )
+    assert not list(workdir.rglob("*.ckpt"))

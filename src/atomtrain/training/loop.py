@@ -45,6 +45,7 @@ from .engine import EngineTrainer
 from .hypers import PRODUCT_METRICS, best_metric_problem, with_defaults
 from .logging import EpochLog
 from .losses import LossFunction, resolve_loss
+from .memory import guard_memory
 from .metrics import MetricAccumulator, selection_value
 from .progress import EpochProgress
 from .schedules import LearningRateSchedule
@@ -105,6 +106,17 @@ class TrainingRun:
             self.state.seed,
             targets=self.targets,
         )
+        self.gradient = GradientStep(
+            trainer, model, self.loss, self.batches, self.targets, self.device
+        )
+        guard_memory(
+            self.batches,
+            self.gradient.step_graph,
+            list(model.parameters()),
+            self.train_sets,
+            self.val_sets,
+            self.device,
+        )
         self.optimizer = self._optimizer()
         self.schedule = self._schedule()
         decay = self.hypers["ema_decay"]
@@ -118,9 +130,6 @@ class TrainingRun:
             "",
             trainer.external_loggers if self.main else [],
             quiet=not self.main,
-        )
-        self.gradient = GradientStep(
-            trainer, model, self.loss, self.batches, self.targets, self.device
         )
         self.last_checkpoint: Optional[Path] = None
         self._check_best_metric()
