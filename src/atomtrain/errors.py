@@ -15,6 +15,21 @@ class UserError(Exception):
     """An error in what the user gave: options, files, data or command-line flags."""
 
 
+class Interrupted(Exception):
+    """A command stopped by a signal after putting its work in a safe place (training
+    writes a checkpoint first). The message says where; the command line exits with
+    ``128 + signal``, as a shell reports a process the signal ended (130 for SIGINT,
+    143 for SIGTERM)."""
+
+    def __init__(self, message: str, signal_number: int) -> None:
+        super().__init__(message)
+        self.signal_number = signal_number
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signal_number
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` for the closest candidate, or ``""``."""
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Literal, Union
 
 import pytest
-from pydantic import ConfigDict, TypeAdapter, ValidationError
-from typing_extensions import TypedDict
+from pydantic import ConfigDict, Field, PositiveFloat, TypeAdapter, ValidationError
+from typing_extensions import Annotated, TypedDict
 
 from atomtrain.architectures.problems import Index, dotted, translate
 
@@ -45,4 +45,20 @@ def test_union_member_matching_the_shape_reports_its_own_problems() -> None:
         "top.points[1].x: expected a number (got 'a')",
         "top.where.x: required key with no default value: please give it",
         "top.where.y: unknown key (known keys: x) (got 1.0)",
+    ]
+
+
+class Bounded(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    cutoff: PositiveFloat
+    count: Annotated[int, Field(ge=1)]
+
+
+def test_bounds_on_numbers() -> None:
+    with pytest.raises(ValidationError) as error:
+        TypeAdapter(Bounded).validate_python({"cutoff": -1.0, "count": 0}, strict=True)
+    problems = translate(Bounded, [dict(e) for e in error.value.errors()], "model")
+    assert [str(problem) for problem in problems] == [
+        "model.cutoff: expected a number greater than 0 (got -1.0)",
+        "model.count: expected a number greater than or equal to 1 (got 0)",
     ]

@@ -2,13 +2,13 @@ import pytest
 import torch
 
 from atomtrain.checkpoints import (
+    CheckpointContentError,
     CheckpointVersionError,
     checkpoint_fingerprint,
     checkpoint_signature,
     new_checkpoint,
     upgrade,
 )
-from atomtrain.errors import UserError
 
 
 def version_1() -> dict:
@@ -56,8 +56,34 @@ def test_a_newer_checkpoint_asks_for_a_newer_atomtrain():
 
 
 def test_a_checkpoint_without_the_section_version_is_an_error():
-    with pytest.raises(UserError, match="no 'trainer_checkpoint_version' entry"):
+    with pytest.raises(
+        CheckpointContentError, match="no 'trainer_checkpoint_version' entry"
+    ):
         upgrade(version_1(), "trainer", 1, {})
+
+
+@pytest.mark.parametrize("version", [-1, 0, "2", 1.0, None])
+def test_a_version_no_atomtrain_wrote_is_damage(version):
+    checkpoint = version_1()
+    checkpoint["model_checkpoint_version"] = version
+    with pytest.raises(CheckpointContentError) as error:
+        upgrade(checkpoint, "model", 3, {2: add_bias, 1: rename_width})
+    assert str(error.value) == (
+        f"its entry 'model_checkpoint_version' is {version!r}, but the model of "
+        "'demo' has versions 1 to 3 only: the file is damaged or was edited"
+    )
+    assert not isinstance(error.value, CheckpointVersionError)
+
+
+def test_the_oldest_version_is_that_of_the_first_step():
+    checkpoint = version_1()
+    checkpoint["model"]["hidden_size"] = checkpoint["model"].pop("width")
+    checkpoint["model_checkpoint_version"] = 1
+    # an architecture whose first format is version 2
+    with pytest.raises(CheckpointContentError, match="has versions 2 to 3 only"):
+        upgrade(checkpoint, "model", 3, {2: add_bias})
+    with pytest.raises(CheckpointContentError, match="has version 4 only"):
+        upgrade(checkpoint, "model", 4, {})
 
 
 def test_fingerprint_ignores_values_and_sizes_but_not_the_format():

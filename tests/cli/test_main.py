@@ -1,6 +1,9 @@
 """The command line: help without torch, dispatch, and how errors are reported."""
 
+import io
+import logging
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,7 @@ import pytest
 
 from atomtrain import __version__
 from atomtrain.cli import main as cli
-from atomtrain.errors import UserError
+from atomtrain.errors import Interrupted, UserError
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -135,6 +138,44 @@ def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
     fake_command(monkeypatch, KeyboardInterrupt())
     assert cli.main(["boom"]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("number", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_an_interrupted_command_exits_with_its_signal(
+    capsys, monkeypatch, number, code
+):
+    message = "training interrupted by X; checkpoint written to run/model.ckpt"
+    fake_command(monkeypatch, Interrupted(message, number))
+    assert cli.main(["boom"]) == code
+    assert capsys.readouterr().err == message + "\n"
+
+
+def test_a_closed_output_stops_quietly(capsys, monkeypatch):
+    fake_command(monkeypatch, BrokenPipeError(32, "Broken pipe"))
+    assert cli.main(["boom"]) == cli.EXIT_BROKEN_PIPE == 141
+    assert capsys.readouterr().err == ""
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_output_stops_the_log_messages_too(capsys, monkeypatch):
+    """A plain logging handler would print a "Logging error" traceback per message
+    and carry on."""
+    fake_command(monkeypatch, AssertionError("not raised: run is replaced"))
+
+    def run(args):
+        logging.getLogger("atomtrain.train").info("epoch 1")
+        return 0
+
+    monkeypatch.setattr(cli.import_command("boom"), "run", run)
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert cli.main(["boom"]) == 141
+    assert capsys.readouterr().err == ""
 
 
 def test_user_errors_print_one_line_through_the_console_script(tmp_path):

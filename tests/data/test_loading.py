@@ -1,10 +1,9 @@
 from pathlib import Path
 from typing import Any, Dict
 
-import ase.io
 import pytest
 
-from atomtrain.data.loading import UnseenElementsWarning, load_datasets
+from atomtrain.data.loading import load_datasets
 from atomtrain.errors import OptionsError
 from atomtrain.options.datasets import expand_dataset_section
 
@@ -81,20 +80,6 @@ def test_atomic_types_from_the_architecture(resources: Path) -> None:
     value = options("ethanol_reduced_100.xyz", resources, validation_set=0.1)
     value["architecture"] = {"name": "x", "atomic_types": [1, 6, 7, 8]}
     assert load_datasets(value).dataset_info.atomic_types == [1, 6, 7, 8]
-
-
-def test_unseen_elements_are_reported(resources: Path, tmp_path: Path) -> None:
-    frames = ase.io.read(resources / "qm9_reduced_100.xyz", index=":")
-    without_n = [a for a in frames if 7 not in a.numbers][:20]
-    with_n = [a for a in frames if 7 in a.numbers][:3]
-    ase.io.write(tmp_path / "train.xyz", without_n)
-    ase.io.write(tmp_path / "val.xyz", with_n)
-    value = options({"systems": "train.xyz", "targets": {"mtt::U0": {}}}, tmp_path)
-    value["validation_set"], _ = expand_dataset_section(
-        {"systems": "val.xyz", "targets": {"mtt::U0": {}}}, "validation_set", tmp_path
-    )
-    with pytest.warns(UnseenElementsWarning, match=r"structure 0 of .*val.xyz.*\[7\]"):
-        load_datasets(value)
 
 
 def test_units_must_agree_between_sets(resources: Path) -> None:

@@ -183,3 +183,26 @@ def test_info_survives_round_trip(tmp_path, resources):
             length_unit="nm", atomic_types=[1, 6, 8], targets={"energy": ENERGY}
         ).to_dict()
     )
+
+
+def test_periodic_frame_without_cell_is_refused(tmp_path):
+    frames = [ase.Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.7]]) for _ in range(3)]
+    frames[2].pbc = True
+    ase.io.write(tmp_path / "h2.xyz", frames)
+    with pytest.raises(DataError, match="but has no cell") as error:
+        convert([tmp_path / "h2.xyz"], tmp_path / "data", [])
+    assert "h2.xyz" in str(error.value) and "structure 2" in str(error.value)
+    assert not (tmp_path / "data").exists()
+
+
+def test_truncated_input_names_the_frame(tmp_path, resources):
+    lines = (resources / "ethanol_reduced_100.xyz").read_text().splitlines(True)
+    # ethanol frames are 11 lines: the file stops within frame 5
+    (tmp_path / "cut.xyz").write_text("".join(lines[:60]))
+    with pytest.raises(DataError) as error:
+        convert([tmp_path / "cut.xyz"], tmp_path / "data", [])
+    assert f"file '{tmp_path / 'cut.xyz'}', structure 5: ASE cannot read" in str(
+        error.value
+    )
+    assert "after 5 structures read" in str(error.value)
+    assert not (tmp_path / "data").exists()

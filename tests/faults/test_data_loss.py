@@ -17,6 +17,7 @@ from metatomic.torch import load_atomistic_model
 import atomtrain.workflows.train as train_workflow
 from atomtrain.checkpoints import load_checkpoint
 from atomtrain.files import OutputChangedWarning
+from atomtrain.workflows.train import SplitRedrawnWarning
 
 
 def _soap_bpnn_options(path: Path) -> Path:
@@ -116,15 +117,28 @@ def test_export_onto_its_own_checkpoint_is_refused(trained, atomtrain):
     load_checkpoint(trained / "model.ckpt")
 
 
-def test_train_onto_its_data_or_restart_checkpoint_is_refused(trained, atomtrain):
+def test_train_onto_its_data_is_refused(trained, atomtrain):
     before = Snapshot(trained, ignore=["outputs"])
     runs = list(trained.glob("outputs/*/*"))
     outcome = atomtrain("train", "options.yaml", "-o", "ethanol.xyz")
     outcome.assert_user_error("-o 'ethanol.xyz' is an input")
-    outcome = atomtrain("train", "options.yaml", "--restart", "model.ckpt")
-    outcome.assert_user_error("'model.ckpt' is an input")
+    outcome = atomtrain("train", "options.yaml", "-o", "options.yaml")
+    outcome.assert_user_error("-o 'options.yaml' is an input")
     before.assert_unchanged()
     assert list(trained.glob("outputs/*/*")) == runs
+
+
+def test_a_restart_that_replaces_its_checkpoint_keeps_a_copy(trained, atomtrain):
+    """``train --restart model.ckpt`` ends by writing ``model.ckpt``: the checkpoint
+    it started from is kept in the new run directory."""
+    previous = (trained / "model.ckpt").read_bytes()
+    write_options(trained / "options.yaml", epochs=2)
+    with pytest.warns(SplitRedrawnWarning, match="drawn again from the seed"):
+        outcome = atomtrain("train", "options.yaml", "--restart", "model.ckpt")
+    assert outcome.code == 0, outcome.err
+    newest = sorted(trained.glob("outputs/*/*"))[-1]
+    assert (newest / "restarted_from.ckpt").read_bytes() == previous
+    assert load_checkpoint(trained / "model.ckpt")["trainer"]["state"]["epoch"] == 2
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
 import pytest
+from annotated_types import Ge, Gt, Le, Lt
 from typing_extensions import Annotated, NotRequired, TypedDict
 
 from atomtrain.schema.convert import (
@@ -67,6 +68,12 @@ class Outer(TypedDict):
             },
         ),
         (Annotated[int, JsonSchema(minimum=1)], {"type": "integer", "minimum": 1}),
+        (Annotated[float, Gt(0)], {"type": "number", "exclusiveMinimum": 0}),
+        (
+            Annotated[int, Ge(1), Lt(5)],
+            {"type": "integer", "minimum": 1, "exclusiveMaximum": 5},
+        ),
+        (Annotated[float, Le(1.0)], {"type": "number", "maximum": 1.0}),
     ],
 )
 def test_types(tp: Any, expected: Dict[str, Any]) -> None:

@@ -165,6 +165,21 @@ def test_restart_auto_continues_the_newest_run(workdir, resources, capsys):
     ).read_text()
 
 
+def test_restart_needs_a_checkpoint_of_the_same_architecture(
+    workdir, resources, capsys
+):
+    options = _options(workdir / "options.yaml", resources / "ethanol_reduced_100.xyz")
+    checkpoint = resources / "checkpoints" / "soap_bpnn-model-v2-trainer-v1.ckpt"
+    assert main(["train", str(options), "--restart", str(checkpoint)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: --restart: checkpoint '{checkpoint}' holds a 'soap_bpnn' model, but "
+        "the options train architecture.name 'dummy'; restart with the options of the "
+        "run that wrote the checkpoint, or train a new 'dummy' model without "
+        "--restart\n"
+    )
+    assert not (workdir / "outputs").exists()
+
+
 class _CreatesFile:
     def __init__(self, path: str) -> None:
         self.path = path
@@ -245,3 +260,28 @@ def test_reference_mtt_eval_reads_an_exported_model(workdir, resources, architec
     assert all(np.isfinite(a.get_potential_energy()) for a in predicted)
     gradients = np.array(predicted[0].info["energy_positions_gradients"])
     assert gradients.shape == (len(predicted[0]), 3)
+
+
+def test_elements_of_the_validation_set_declared_in_atomic_types(
+    workdir, resources, capsys
+):
+    options = yaml.safe_load(
+        _options(
+            workdir / "options.yaml", resources / "ethanol_reduced_100.xyz", epochs=1
+        ).read_text()
+    )
+    options["validation_set"] = {
+        "systems": {"read_from": str(resources / "qm9_reduced_100.xyz")},
+        "targets": {"energy": {"key": "U0", "unit": "kcal/mol", "forces": False}},
+        "indices": list(range(12)),
+    }
+    (workdir / "options.yaml").write_text(yaml.safe_dump(options))
+    assert main(["train", "options.yaml"]) == 1
+    error = capsys.readouterr().err
+    assert "structures 1, 4, 9, 11 of the validation_set: element N" in error
+    assert "architecture.atomic_types" in error
+
+    options["architecture"]["atomic_types"] = [1, 6, 7, 8]
+    (workdir / "options.yaml").write_text(yaml.safe_dump(options))
+    assert main(["train", "options.yaml"]) == 0
+    assert "final errors on the validation set" in capsys.readouterr().out

@@ -130,6 +130,9 @@ def _message(error: Dict[str, Any], location: _Location) -> str:
         return message
     text = str(error.get("msg", kind))
     message = _EXPECTED.get(kind, text.replace("Input should be", "expected", 1))
+    if kind.startswith(("greater_than", "less_than")):
+        # a bound on a number: "Input should be greater than 0"
+        message = text.replace("Input should be", "expected a number", 1)
     value = error.get("input")
     if kind == "float_type" and isinstance(value, str) and _is_number(value):
         message += (

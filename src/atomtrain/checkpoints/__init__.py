@@ -22,6 +22,12 @@ classmethods call :func:`upgrade` with their chain of one-step upgrades, and its
 keep one golden checkpoint per version, compared with :func:`checkpoint_fingerprint`.
 """
 
+from .content import (
+    CheckpointContentError,
+    check_weights,
+    in_checkpoint,
+    load_weights,
+)
 from .io import (
     CHECKPOINT_FORMAT,
     CheckpointError,
@@ -37,19 +43,24 @@ from .versions import (
     checkpoint_signature,
     upgrade,
 )
-from .weights import model_weights
+from .weights import model_weights, stored_model_weights
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "CheckpointContentError",
     "CheckpointError",
     "CheckpointVersionError",
     "UpgradeStep",
     "check_plain_data",
+    "check_weights",
     "checkpoint_fingerprint",
     "checkpoint_signature",
+    "in_checkpoint",
     "load_checkpoint",
+    "load_weights",
     "model_weights",
     "new_checkpoint",
     "save_checkpoint",
+    "stored_model_weights",
     "upgrade",
 ]

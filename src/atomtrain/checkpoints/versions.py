@@ -17,13 +17,13 @@ from typing import Any, Callable, Dict, Literal, Mapping
 import torch
 
 from .._version import __version__
-from ..errors import UserError
+from .content import CheckpointContentError
 
 Section = Literal["model", "trainer"]
 UpgradeStep = Callable[[Dict[str, Any]], Dict[str, Any]]
 
 
-class CheckpointVersionError(UserError):
+class CheckpointVersionError(CheckpointContentError):
     """A checkpoint written by a newer atomtrain than this one."""
 
 
@@ -39,16 +39,31 @@ def upgrade(
     one at version ``v + 1`` (it may change any entry of the section). The version is
     read from ``checkpoint[f"{section}_checkpoint_version"]`` and updated after each
     step. A checkpoint newer than ``current_version`` raises
-    :class:`CheckpointVersionError`; a missing step is a bug of the architecture and
+    :class:`CheckpointVersionError`; a missing version, or one that is not an integer
+    or is older than the oldest step (no such checkpoint was ever written), raises
+    :class:`CheckpointContentError`; a missing step is a bug of the architecture and
     raises a :class:`KeyError` naming it.
     """
     version_key = f"{section}_checkpoint_version"
     if version_key not in checkpoint:
-        raise UserError(
+        raise CheckpointContentError(
             f"the checkpoint has no '{version_key}' entry: it was not written by "
             "atomtrain or is damaged"
         )
-    version = int(checkpoint[version_key])
+    version = checkpoint[version_key]
+    # the first version an architecture wrote is the oldest it has a step from
+    oldest = min(steps, default=current_version)
+    if type(version) is not int or version < oldest:
+        known = (
+            f"version {oldest}"
+            if oldest == current_version
+            else f"versions {oldest} to {current_version}"
+        )
+        raise CheckpointContentError(
+            f"its entry '{version_key}' is {version!r}, but the {section} of "
+            f"'{checkpoint.get('architecture_name', '?')}' has {known} only: the "
+            "file is damaged or was edited"
+        )
     if version > current_version:
         raise CheckpointVersionError(
             f"this checkpoint needs a newer atomtrain (checkpoint version {version} of "

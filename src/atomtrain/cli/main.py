@@ -8,7 +8,14 @@ Errors: a :class:`~atomtrain.errors.UserError` prints ``error: <message>`` and e
 with 1 (with its traceback under ``--debug``); any other exception is a bug: its type
 and message are printed with the path of a file holding the full traceback,
 ``atomtrain-error-<date>-<time>-<pid>.log`` in the system's temporary directory
-(:func:`tempfile.gettempdir`), and the exit code is 1. Ctrl-C exits with 130.
+(:func:`tempfile.gettempdir`), and the exit code is 1. Ctrl-C exits with 130; a
+command that cleans up before it stops on a signal
+(:class:`~atomtrain.errors.Interrupted`: training writes a checkpoint) prints where
+its work is and exits with 128 + the signal (130 for SIGINT, 143 for SIGTERM).
+
+When the reader of the standard output goes away (``atomtrain doc pet | head -1``),
+atomtrain stops quietly with 141, as a Unix tool stopped by SIGPIPE does: no
+traceback, nothing on the standard error.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from types import ModuleType
 from typing import List, Optional, Sequence
 
 from .._version import __version__
-from ..errors import UserError
+from ..errors import Interrupted, UserError
 from . import NotBuiltError
 
 #: Subcommands in the order ``--help`` lists them, with their one-line help. Each is
@@ -47,6 +54,8 @@ COMMANDS = {
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE: what a shell reports for a tool whose output pipe was closed.
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
@@ -108,12 +117,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if module is None:
             raise NotBuiltError(args.command)
         _log_to_console()
-        return int(module.run(args))
+        code = int(module.run(args))
+        # a closed pipe shows here rather than in the interpreter's final flush
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _output_closed()
     except UserError as error:
         if debug:
             traceback.print_exc()
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except Interrupted as interrupted:
+        print(interrupted, file=sys.stderr)
+        return interrupted.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -132,11 +149,35 @@ def _log_to_console() -> None:
             handler.stream = sys.stdout  # type: ignore[attr-defined]
             break
     else:
-        console = logging.StreamHandler(sys.stdout)
+        console = _ConsoleHandler(sys.stdout)
         console.setFormatter(logging.Formatter("%(message)s"))
         console._atomtrain_console = True  # type: ignore[attr-defined]
         logger.addHandler(console)
     logger.setLevel(logging.INFO)
+
+
+class _ConsoleHandler(logging.StreamHandler):
+    """A stream handler that lets a closed standard output stop the command (a
+    plain one prints a "Logging error" traceback for each message instead)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, BrokenPipeError):
+            raise error
+        super().handleError(record)
+
+
+def _output_closed() -> int:
+    """Point the standard output at the null device, so that Python's flush at exit
+    does not report the closed pipe again; the exit code of a Unix tool stopped by
+    SIGPIPE."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (AttributeError, OSError, ValueError):
+        pass  # not a file descriptor (a captured output): nothing to flush at exit
+    return EXIT_BROKEN_PIPE
 
 
 def _report_bug(error: Exception, debug: bool) -> int:

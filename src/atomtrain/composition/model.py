@@ -12,7 +12,7 @@ from metatomic.torch import (
     System,
 )
 
-from ..checkpoints import UpgradeStep, new_checkpoint, upgrade
+from ..checkpoints import UpgradeStep, load_weights, new_checkpoint, upgrade
 from ..data.info import DatasetInfo
 from ..errors import UserError
 from ..modules.composition import CompositionBaseline, is_supported
@@ -117,7 +117,7 @@ class CompositionModel(ModelInterface[ModelHypers]):
             dict(section["hypers"]),  # type: ignore[arg-type]
             DatasetInfo.from_dict(section["dataset_info"]),
         )
-        model.load_state_dict(section["state_dict"])
+        load_weights(model, section["state_dict"], "model.state_dict")
         return model
 
     def get_checkpoint(self) -> Dict[str, Any]:

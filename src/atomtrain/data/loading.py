@@ -8,7 +8,6 @@ builds the :class:`DatasetInfo` the model is built from.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -27,10 +26,6 @@ SET_KEYS = {
     "validation": "validation_set",
     "test": "test_set",
 }
-
-
-class UnseenElementsWarning(UserWarning):
-    """A validation or test structure holds an element absent from the training set."""
 
 
 @dataclass
@@ -106,7 +101,6 @@ def load_datasets(
     if run_dir is not None:
         write_indices(Path(run_dir) / "indices", splits)
     info = _training_info(loaded["training"], options)
-    _warn_unseen_elements(info, loaded)
     return LoadedData(
         loaded["training"], loaded["validation"], loaded["test"], info, splits, cache
     )
@@ -153,21 +147,3 @@ def _training_info(
         info.targets,
         info.extra_data,
     )
-
-
-def _warn_unseen_elements(
-    info: DatasetInfo, loaded: Dict[str, List[InMemoryDataset]]
-) -> None:
-    known = set(info.atomic_types)
-    for split in ("validation", "test"):
-        for number, dataset in enumerate(loaded[split]):
-            for index, structure in enumerate(dataset.structures):
-                unseen = sorted(set(structure.types.tolist()) - known)
-                if unseen:
-                    warnings.warn(
-                        f"{split} set {number}: {dataset.describe(index)} holds "
-                        f"elements {unseen} absent from the training set",
-                        UnseenElementsWarning,
-                        stacklevel=3,
-                    )
-                    break

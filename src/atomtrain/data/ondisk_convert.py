@@ -19,7 +19,8 @@ import torch
 from ..errors import DataError, UserError
 from .info import DatasetInfo, TargetInfo
 from .ondisk import DiskDatasetWriter
-from .structure import Structure, TargetData
+from .readers.ase import read_frames
+from .structure import Structure, TargetData, cell_problem
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ def convert(
 ) -> int:
     """Stream every frame of ``input_files`` into a new on-disk dataset at
     ``output_dir``; returns the number of structures written. A missing or malformed
-    value raises :class:`DataError` naming the file, the key and the frame."""
-    import ase.io
+    value, or a frame ASE cannot read, raises :class:`DataError` naming the file,
+    the key and the frame."""
 
     info = DatasetInfo(
         length_unit=length_unit,
@@ -77,7 +78,7 @@ def convert(
             file = str(input_file)
             if not Path(file).is_file():
                 raise UserError(f"input file '{file}' does not exist")
-            for position, atoms in enumerate(ase.io.iread(file, index=":")):
+            for position, atoms in enumerate(read_frames(file)):
                 structure = frame_to_structure(atoms, targets, file, position)
                 writer.append(structure, (file, position))
                 count += 1
@@ -91,6 +92,9 @@ def frame_to_structure(
     pbc = torch.tensor(np.asarray(atoms.pbc, dtype=bool))
     cell = torch.tensor(np.asarray(atoms.cell.array, dtype=np.float64))
     cell = cell * pbc.reshape(3, 1)
+    problem = cell_problem(cell, pbc)
+    if problem is not None:
+        raise DataError(problem, file=file, structure=position)
     structure = Structure(
         types=torch.tensor(atoms.numbers, dtype=torch.int32),
         positions=torch.tensor(np.asarray(atoms.positions, dtype=np.float64)),

@@ -7,7 +7,7 @@ turn them into metatensor TensorMaps (see :mod:`atomtrain.data.batching`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 from metatomic.torch import System
@@ -53,3 +53,29 @@ class Structure:
             cell=self.cell,
             pbc=self.pbc,
         )
+
+
+def cell_problem(cell: torch.Tensor, pbc: torch.Tensor) -> Optional[str]:
+    """Why a structure's ``cell`` ``[3, 3]`` (rows are the cell vectors) cannot go
+    with its ``pbc`` ``[3]``, or ``None``: every periodic direction needs a cell
+    vector, and these vectors must span as many dimensions as there are periodic
+    directions (neighbour lists cannot be built otherwise)."""
+    periodic = pbc.to(torch.bool)
+    count = int(periodic.sum())
+    if count == 0:
+        return None
+    vectors = cell.to(torch.float64)[periodic]
+    if bool((vectors == 0).all()):
+        return (
+            f"the structure is periodic (pbc {periodic.tolist()}) but has no cell "
+            '(all its cell vectors are zero): give its cell (Lattice="..." in '
+            'extxyz) or make it non-periodic (pbc="F F F")'
+        )
+    if int(torch.linalg.matrix_rank(vectors)) < count:
+        return (
+            f"the structure is periodic (pbc {periodic.tolist()}) but its cell "
+            f"vectors along the periodic directions are zero or linearly dependent "
+            f"(cell {cell.tolist()}): give a cell of non-zero volume or make those "
+            "directions non-periodic"
+        )
+    return None

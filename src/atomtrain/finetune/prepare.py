@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
+from ..checkpoints import in_checkpoint
 from ..data.dataset import Dataset
 from ..data.info import DatasetInfo
 from ..errors import OptionsError, Problem, UserError
@@ -168,8 +169,9 @@ def finetune_model(
             f"{model_class.__qualname__}; fine-tune with the checkpoint's "
             "architecture"
         )
-    pretrained = model_class.load_checkpoint(checkpoint, context="finetune")
-    model = model_class.load_checkpoint(checkpoint, context="finetune")
+    with in_checkpoint(settings.read_from):
+        pretrained = model_class.load_checkpoint(checkpoint, context="finetune")
+        model = model_class.load_checkpoint(checkpoint, context="finetune")
     old_targets = list(model.dataset_info.targets)
     _check_compatible(model.dataset_info, dataset_info)
     new_targets = [n for n in dataset_info.targets if n not in old_targets]

@@ -18,7 +18,7 @@ from metatomic.torch import (
     System,
 )
 
-from atomtrain.checkpoints import new_checkpoint, upgrade
+from atomtrain.checkpoints import load_weights, new_checkpoint, upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
 from atomtrain.utils.abc import ModelCheckpointContext, ModelInterface
@@ -213,7 +213,7 @@ class LLPRModel(ModelInterface[ModelHypers]):
         )
         wrapped = load_wrapped(section["wrapped"])
         model.attach(wrapped, dict(section["feature_sizes"]))
-        model.uncertainties.load_state_dict(section["state_dict"])
+        load_weights(model.uncertainties, section["state_dict"], "model.state_dict")
         return model
 
     def get_checkpoint(self) -> Dict[str, Any]:

@@ -59,7 +59,8 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from typing_extensions import TypedDict
+from annotated_types import Gt
+from typing_extensions import Annotated, TypedDict
 
 from atomtrain.training.hypers import BaseTrainerHypers
 
@@ -67,10 +68,10 @@ from atomtrain.training.hypers import BaseTrainerHypers
 class ModelHypers(TypedDict):
     """Hyperparameters of the PET model."""
 
-    cutoff: float = 4.5
+    cutoff: Annotated[float, Gt(0)] = 4.5
     """Radius of each atom's neighbourhood, in the dataset's length unit. Lower is
     faster; the model sees ``num_gnn_layers`` times this distance in total."""
-    cutoff_width: float = 0.5
+    cutoff_width: Annotated[float, Gt(0)] = 0.5
     """Width of the region below ``cutoff`` over which neighbours are switched off
     smoothly."""
     cutoff_function: Literal["Cosine", "Bump"] = "Bump"

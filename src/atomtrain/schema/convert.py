@@ -16,6 +16,7 @@ import inspect
 import typing
 from typing import Any, Dict, List, Mapping, Optional
 
+import annotated_types
 import typing_extensions
 from typing_extensions import is_typeddict
 
@@ -219,8 +220,19 @@ def _class_description(cls: type) -> str:
     return plain_text(doc)
 
 
+#: The bounds of ``annotated_types`` (which the hypers' validation enforces) as
+#: JSON-schema keywords: ``Annotated[float, Gt(0)]`` is ``exclusiveMinimum: 0``.
+_BOUNDS = {
+    annotated_types.Gt: ("gt", "exclusiveMinimum"),
+    annotated_types.Ge: ("ge", "minimum"),
+    annotated_types.Lt: ("lt", "exclusiveMaximum"),
+    annotated_types.Le: ("le", "maximum"),
+}
+
+
 def _annotated_keywords(tp: Any) -> Schema:
-    """The :class:`JsonSchema` keywords of ``Annotated`` (outermost wrappers only)."""
+    """The :class:`JsonSchema` keywords and ``annotated_types`` bounds of
+    ``Annotated`` (outermost wrappers only)."""
     keywords: Schema = {}
     while True:
         origin = typing_extensions.get_origin(tp)
@@ -228,6 +240,9 @@ def _annotated_keywords(tp: Any) -> Schema:
             for meta in getattr(tp, "__metadata__", ()):
                 if isinstance(meta, JsonSchema):
                     keywords.update(meta.keywords)
+                if type(meta) in _BOUNDS:
+                    attribute, keyword = _BOUNDS[type(meta)]
+                    keywords[keyword] = getattr(meta, attribute)
             tp = typing_extensions.get_args(tp)[0]
         elif origin in (typing_extensions.NotRequired, typing_extensions.Required):
             tp = typing_extensions.get_args(tp)[0]

@@ -59,7 +59,8 @@ from __future__ import annotations
 
 from typing import Dict, Literal
 
-from typing_extensions import TypedDict
+from annotated_types import Gt
+from typing_extensions import Annotated, TypedDict
 
 from atomtrain.training.hypers import BaseTrainerHypers
 
@@ -67,10 +68,10 @@ from atomtrain.training.hypers import BaseTrainerHypers
 class SOAPCutoffConfig(TypedDict):
     """The cutoff of the atomic environments."""
 
-    radius: float = 5.0
+    radius: Annotated[float, Gt(0)] = 5.0
     """Radius of the environments, in the dataset's length unit: neighbours beyond
     it do not contribute."""
-    width: float = 0.5
+    width: Annotated[float, Gt(0)] = 0.5
     """Width of the smooth switching at the edge of the environments: neighbours
     between ``radius - width`` and ``radius`` are switched off smoothly."""
 

@@ -29,6 +29,7 @@ from ..data.neighbors import NeighborCache
 from ..data.sampling import BatchingError, BatchPlan, plan_epoch
 from ..utils.abc import ModelInterface
 from . import distributed
+from .memory import MemoryBudget
 
 
 class Step(NamedTuple):
@@ -106,16 +107,22 @@ class BatchFactory:
             self.options, targets, extra, dtype, device, self.cache
         )
         self.gradients = sorted({g for t in targets.values() for g in t.gradients})
+        #: the memory one step may use (see :mod:`.memory`), None for no guard
+        self.memory: Optional[MemoryBudget] = None
 
-    def _edges(self, dataset: Dataset) -> Optional[List[int]]:
-        """Edges per structure (all lists together), when a cap on edges is set."""
-        if self.hypers["max_edges_per_batch"] is None:
-            return None
+    def edges_per_structure(self, dataset: Dataset) -> List[int]:
+        """Neighbour pairs of every structure (all lists together)."""
         counts = [0] * len(dataset)
         for options in self.options:
             for i, n in enumerate(self.cache.num_edges(dataset, options)):
                 counts[i] += n
         return counts
+
+    def _edges(self, dataset: Dataset) -> Optional[List[int]]:
+        """Edges per structure, when a cap on edges or memory needs them."""
+        if self.hypers["max_edges_per_batch"] is None and self.memory is None:
+            return None
+        return self.edges_per_structure(dataset)
 
     def plan(
         self,
@@ -166,18 +173,27 @@ class BatchFactory:
         max_atoms = self.hypers["max_atoms_per_batch"]
         max_edges = self.hypers["max_edges_per_batch"]
 
+        memory = self.memory
+
         def fits(share: List[int], index: int) -> bool:
             members = [*share, index]
-            if max_atoms is not None and sum(atoms[i] for i in members) > max_atoms:
+            total_atoms = sum(atoms[i] for i in members)
+            if max_atoms is not None and total_atoms > max_atoms:
                 return False
-            return edges is None or sum(edges[i] for i in members) <= max_edges
+            if edges is None:
+                return True
+            total_edges = sum(edges[i] for i in members)
+            if max_edges is not None and total_edges > max_edges:
+                return False
+            return memory is None or memory.fits(total_atoms, total_edges)
 
-        shares = share_batch(indices, edges or atoms, world, fits)
+        loads = edges if max_edges is not None else None
+        shares = share_batch(indices, loads or atoms, world, fits)
         if shares is not None:
             return [shares]
         if len(indices) == 1:
             atoms_text = f"{atoms[indices[0]]} atoms"
-            edges_text = "" if edges is None else f", {edges[indices[0]]} pairs"
+            edges_text = "" if loads is None else f", {loads[indices[0]]} pairs"
             raise BatchingError(
                 f"{dataset.describe(indices[0])} ({atoms_text}{edges_text}) does not "
                 "fit under max_atoms_per_batch / max_edges_per_batch; raise the caps"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ContextManager, Dict, List, Optional, Tuple
 
@@ -34,7 +35,7 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
-from ..errors import OptionsError, UserError
+from ..errors import Interrupted, OptionsError, UserError
 from ..utils.abc import ModelInterface
 from . import distributed
 from .baseline import (
@@ -48,6 +49,7 @@ from .ema import ExponentialMovingAverage
 from .hypers import PRODUCT_METRICS, best_metric_problem, with_defaults
 from .logging import EpochLog
 from .losses import LossFunction, resolve_loss
+from .memory import guard_memory
 from .metrics import MetricAccumulator, selection_value
 from .progress import EpochProgress
 from .schedules import LearningRateSchedule
@@ -71,7 +73,7 @@ class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
 
 
-class TrainingInterrupted(UserError):
+class TrainingInterrupted(Interrupted):
     """SIGINT or SIGTERM stopped training after writing a checkpoint."""
 
 
@@ -118,6 +120,17 @@ class TrainingRun:
             self.state.seed,
             targets=self.targets,
         )
+        self.gradient = GradientStep(
+            trainer, model, self.loss, self.batches, self.targets, self.device
+        )
+        guard_memory(
+            self.batches,
+            self.gradient.step_graph,
+            list(model.parameters()),
+            self.train_sets,
+            self.val_sets,
+            self.device,
+        )
         self.optimizer = self._optimizer()
         self.schedule = self._schedule()
         decay = self.hypers["ema_decay"]
@@ -131,9 +144,6 @@ class TrainingRun:
             "",
             trainer.external_loggers if self.main else [],
             quiet=not self.main,
-        )
-        self.gradient = GradientStep(
-            trainer, model, self.loss, self.batches, self.targets, self.device
         )
         self.last_checkpoint: Optional[Path] = None
         self._check_best_metric()
@@ -295,9 +305,12 @@ class TrainingRun:
                 counts = atoms[id(step.dataset)]
                 progress.update(len(indices), sum(counts[i] for i in indices))
                 if stopping:
-                    self._interrupt(epoch, number, stop.requested or "another process")
+                    self._interrupt(epoch, number, stop.requested)
 
-    def _interrupt(self, epoch: int, number: int, reason: str) -> None:
+    def _interrupt(self, epoch: int, number: int, requested: Optional[str]) -> None:
+        """Write a checkpoint and stop, with the exit code of the signal received
+        (SIGTERM's when only another process received one: launchers stop the
+        processes of a job with it)."""
         self.state.epoch, self.state.batch = epoch, number + 1
         self.train_sums.all_reduce()
         self.state.partial_epoch = self.train_sums.state_dict()
@@ -306,8 +319,10 @@ class TrainingRun:
         # the others wait: a launcher may stop every process when one exits
         distributed.barrier()
         raise TrainingInterrupted(
-            f"training interrupted by {reason} at epoch {epoch}, batch {number}; "
-            f"checkpoint written to {path}; continue with --restart auto"
+            f"training interrupted by {requested or 'another process'} at epoch "
+            f"{epoch}, batch {number}; checkpoint written to {path}; continue with "
+            "--restart auto",
+            signal.Signals[requested or "SIGTERM"],
         )
 
     def _step(self, epoch: int, number: int, step: Step, stop: StopRequest) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -151,13 +151,25 @@ class GradientStep:
     def _add(
         self, batch: Batch, sums: EpochSums, denominators: Optional[Dict[str, int]]
     ) -> torch.Tensor:
+        predictions, atoms, loss, parts = self._forward(batch, denominators)
+        sums.add(parts, predictions, batch, atoms, count_batch=False)
+        return loss
+
+    def _forward(
+        self, batch: Batch, denominators: Optional[Dict[str, int]]
+    ) -> Tuple[Dict[str, Any], torch.Tensor, torch.Tensor, Any]:
+        """Predictions, atoms per structure, loss and loss parts of ``batch``."""
         predictions = self.trainer.predict(self.model, batch, self.targets)
         atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
         loss, parts = self.loss(
             predictions, batch.targets, batch.extra_data, atoms, denominators
         )
-        sums.add(parts, predictions, batch, atoms, count_batch=False)
-        return loss
+        return predictions, atoms, loss, parts
+
+    def step_graph(self, batch: Batch) -> torch.Tensor:
+        """The loss of ``batch`` with the autograd graph of a training step (for the
+        memory guard's measure; no gradient is computed and nothing is summed)."""
+        return self._forward(batch, None)[2]
 
     def _retrying(
         self,

@@ -13,7 +13,12 @@ from typing import Any, Dict, Optional, Type, TypeVar
 import torch
 from metatomic.torch import AtomisticModel, ModelCapabilities, ModelMetadata
 
-from ..checkpoints import model_weights, new_checkpoint
+from ..checkpoints import (
+    check_weights,
+    model_weights,
+    new_checkpoint,
+    stored_model_weights,
+)
 from ..data.info import DatasetInfo
 from .abc import ModelCheckpointContext, ModelInterface
 from .dtype import dtype_to_str
@@ -45,11 +50,16 @@ def model_from_checkpoint(
     """Build ``cls`` from a checkpoint written by :func:`checkpoint_of`, with the
     weights of ``context`` (live ones to restart, best ones otherwise), in the dtype
     its parameters were saved in: a float64 model rebuilt in the default float32
-    would lose precision and a restart would not continue the run exactly."""
+    would lose precision and a restart would not continue the run exactly. Every
+    copy of the weights the checkpoint holds must fit the model (see
+    :func:`~atomtrain.checkpoints.check_weights`)."""
     if context not in ("restart", "finetune", "export"):
         raise ValueError(f"unknown checkpoint context '{context}'")
     section = checkpoint["model"]
     model = cls(dict(section["hypers"]), DatasetInfo.from_dict(section["dataset_info"]))
+    expected = model.state_dict()
+    for entry, stored, partial in stored_model_weights(checkpoint):
+        check_weights(expected, stored, entry, partial)
     weights = model_weights(checkpoint, context)
     names = [name for name, _ in model.named_parameters()]
     saved = [weights[name].dtype for name in names if name in weights]

@@ -20,11 +20,11 @@ from metatomic.torch import (
     ModelEvaluationOptions,
     ModelOutput,
     System,
-    load_atomistic_model,
 )
 
 from ..data.batching import Batch, BatchBuilder
 from ..data.dataset import Dataset
+from ..data.elements import unseen_elements_error
 from ..data.info import TargetInfo
 from ..data.sampling import BatchPlan, plan_epoch
 from ..errors import UserError
@@ -32,6 +32,7 @@ from ..training.metrics import MetricAccumulator
 from ..training.predict import with_gradients
 from ..training.uncertainty import Coverage, UncertaintyCalibration, calibration_lines
 from ..utils.dtype import str_to_dtype
+from .exported import load_exported_model
 from .outputs import check_command_outputs, input_paths
 
 
@@ -116,6 +117,15 @@ def evaluate(
     dtype = str_to_dtype(capabilities.dtype)
     model = model.to(device=device)
     targets = evaluation_targets(model, dataset)
+    unseen = unseen_elements_error(
+        dataset,
+        capabilities.atomic_types,
+        "the model's atomic types",
+        "the model cannot predict for these structures; evaluate it on structures "
+        "of its elements, or train a model whose training set holds this element",
+    )
+    if unseen is not None:
+        raise unseen
     labelled = {
         name: info for name, info in targets.items() if name in dataset.info.targets
     }
@@ -228,7 +238,7 @@ def evaluate_files(
     if extensions is not None and extensions.is_dir():
         inputs.extend(p for p in extensions.rglob("*") if p.is_file())
     check_command_outputs(outputs, inputs)
-    model = load_atomistic_model(str(model_path), extensions_directory=extensions)
+    model = load_exported_model(model_path, extensions)
     cache = FileCache()
     evaluations = []
     for number, section in enumerate(sections):

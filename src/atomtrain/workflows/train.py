@@ -20,7 +20,10 @@ import numpy as np
 import torch
 
 from ..architectures.discovery import import_architecture
+from ..checkpoints import in_checkpoint
 from ..data.dataset import Dataset
+from ..data.elements import unseen_elements_error
+from ..errors import UserError
 from ..files import (
     FileState,
     OutputChangedWarning,
@@ -66,6 +69,22 @@ def _restart_checkpoint(restart: Optional[str], outputs: Path) -> Optional[Path]
     return Path(restart)
 
 
+def _read_restart_checkpoint(
+    path: Path, options: Dict[str, Any], architecture: Any
+) -> Dict[str, Any]:
+    """The checkpoint to restart from, which must be of the options' architecture."""
+    checkpoint, stored = read_checkpoint(path)
+    if stored.__model__ is not architecture.__model__:
+        name = options["architecture"]["name"]
+        raise UserError(
+            f"--restart: checkpoint '{path}' holds a "
+            f"'{checkpoint['architecture_name']}' model, but the options train "
+            f"architecture.name '{name}'; restart with the options of the run that "
+            f"wrote the checkpoint, or train a new '{name}' model without --restart"
+        )
+    return checkpoint
+
+
 def _build(
     architecture: Any,
     hypers: Dict[str, Any],
@@ -92,6 +111,26 @@ def _build(
     return model_class(hypers["model"], data.dataset_info), trainer_class(
         hypers["training"]
     )
+
+
+def _check_elements_known(
+    model: ModelInterface[Any], splits: Dict[str, Sequence[Dataset]]
+) -> None:
+    """Refuse validation and test structures with elements the model has no types
+    for, before any training."""
+    for split, datasets in splits.items():
+        for number, dataset in enumerate(datasets):
+            unseen = unseen_elements_error(
+                dataset,
+                model.dataset_info.atomic_types,
+                "the model's atomic types (from the training set and "
+                "architecture.atomic_types)",
+                "list it in architecture.atomic_types or add structures with it to "
+                "the training set",
+                split if len(datasets) == 1 else f"{split}[{number}]",
+            )
+            if unseen is not None:
+                raise unseen
 
 
 def _external_loggers(options: Dict[str, Any], run_dir: Path) -> List[Any]:
@@ -128,6 +167,7 @@ def train(
     try:
         devices = distributed.initialize(devices)
         return _train(
+            options_path,
             options,
             architecture,
             devices,
@@ -142,6 +182,7 @@ def train(
 
 
 def _train(
+    options_path: Path,
     options: Dict[str, Any],
     architecture: Any,
     devices: List[torch.device],
@@ -155,23 +196,41 @@ def _train(
 
     restart_path = distributed.run_on_main(_restart_checkpoint, restart, outputs_root)
     targets = distributed.run_on_main(
-        _check_outputs, options, output, extensions, restart_path, outputs_root
+        _check_outputs,
+        options_path,
+        options,
+        output,
+        extensions,
+        restart_path,
+        outputs_root,
     )
-    checkpoint = read_checkpoint(restart_path)[0] if restart_path else None
+    checkpoint = (
+        _read_restart_checkpoint(restart_path, options, architecture)
+        if restart_path
+        else None
+    )
 
     def new_run_directory() -> Path:
         run_dir = create_run_directory(outputs_root)
         write_options(run_dir, options)
+        if restart_path is not None and _same_path(
+            restart_path, targets["model.ckpt"][0]
+        ):
+            # the run ends by replacing the checkpoint it restarted from: keep it
+            copy_file(restart_path, run_dir / RESTARTED_FROM, "the restart checkpoint")
         return run_dir
 
     run_dir = distributed.run_on_main(new_run_directory)
     main = distributed.is_main_process()
     _seed_everything(int(options["seed"]))
-    indices_from = restart_path.parent / "indices" if restart_path else None
-    data = load_datasets(options, run_dir if main else None, indices_from)
+    data = load_datasets(options, run_dir if main else None, _indices_of(restart_path))
 
-    model, trainer = _build(
-        architecture, options["architecture"], data, checkpoint, run_dir
+    with in_checkpoint(restart_path):
+        model, trainer = _build(
+            architecture, options["architecture"], data, checkpoint, run_dir
+        )
+    _check_elements_known(
+        model, {"validation_set": data.validation, "test_set": data.test}
     )
     if hasattr(trainer, "external_loggers") and main:
         trainer.external_loggers = _external_loggers(options, run_dir)
@@ -207,7 +266,39 @@ def _train(
     return result
 
 
+def _indices_of(restart: Optional[Path]) -> Optional[Path]:
+    """The split indices of the run that wrote the restart checkpoint (beside it in
+    its run directory), or None to draw the split again from the seed (a copy of the
+    checkpoint outside its run directory, such as the ``-o`` one)."""
+    if restart is None:
+        return None
+    indices = restart.parent / "indices"
+    if indices.is_dir():
+        return indices
+    warnings.warn(
+        f"'{restart}' has no split indices beside it (it is not in a run "
+        "directory): the split is drawn again from the seed, which gives the "
+        "original split only for the same seed and data",
+        SplitRedrawnWarning,
+        stacklevel=2,
+    )
+    return None
+
+
+class SplitRedrawnWarning(UserWarning):
+    """A restart whose split is drawn again rather than read from its run."""
+
+
+#: The copy a run keeps of the checkpoint it restarted from when it replaces it.
+RESTARTED_FROM = "restarted_from.ckpt"
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return a.absolute() == b.absolute() or (a.exists() and b.exists() and a.samefile(b))
+
+
 def _check_outputs(
+    options_path: Path,
     options: Dict[str, Any],
     output: Path,
     extensions: Optional[Path],
@@ -219,7 +310,11 @@ def _check_outputs(
     user asked for it, its state now)}``, to tell at the end whether another
     process replaced it meanwhile."""
     targets = {"model.pt": output, "model.ckpt": output.with_suffix(".ckpt")}
-    inputs = input_paths(options) + ([restart] if restart is not None else [])
+    inputs = [options_path, *input_paths(options)]
+    if restart is not None and not _same_path(restart, targets["model.ckpt"]):
+        # a run restarted from the checkpoint it replaces keeps a copy of it in its
+        # run directory (RESTARTED_FROM), so that nothing is lost
+        inputs.append(restart)
     check_command_outputs(
         [("-o", output), ("the checkpoint next to -o", targets["model.ckpt"])],
         inputs,

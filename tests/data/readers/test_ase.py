@@ -12,7 +12,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.loading import load_section
 from atomtrain.data.readers import FileCache
-from atomtrain.data.readers.ase import lookup
+from atomtrain.data.readers.ase import lookup, parse, read_frames
 from atomtrain.errors import DataError
 from atomtrain.options.datasets import expand_dataset_section
 
@@ -114,6 +114,45 @@ def test_stress_on_a_structure_without_volume(tmp_path: Path) -> None:
     ase.io.write(tmp_path / "water.xyz", [water])
     strain = load(value, tmp_path)[0].targets["energy"].gradients["strain"]
     assert torch.isnan(strain).all() and strain.shape == (3, 3, 1)
+
+
+def test_periodic_structure_without_cell(tmp_path: Path) -> None:
+    frames = [molecule("H2O"), molecule("H2O")]
+    frames[1].pbc = True
+    ase.io.write(tmp_path / "water.xyz", frames)
+    with pytest.raises(DataError, match=r"periodic .* but has no cell") as error:
+        load("water.xyz", tmp_path)
+    assert "water.xyz" in str(error.value) and "structure 1" in str(error.value)
+
+
+def _truncated(source: Path, target: Path, lines: int) -> Path:
+    target.write_text("".join(source.read_text().splitlines(True)[:lines]))
+    return target
+
+
+def test_truncated_file_names_the_frame(resources: Path, tmp_path: Path) -> None:
+    # ethanol frames are 11 lines: cut in the middle of the fourth one (index 3)
+    path = _truncated(resources / "ethanol_reduced_100.xyz", tmp_path / "cut.xyz", 38)
+    with pytest.raises(DataError) as error:
+        parse(str(path))
+    assert str(error.value).startswith(
+        f"file '{path}', structure 3: ASE cannot read this structure ("
+    )
+    assert str(error.value).endswith(
+        "); the file is truncated or damaged here, after 3 structures read"
+    )
+    frames = read_frames(str(path))
+    assert [len(next(frames)) for _ in range(3)] == [9, 9, 9]
+    with pytest.raises(DataError, match="structure 3: ASE cannot read"):
+        next(frames)
+
+
+def test_a_file_of_unknown_format_is_named_without_a_frame(tmp_path: Path) -> None:
+    (tmp_path / "notes.unknownformat").write_text("hello\n")
+    with pytest.raises(DataError) as error:
+        parse(str(tmp_path / "notes.unknownformat"))
+    assert "structure" not in str(error.value)
+    assert "ASE cannot read this file" in str(error.value)
 
 
 def test_qm7x_polarizability_is_a_rank_2_tensor(resources: Path) -> None:

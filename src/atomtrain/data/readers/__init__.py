@@ -61,7 +61,7 @@ class FileCache:
         shared, so treat them as read-only."""
         key = str(Path(file).resolve())
         if key not in self._structures:
-            self._structures[key] = ase_reader.structures(self.get(file, "ase"))
+            self._structures[key] = ase_reader.structures(self.get(file, "ase"), file)
         return self._structures[key]
 
 

@@ -18,14 +18,14 @@ Sign and volume conventions of the gradients (``V`` the cell volume):
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional
 
 import numpy as np
 import torch
 
 from ...errors import DataError
 from ..info import TargetInfo
-from ..structure import Structure
+from ..structure import Structure, cell_problem
 
 #: Voigt order of ASE's 6-number stress: (row, column) of each entry.
 VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
@@ -33,12 +33,15 @@ VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 def parse(file: str) -> List[Any]:
     """Every frame of ``file`` as ``ase.Atoms``; a file ASE cannot read is a
-    :class:`DataError` naming it."""
+    :class:`DataError` naming it, and the frame that could not be read when there is
+    one (a truncated or damaged file)."""
     import ase.io
 
     try:
         frames = ase.io.read(file, index=":")
     except Exception as error:  # ASE raises many types for unreadable files
+        for _ in read_frames(file):  # raises with the index of the frame at fault
+            pass
         raise DataError(f"ASE cannot read this file: {error}", file=file) from None
     if not isinstance(frames, list):
         frames = [frames]
@@ -47,14 +50,45 @@ def parse(file: str) -> List[Any]:
     return frames
 
 
-def structures(frames: List[Any]) -> List[Structure]:
-    """One :class:`Structure` per frame: int32 types, float64 positions and cell (rows
-    are the cell vectors, zeroed along non-periodic directions), bool pbc."""
+def read_frames(file: str) -> Iterator[Any]:
+    """The frames of ``file`` one at a time (``ase.io.iread``, so in bounded
+    memory). A frame ASE cannot read is a :class:`DataError` naming the file and
+    the frame's index (a file of an unknown format names the file only)."""
+    import ase.io
+    from ase.io.formats import UnknownFileTypeError
+
+    frames = ase.io.iread(file, index=":")
+    index = 0
+    while True:
+        try:
+            atoms = next(frames)
+        except StopIteration:
+            return
+        except UnknownFileTypeError as error:
+            raise DataError(f"ASE cannot read this file: {error}", file=file) from None
+        except Exception as error:  # ASE raises many types for unreadable frames
+            raise DataError(
+                f"ASE cannot read this structure ({error}); the file is truncated or "
+                f"damaged here, after {index} structure{'s' * (index != 1)} read",
+                file=file,
+                structure=index,
+            ) from None
+        yield atoms
+        index += 1
+
+
+def structures(frames: List[Any], file: str) -> List[Structure]:
+    """One :class:`Structure` per frame of ``file``: int32 types, float64 positions
+    and cell (rows are the cell vectors, zeroed along non-periodic directions), bool
+    pbc. A periodic frame without a usable cell is a :class:`DataError` naming it."""
     result = []
-    for atoms in frames:
+    for index, atoms in enumerate(frames):
         pbc = torch.tensor(np.asarray(atoms.pbc, dtype=bool))
         cell = torch.tensor(np.asarray(atoms.cell.array, dtype=np.float64))
         cell[~pbc] = 0.0
+        problem = cell_problem(cell, pbc)
+        if problem is not None:
+            raise DataError(problem, file=file, structure=index)
         result.append(
             Structure(
                 types=torch.tensor(np.asarray(atoms.numbers), dtype=torch.int32),

@@ -17,7 +17,8 @@ short-range repulsion of :mod:`atomtrain.modules.zbl` to its energies with
 ``zbl: true``.
 """
 
-from typing_extensions import TypedDict
+from annotated_types import Gt
+from typing_extensions import Annotated, TypedDict
 
 from atomtrain.training.hypers import BaseTrainerHypers
 
@@ -25,7 +26,7 @@ from atomtrain.training.hypers import BaseTrainerHypers
 class ModelHypers(TypedDict):
     """Hyperparameters of the dummy model."""
 
-    cutoff: float = 4.0
+    cutoff: Annotated[float, Gt(0)] = 4.0
     """Radius of the neighbourhood, in the dataset's length unit."""
     num_radial: int = 8
     """Number of Gaussian radial functions between 0 and the cutoff."""
