@@ -21,8 +21,8 @@ from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 from fault_helpers import Snapshot, environment_without_threads, write_options
 
+from atomtrain.architectures.checkpoints import read_checkpoint
 from atomtrain.training import memory
-from atomtrain.workflows.models import read_checkpoint
 
 RESOURCES = Path(__file__).parent.parent / "resources"
 

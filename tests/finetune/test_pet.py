@@ -15,8 +15,8 @@ import yaml
 from metatomic.torch import ModelOutput, load_atomistic_model
 from metatomic_ase import MetatomicCalculator
 
+from atomtrain.architectures.checkpoints import load_model
 from atomtrain.cli.main import main
-from atomtrain.workflows.models import model_from_checkpoint
 from atomtrain.workflows.train import train
 
 #: A PET small enough to train in seconds on two cores.
@@ -115,8 +115,8 @@ def test_each_method_reproduces_the_pretrained_model_at_step_0(
     assert float(check.group(1)) <= 1e-10
     assert f"method {method}" in console and "head copied from energy" in console
 
-    before = model_from_checkpoint(pretrained, "export")
-    after = model_from_checkpoint(tmp_path / "finetuned.ckpt", "export")
+    before = load_model(pretrained, "export")
+    after = load_model(tmp_path / "finetuned.ckpt", "export")
     assert set(after.dataset_info.targets) == {"energy", "energy/dft"}
     assert not any("lora" in key for key in after.state_dict())
 

@@ -14,6 +14,7 @@ import torch
 import yaml
 from metatomic.torch import load_atomistic_model
 
+from atomtrain.architectures.checkpoints import load_model
 from atomtrain.checkpoints import load_checkpoint, save_checkpoint
 from atomtrain.data.batching import BatchBuilder
 from atomtrain.data.loading import load_datasets
@@ -21,7 +22,6 @@ from atomtrain.errors import OptionsError, UserError
 from atomtrain.finetune import StepZeroMismatch, step_zero_check
 from atomtrain.modules.lora import CHECKPOINT_SECTION
 from atomtrain.options import validate_options
-from atomtrain.workflows.models import model_from_checkpoint
 from atomtrain.workflows.train import train
 
 
@@ -105,8 +105,8 @@ def test_each_method_starts_from_the_pretrained_predictions(
     assert "head copied from energy" in log
     assert f"method {method}" in log
 
-    before = model_from_checkpoint(pretrained, "export")
-    after = model_from_checkpoint(result.checkpoint, "export")
+    before = load_model(pretrained, "export")
+    after = load_model(result.checkpoint, "export")
     assert set(after.dataset_info.targets) == {"energy", "energy/dft"}
     checkpoint_keys = set(after.state_dict())
     assert not any("lora" in key for key in checkpoint_keys)
@@ -176,7 +176,7 @@ def test_inherit_heads_must_name_a_new_and_an_old_target(
 
 
 def test_step_zero_check_catches_a_changed_model(pretrained, tmp_path, resources):
-    model = model_from_checkpoint(pretrained, "finetune")
+    model = load_model(pretrained, "finetune")
     damaged = copy.deepcopy(model)
     with torch.no_grad():
         damaged.network[0].weight.mul_(1.01)
@@ -232,7 +232,7 @@ def test_a_restarted_finetuning_run_continues_exactly(
     else:
         assert CHECKPOINT_SECTION not in middle
     # the architecture reads the same checkpoint as its plain self
-    model_from_checkpoint(whole.run_dir / "model_1.ckpt", "export")
+    load_model(whole.run_dir / "model_1.ckpt", "export")
     if not keep_adapters:
         del middle[CHECKPOINT_SECTION]
     save_checkpoint(middle, whole.run_dir / "middle.ckpt")

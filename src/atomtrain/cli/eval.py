@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..workflows.evaluate import evaluate_files
+    from ..workflows.evaluate_files import evaluate_files
 
     evaluate_files(
         Path(args.model),

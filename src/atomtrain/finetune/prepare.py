@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
+from ..architectures.checkpoints import read_checkpoint
 from ..checkpoints import in_checkpoint
 from ..data.dataset import Dataset
 from ..data.info import DatasetInfo
@@ -157,7 +158,6 @@ def finetune_model(
     run_dir: Optional[Path] = None,
 ) -> ModelInterface[Any]:
     """The model to fine-tune, set up as the module docstring describes."""
-    from ..workflows.models import read_checkpoint
 
     settings = finetune_settings(training)
     assert settings is not None

@@ -27,7 +27,7 @@ from atomtrain.utils.abc import (
     WithHeads,
     WithOutputScaler,
 )
-from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
+from atomtrain.utils.model_io import build_from_checkpoint, checkpoint_of, export_model
 from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import ModelHypers
@@ -369,7 +369,7 @@ class PET(
     ) -> "PET":
         """The live weights to restart; the best (or EMA) ones to fine-tune and
         export."""
-        return model_from_checkpoint(cls, checkpoint, context)
+        return build_from_checkpoint(cls, checkpoint, context)
 
     def get_checkpoint(self) -> Dict[str, Any]:
         return checkpoint_of(self, ARCHITECTURE_NAME)

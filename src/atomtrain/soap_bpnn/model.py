@@ -41,7 +41,7 @@ from atomtrain.utils.abc import (
     WithCompositionBaseline,
     WithHeads,
 )
-from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
+from atomtrain.utils.model_io import build_from_checkpoint, checkpoint_of, export_model
 from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import ModelHypers
@@ -344,7 +344,7 @@ class SoapBpnn(
     ) -> "SoapBpnn":
         """The live weights to restart; the best (EMA when used) weights to fine-tune
         or export."""
-        return model_from_checkpoint(cls, checkpoint, context)
+        return build_from_checkpoint(cls, checkpoint, context)
 
     def get_checkpoint(self) -> Dict[str, Any]:
         return checkpoint_of(self, ARCHITECTURE_NAME)

@@ -44,7 +44,7 @@ def checkpoint_of(model: ModelInterface[Any], architecture_name: str) -> Dict[st
     return checkpoint
 
 
-def model_from_checkpoint(
+def build_from_checkpoint(
     cls: Type[ModelType], checkpoint: Dict[str, Any], context: ModelCheckpointContext
 ) -> ModelType:
     """Build ``cls`` from a checkpoint written by :func:`checkpoint_of`, with the

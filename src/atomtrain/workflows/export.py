@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from ..architectures.checkpoints import load_model
 from ..files import remove_stale_temporaries
-from .models import merge_metadata, model_from_checkpoint, read_metadata, save_exported
+from .models import merge_metadata, read_metadata, save_exported
 from .outputs import check_command_outputs
 
 
@@ -32,7 +33,7 @@ def export_checkpoint(
     )
     remove_stale_temporaries(output.parent)
     user_metadata = read_metadata(metadata)
-    model = model_from_checkpoint(checkpoint, context="export")
+    model = load_model(checkpoint, context="export")
     merged = merge_metadata(model.metadata, user_metadata)
     exported = model.export(metadata=merged)
     save_exported(exported, output, extensions)

@@ -1,72 +1,19 @@
-"""Loading models and trainers from checkpoints, and saving exported models.
+"""The metadata of exported models, and saving them with their extensions.
 
-Checkpoints are plain data read with ``weights_only=True``; the architecture named in
-the checkpoint is found by discovery and upgrades the checkpoint to its current version.
+Checkpoints of any architecture are read by :mod:`atomtrain.architectures.checkpoints`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import yaml
 from metatomic.torch import AtomisticModel, ModelMetadata
 
-from ..architectures.discovery import import_architecture
-from ..architectures.hypers import validate_hypers
-from ..checkpoints import CheckpointContentError, in_checkpoint, load_checkpoint
 from ..errors import UserError
 from ..files import atomic_output
-from ..utils.abc import ModelCheckpointContext, ModelInterface
 from .outputs import merge_extensions, scratch_directory
-
-
-def read_checkpoint(path: Path) -> Tuple[Dict[str, Any], Any]:
-    """Load ``path`` safely and upgrade it: ``(checkpoint, architecture module)``.
-    A damaged content (an invalid version, model hypers the architecture refuses)
-    is a :class:`CheckpointContentError` naming the file."""
-    checkpoint = load_checkpoint(path)
-    name = checkpoint.get("architecture_name")
-    if not isinstance(name, str):
-        raise UserError(
-            f"'{path}' is not an atomtrain checkpoint (no architecture name)"
-        )
-    architecture = import_architecture(name)
-    with in_checkpoint(path):
-        checkpoint = architecture.__model__.upgrade_checkpoint(checkpoint)
-        if "trainer" in checkpoint:
-            checkpoint = architecture.__trainer__.upgrade_checkpoint(checkpoint)
-        _check_model_hypers(name, checkpoint)
-    return checkpoint, architecture
-
-
-def _check_model_hypers(name: str, checkpoint: Dict[str, Any]) -> None:
-    """The stored model hypers go through the validation of the options file's."""
-    hypers = (checkpoint.get("model") or {}).get("hypers")
-    if not isinstance(hypers, dict):
-        return
-    _, problems = validate_hypers(name, {"model": hypers}, path_prefix="")
-    if problems:
-        # the options' "model.cutoff" is the checkpoint's "model.hypers.cutoff"
-        located = [
-            replace(p, path=p.path.replace("model", "model.hypers", 1))
-            for p in problems
-        ]
-        listed = "\n".join(f"  - {problem}" for problem in located)
-        raise CheckpointContentError(
-            f"its model hypers are invalid for '{name}' (the file is damaged or was "
-            f"edited):\n{listed}"
-        )
-
-
-def model_from_checkpoint(
-    path: Path, context: ModelCheckpointContext
-) -> ModelInterface[Any]:
-    """The model stored in the checkpoint at ``path``."""
-    checkpoint, architecture = read_checkpoint(path)
-    with in_checkpoint(path):
-        return architecture.__model__.load_checkpoint(checkpoint, context=context)
 
 
 def read_metadata(path: Optional[Path]) -> Optional[ModelMetadata]:

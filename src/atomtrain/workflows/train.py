@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..architectures.checkpoints import read_checkpoint
 from ..architectures.discovery import import_architecture
 from ..checkpoints import in_checkpoint
 from ..data.dataset import Dataset
@@ -37,7 +38,7 @@ from ..training import distributed
 from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
 from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
-from .models import read_checkpoint, save_exported
+from .models import save_exported
 from .outputs import check_command_outputs, input_paths
 from .run_directory import create_run_directory, newest_checkpoint, write_options
 from .summary import end_summary, start_summary

@@ -39,7 +39,7 @@ from atomtrain.utils.abc import (
     WithCompositionBaseline,
     WithHeads,
 )
-from atomtrain.utils.model_io import checkpoint_of, export_model, model_from_checkpoint
+from atomtrain.utils.model_io import build_from_checkpoint, checkpoint_of, export_model
 from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import ModelHypers
@@ -300,7 +300,7 @@ class DummyModel(
     def load_checkpoint(
         cls, checkpoint: Dict[str, Any], context: ModelCheckpointContext
     ) -> "DummyModel":
-        return model_from_checkpoint(cls, checkpoint, context)
+        return build_from_checkpoint(cls, checkpoint, context)
 
     def get_checkpoint(self) -> Dict[str, Any]:
         return checkpoint_of(self, ARCHITECTURE_NAME)

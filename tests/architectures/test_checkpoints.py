@@ -9,9 +9,9 @@ from typing import Any, Callable, Dict
 import pytest
 import torch
 
+from atomtrain.architectures.checkpoints import load_model, read_checkpoint
 from atomtrain.checkpoints import CheckpointContentError, load_checkpoint
 from atomtrain.pet.model import PET
-from atomtrain.workflows.models import model_from_checkpoint, read_checkpoint
 
 Edit = Callable[[Dict[str, Any]], None]
 
@@ -34,7 +34,7 @@ def _weights(checkpoint: Dict[str, Any]) -> Dict[str, torch.Tensor]:
 
 def test_an_intact_checkpoint_loads(pet_checkpoint, resources: Path) -> None:
     path = resources / "checkpoints" / "pet-model-v3-trainer-v1.ckpt"
-    assert isinstance(model_from_checkpoint(path, "export"), PET)
+    assert isinstance(load_model(path, "export"), PET)
     assert read_checkpoint(path)[0]["model"]["hypers"]["cutoff"] == 4.0
 
 
@@ -89,6 +89,6 @@ def test_damaged_tensors_and_versions(
     path = _damaged(pet_checkpoint, edit, tmp_path / "pet.ckpt")
     for context in ("export", "restart", "finetune"):
         with pytest.raises(CheckpointContentError) as error:
-            model_from_checkpoint(path, context)
+            load_model(path, context)
         assert str(error.value).startswith(f"checkpoint '{path}': ")
         assert message in str(error.value)
