@@ -34,7 +34,6 @@ from typing import List, Optional, Sequence
 
 from .._version import __version__
 from ..errors import Interrupted, UserError
-from . import NotBuiltError
 
 #: Subcommands in the order ``--help`` lists them, with their one-line help. Each is
 #: the module ``atomtrain.cli.<name>``; its ``HELP`` repeats the line given here.
@@ -77,21 +76,13 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     for name, help_line in COMMANDS.items():
         subparser = subparsers.add_parser(name, help=help_line, description=help_line)
         if name == command:
-            module = import_command(name)
-            if module is not None:
-                module.add_arguments(subparser)
+            import_command(name).add_arguments(subparser)
     return parser
 
 
-def import_command(name: str) -> Optional[ModuleType]:
-    """The module of subcommand ``name``, or ``None`` if it is not built yet."""
-    module_name = f"{__package__}.{name.replace('-', '_')}"
-    try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name == module_name:
-            return None
-        raise
+def import_command(name: str) -> ModuleType:
+    """The module of subcommand ``name``."""
+    return importlib.import_module(f"{__package__}.{name.replace('-', '_')}")
 
 
 def _requested_command(argv: Sequence[str]) -> Optional[str]:
@@ -114,8 +105,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         module = import_command(args.command)
-        if module is None:
-            raise NotBuiltError(args.command)
         _log_to_console()
         code = int(module.run(args))
         # a closed pipe shows here rather than in the interpreter's final flush

@@ -12,8 +12,6 @@ A command that takes an options file does, in this order::
 The run directory must only be created after validation (and device resolution)
 succeeded, so that an invalid options file leaves nothing behind: nothing in this
 package writes a file.
-
-Importing this package does not import torch.
 """
 
 from .base import validate_options

@@ -9,12 +9,13 @@ precisions it supports, used for ``device`` and ``base_precision``.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..architectures.discovery import import_architecture
+from ..architectures.hypers import get_defaults, validate_hypers
 from ..errors import Problem, UserError, did_you_mean
+from ..utils.dtype import dtype_to_bits
 from .reference_keys import without_reference_keys
 
 ARCHITECTURE_KEYS = ("name", "atomic_types", "model", "training")
@@ -28,16 +29,6 @@ class ArchitectureSupport:
     devices: Tuple[str, ...]
     #: ``__supported_dtypes__`` as ``base_precision`` values, preferred first.
     precisions: Tuple[int, ...]
-
-
-def _optional_module(name: str) -> Optional[ModuleType]:
-    """``name`` imported, or ``None`` when that module is not part of this install."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as error:
-        if error.name == name:
-            return None
-        raise
 
 
 def validate_architecture(
@@ -61,19 +52,18 @@ def validate_architecture(
     expanded = {key: section[key] for key in ARCHITECTURE_KEYS if key in section}
     for key in ("model", "training"):
         expanded[key] = expanded.get(key) or {}
-    hypers = _optional_module("atomtrain.architectures.hypers")
     support, known = None, not problems or problems[0].path != f"{path}.name"
     if known:
         support, name_problem = _architecture_support(section["name"], path)
         if name_problem is not None:
             problems.append(name_problem)
             known = False
-    if hypers is None or not known:
+    if not known:
         # without the architecture's hypers, only the framework's keys are checked
         return expanded, problems + _check_sections(section, path), support
-    section, reference_problems = _without_reference_keys(hypers, section, path)
+    section, reference_problems = _without_reference_keys(section, path)
     problems += reference_problems
-    merged, hyper_problems = _validate_hypers(hypers, section["name"], section, path)
+    merged, hyper_problems = _validate_hypers(section["name"], section, path)
     problems += [p for p in hyper_problems if not _already_reported(p, problems)]
     expanded["model"] = merged.get("model", expanded["model"])
     expanded["training"] = merged.get("training", expanded["training"])
@@ -81,7 +71,7 @@ def validate_architecture(
 
 
 def _without_reference_keys(
-    hypers: ModuleType, section: Dict[str, Any], path: str
+    section: Dict[str, Any], path: str
 ) -> Tuple[Dict[str, Any], List[Problem]]:
     """``section`` with metatrain's trainer options that have no effect here taken
     out of ``training`` (see :mod:`.reference_keys`)."""
@@ -89,7 +79,7 @@ def _without_reference_keys(
     if not isinstance(training, dict):
         return section, []
     try:
-        declared = hypers.get_defaults(section["name"]).get("training", {})
+        declared = get_defaults(section["name"]).get("training", {})
     except UserError:
         return section, []  # reported by the validation of the hypers
     kept, problems = without_reference_keys(training, declared, f"{path}.training")
@@ -97,10 +87,10 @@ def _without_reference_keys(
 
 
 def _validate_hypers(
-    hypers: ModuleType, name: str, section: Dict[str, Any], path: str
+    name: str, section: Dict[str, Any], path: str
 ) -> Tuple[Dict[str, Any], List[Problem]]:
     try:
-        merged, problems = hypers.validate_hypers(name, section, path_prefix=path)
+        merged, problems = validate_hypers(name, section, path_prefix=path)
     except UserError as error:
         return {}, [Problem(path, str(error))]
     return merged, list(problems)
@@ -140,7 +130,8 @@ def _check_atomic_types(section: Dict[str, Any], path: str) -> List[Problem]:
 
 
 def _check_sections(section: Dict[str, Any], path: str) -> List[Problem]:
-    """Unknown keys and non-mapping ``model``/``training`` (when no hypers module)."""
+    """Unknown keys and non-mapping ``model``/``training`` (when the architecture is
+    unknown, so that its hypers cannot be checked)."""
     problems = [
         Problem(
             f"{path}.{key}",
@@ -161,29 +152,13 @@ def _check_sections(section: Dict[str, Any], path: str) -> List[Problem]:
 def _architecture_support(
     name: str, path: str
 ) -> Tuple[Optional[ArchitectureSupport], Optional[Problem]]:
-    discovery = _optional_module("atomtrain.architectures.discovery")
-    if discovery is None:
-        return None, None
     try:
-        module = discovery.import_architecture(name)
+        module = import_architecture(name)
     except UserError as error:
         return None, Problem(f"{path}.name", str(error), name)
-    from ..utils.dtype import dtype_to_bits
-
     model = module.__model__
     support = ArchitectureSupport(
         devices=tuple(model.__supported_devices__),
         precisions=tuple(dtype_to_bits(d) for d in model.__supported_dtypes__),
     )
     return support, None
-
-
-def architecture_support(name: str) -> Optional[ArchitectureSupport]:
-    """What architecture ``name`` supports (``None`` without architecture discovery).
-
-    Raises the discovery's :class:`UserError` for an unknown name.
-    """
-    support, problem = _architecture_support(name, "architecture")
-    if problem is not None:
-        raise UserError(f"architecture.name: {problem.message}")
-    return support

@@ -31,7 +31,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import OptionsError, Problem
 from ..training.hypers import best_metric_problem
-from .architecture import ArchitectureSupport, _optional_module, validate_architecture
+from . import datasets as dataset_sections
+from .architecture import ArchitectureSupport, validate_architecture
 from .devices import check_device, check_precision, normalize_device, parse_precision
 from .files import unknown_keys
 from .target_sections import metric_names
@@ -173,14 +174,11 @@ def _expand_seed(raw: Dict[str, Any], out: Dict[str, Any]) -> List[Problem]:
 def _expand_datasets(
     raw: Dict[str, Any], base_dir: Path, out: Dict[str, Any]
 ) -> List[Problem]:
-    datasets = _optional_module("atomtrain.options.datasets")
     problems: List[Problem] = []
     if raw.get("training_set") is None:
         problems.append(Problem("training_set", "required: the data to train on"))
     else:
-        value, found = _expand_section(
-            datasets, raw["training_set"], "training_set", base_dir
-        )
+        value, found = _expand_section(raw["training_set"], "training_set", base_dir)
         out["training_set"] = value
         problems += found
     defaults = {
@@ -204,7 +202,7 @@ def _expand_datasets(
                 )
             )
         else:
-            out[key], found = _expand_section(datasets, value, key, base_dir)
+            out[key], found = _expand_section(value, key, base_dir)
             problems += found
     return problems + _check_fraction_sum(out)
 
@@ -227,12 +225,8 @@ def _check_fraction_sum(out: Dict[str, Any]) -> List[Problem]:
     return []
 
 
-def _expand_section(
-    datasets: Any, value: Any, path: str, base_dir: Path
-) -> Tuple[Any, List[Problem]]:
-    if datasets is None:
-        return value, []
-    expanded, problems = datasets.expand_dataset_section(value, path, base_dir)
+def _expand_section(value: Any, path: str, base_dir: Path) -> Tuple[Any, List[Problem]]:
+    expanded, problems = dataset_sections.expand_dataset_section(value, path, base_dir)
     return expanded, list(problems)
 
 

@@ -18,7 +18,6 @@ alone is reported with its size.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -40,15 +39,6 @@ class OutOfMemoryWarning(UserWarning):
 
 class StructureTooLarge(UserError):
     """One structure alone does not fit in the device's memory."""
-
-
-@dataclass
-class ShareResult:
-    """What one process computed for a step: its contribution to the batch loss
-    (detached) and the global element counts of the loss terms."""
-
-    loss: float
-    denominators: Dict[str, int]
 
 
 def split_in_halves(pieces: List[List[int]]) -> List[List[int]]:
