@@ -131,6 +131,23 @@ def test_an_unknown_best_model_metric_leaves_no_run_directory(
     assert not (workdir / "outputs").exists()
 
 
+def test_units_that_differ_between_sets_leave_no_run_directory(
+    workdir, resources, capsys
+):
+    data = resources / "ethanol_reduced_100.xyz"
+    options = _options(workdir / "options.yaml", data)
+    raw = yaml.safe_load(options.read_text())
+    raw["validation_set"] = {
+        "systems": str(data),
+        "targets": {"energy": {"unit": "eV"}},
+    }
+    options.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(options)]) == 1
+    error = capsys.readouterr().err
+    assert "validation_set[0].targets.energy.unit" in error, error
+    assert not (workdir / "outputs").exists()
+
+
 def test_misspelt_forces_key_names_key_and_file(workdir, resources, capsys):
     data = resources / "ethanol_reduced_100.xyz"
     options = _options(workdir / "options.yaml", data, forces={"key": "forcez"})

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from ..errors import DataError, OptionsError, UserError
+from ..errors import DataError, UserError
 from .dataset import InMemoryDataset
 from .info import DatasetInfo, IncompatibleInfoError, TargetInfo
 from .readers import FileCache, read_target
 from .splits import SPLITS, SplitIndices, draw_splits, read_indices, write_indices
 from .structure import Structure
 from .targets import dataset_info
-from .units import units_agree
 
 SET_KEYS = {
     "training": "training_set",
@@ -86,7 +85,6 @@ def load_datasets(
     is written to ``run_dir/indices`` when ``run_dir`` is given.
     """
     cache = cache if cache is not None else FileCache()
-    _check_units(options)
     training = [load_section(s, cache) for s in options["training_set"]]
     loaded: Dict[str, List[InMemoryDataset]] = {"training": training}
     for split in ("validation", "test"):
@@ -104,17 +102,6 @@ def load_datasets(
     return LoadedData(
         loaded["training"], loaded["validation"], loaded["test"], info, splits, cache
     )
-
-
-def _check_units(options: Dict[str, Any]) -> None:
-    sections = []
-    for key in SET_KEYS.values():
-        value = options.get(key)
-        if isinstance(value, list):
-            sections += [(f"{key}[{i}]", s) for i, s in enumerate(value)]
-    problems = units_agree(sections)
-    if problems:
-        raise OptionsError(problems)
 
 
 def _splits(
