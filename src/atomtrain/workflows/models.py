@@ -11,12 +11,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-import yaml
 from metatomic.torch import AtomisticModel, ModelMetadata
 
 from ..architectures.discovery import import_architecture
 from ..checkpoints import load_checkpoint
 from ..errors import UserError
+from ..options.loading import parse_yaml
 from ..utils.abc import ModelCheckpointContext, ModelInterface
 
 
@@ -50,7 +50,7 @@ def read_metadata(path: Optional[Path]) -> Optional[ModelMetadata]:
     if path is None:
         return None
     with open(path) as file:
-        raw = yaml.safe_load(file) or {}
+        raw = parse_yaml(file.read(), str(path)) or {}
     known = {"name", "description", "authors", "references", "extra"}
     unknown = sorted(set(raw) - known)
     if unknown:

@@ -1,0 +1,63 @@
+"""Inputs that atomtrain used to accept and turn into a wrong result without a word.
+
+Each is now a user error naming the file, the dotted key and, for data, the structure
+(or, for suspicious units, a warning printed once), reached through the command line as
+a user would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .conftest import Snapshot, write_options
+
+
+def _runs(workdir: Path) -> list:
+    """The run directories under ``outputs/``."""
+    return sorted((workdir / "outputs").glob("*/*"))
+
+
+# --- a key given twice in a YAML file ---------------------------------------------
+
+
+def test_a_key_given_twice_in_the_options_is_refused(workdir, atomtrain):
+    options = workdir / "options.yaml"
+    write_options(options)
+    text = options.read_text().replace(
+        "    batch_size: 10\n", "    batch_size: 10\n    num_epochs: 50\n"
+    )
+    options.write_text(text)
+    outcome = atomtrain("train", options)
+    outcome.assert_user_error(
+        f"in {options}",
+        "architecture.training.num_epochs: given twice, at lines 4 and 6",
+    )
+    assert _runs(workdir) == []
+
+
+def test_a_key_given_twice_in_the_eval_datasets_is_refused(trained, atomtrain):
+    datasets = trained / "datasets.yaml"
+    datasets.write_text(
+        "systems: ethanol.xyz\n"
+        "targets:\n"
+        "  energy:\n"
+        "    unit: kcal/mol\n"
+        "    key: energy\n"
+        "    unit: eV\n"
+    )
+    outcome = atomtrain("eval", trained / "model.pt", datasets)
+    outcome.assert_user_error(
+        f"in {datasets}", "targets.energy.unit: given twice, at lines 4 and 6"
+    )
+
+
+def test_a_key_given_twice_in_the_export_metadata_is_refused(trained, atomtrain):
+    metadata = trained / "metadata.yaml"
+    metadata.write_text("name: first\ndescription: a model\nname: second\n")
+    snapshot = Snapshot(trained)
+    outcome = atomtrain(
+        "export", trained / "model.ckpt", "-o", trained / "named.pt", "-m", metadata
+    )
+    outcome.assert_user_error(f"in {metadata}", "name: given twice, at lines 1 and 3")
+    assert not (trained / "named.pt").exists()
+    snapshot.assert_unchanged()
