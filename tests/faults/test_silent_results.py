@@ -61,3 +61,17 @@ def test_a_key_given_twice_in_the_export_metadata_is_refused(trained, atomtrain)
     outcome.assert_user_error(f"in {metadata}", "name: given twice, at lines 1 and 3")
     assert not (trained / "named.pt").exists()
     snapshot.assert_unchanged()
+
+
+# --- a fraction written as a string ----------------------------------------------
+
+
+def test_a_fraction_in_quotes_is_refused_as_a_number(workdir, atomtrain):
+    options = write_options(workdir / "options.yaml", validation_set="0.1")
+    outcome = atomtrain("train", options)
+    outcome.assert_user_error(
+        f"in {options}",
+        "validation_set: a fraction of the training set is a number: write "
+        "validation_set: 0.1 without quotes",
+    )
+    assert _runs(workdir) == []
