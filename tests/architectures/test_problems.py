@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Union
+from typing import Any, Dict, List, Literal, Optional, Union
 
 import pytest
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from atomtrain.architectures.problems import Index, dotted, translate
+from atomtrain.training.hypers import Decay, PositiveFloat, PositiveInt
 
 
 class Point(TypedDict):
@@ -45,4 +46,25 @@ def test_union_member_matching_the_shape_reports_its_own_problems() -> None:
         "top.points[1].x: expected a number (got 'a')",
         "top.where.x: required key with no default value: please give it",
         "top.where.y: unknown key (known keys: x) (got 1.0)",
+    ]
+
+
+class Bounded(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    epochs: PositiveInt
+    cap: Optional[PositiveInt]
+    rate: PositiveFloat
+    decay: Decay
+
+
+def test_bounds_name_the_limit_and_the_kind_of_number() -> None:
+    value = {"epochs": -3, "cap": 0, "rate": 0, "decay": 1.0}
+    with pytest.raises(ValidationError) as error:
+        TypeAdapter(Bounded).validate_python(value, strict=True)
+    problems = translate(Bounded, [dict(e) for e in error.value.errors()], "top")
+    assert sorted(str(problem) for problem in problems) == [
+        "top.cap: expected an integer ≥ 1 (got 0)",
+        "top.decay: expected a number < 1 (got 1.0)",
+        "top.epochs: expected an integer ≥ 1 (got -3)",
+        "top.rate: expected a number > 0 (got 0)",
     ]

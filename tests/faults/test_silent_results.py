@@ -75,3 +75,31 @@ def test_a_fraction_in_quotes_is_refused_as_a_number(workdir, atomtrain):
         "validation_set: 0.1 without quotes",
     )
     assert _runs(workdir) == []
+
+
+# --- counts that are not positive ------------------------------------------------
+
+
+def test_negative_epochs_are_refused_before_training(workdir, atomtrain):
+    options = write_options(workdir / "options.yaml", epochs=-3)
+    outcome = atomtrain("train", options)
+    outcome.assert_user_error(
+        f"in {options}",
+        "architecture.training.num_epochs: expected an integer ≥ 1 (got -3)",
+    )
+    assert _runs(workdir) == []
+    assert not (workdir / "model.pt").exists()
+
+
+def test_check_refuses_zero_counts_all_at_once(workdir, atomtrain):
+    options = write_options(
+        workdir / "options.yaml",
+        training={"batch_size": 0, "log_interval": 0, "max_atoms_per_batch": 0},
+    )
+    outcome = atomtrain("check", options)
+    outcome.assert_user_error(
+        "3 problems in the options",
+        "architecture.training.batch_size: expected an integer ≥ 1 (got 0)",
+        "architecture.training.log_interval: expected an integer ≥ 1 (got 0)",
+        "architecture.training.max_atoms_per_batch: expected an integer ≥ 1 (got 0)",
+    )

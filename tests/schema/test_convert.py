@@ -14,6 +14,7 @@ from atomtrain.schema.convert import (
     plain_schema,
     plain_text,
 )
+from atomtrain.training.hypers import Decay, PositiveFloat, PositiveInt
 
 
 class Inner(TypedDict):
@@ -67,6 +68,13 @@ class Outer(TypedDict):
             },
         ),
         (Annotated[int, JsonSchema(minimum=1)], {"type": "integer", "minimum": 1}),
+        (PositiveInt, {"type": "integer", "minimum": 1}),
+        (PositiveFloat, {"type": "number", "exclusiveMinimum": 0}),
+        (Decay, {"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
+        (
+            Optional[PositiveInt],
+            {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+        ),
     ],
 )
 def test_types(tp: Any, expected: Dict[str, Any]) -> None:
