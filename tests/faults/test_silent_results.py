@@ -7,9 +7,15 @@ a user would.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
-from .conftest import Snapshot, write_options
+import pytest
+
+from atomtrain.options.target_sections import UnitWarning
+
+from .conftest import Snapshot, environment_without_threads, write_options
 
 
 def _runs(workdir: Path) -> list:
@@ -103,3 +109,53 @@ def test_check_refuses_zero_counts_all_at_once(workdir, atomtrain):
         "architecture.training.log_interval: expected an integer ≥ 1 (got 0)",
         "architecture.training.max_atoms_per_batch: expected an integer ≥ 1 (got 0)",
     )
+
+
+# --- suspicious or missing units -------------------------------------------------
+
+
+def test_an_energy_in_kcal_is_warned_about_once(workdir):
+    options = write_options(workdir / "options.yaml")
+    text = options.read_text().replace("unit: kcal/mol", "unit: kcal")
+    options.write_text(text)
+    # a process of its own: the warning as a user's terminal shows it
+    result = subprocess.run(
+        [sys.executable, "-m", "atomtrain", "check", str(options)],
+        capture_output=True,
+        text=True,
+        env=environment_without_threads(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    warning = (
+        "warning: training_set.targets.energy.unit: 'kcal' is the energy of a "
+        "macroscopic amount, not of one structure; you probably meant 'kcal/mol'\n"
+    )
+    assert result.stderr.count(warning) == 1, result.stderr
+
+
+def test_a_target_without_unit_is_warned_about_in_train_and_eval(
+    trained, atomtrain, recwarn
+):
+    options = write_options(trained / "unitless.yaml", epochs=1)
+    options.write_text(options.read_text().replace("unit: kcal/mol", "unit: ''"))
+    outcome = atomtrain("train", options, "-o", trained / "unitless.pt")
+    assert outcome.code == 0, outcome.err
+    assert _unit_warnings(recwarn) == [
+        "training_set.targets.energy has no unit: its predictions will carry no "
+        "unit, and no conversion to another unit is possible (in ASE, LAMMPS or "
+        "eval); declare it with training_set.targets.energy.unit (for example 'eV' "
+        "or 'kcal/mol')"
+    ]
+
+    recwarn.clear()
+    datasets = trained / "datasets.yaml"
+    datasets.write_text("systems: ethanol.xyz\ntargets: {energy: {key: energy}}\n")
+    outcome = atomtrain("eval", trained / "model.pt", datasets)
+    assert outcome.code == 0, outcome.err
+    (warning,) = _unit_warnings(recwarn)
+    assert warning.startswith("targets.energy has no unit")
+
+
+def _unit_warnings(recorded: pytest.WarningsRecorder) -> list:
+    return [str(w.message) for w in recorded if w.category is UnitWarning]

@@ -30,6 +30,7 @@ from ..data.sampling import BatchPlan, plan_epoch
 from ..errors import UserError
 from ..llpr.calibration import Coverage
 from ..llpr.evaluation import UncertaintyCalibration, calibration_lines
+from ..training.logging import configure_warnings
 from ..training.metrics import MetricAccumulator
 from ..training.predict import with_gradients
 from ..utils.dtype import str_to_dtype
@@ -210,10 +211,12 @@ def evaluate_files(
     from ..data.readers import FileCache
     from ..errors import OptionsError
     from ..options import read_options_file
-    from ..options.datasets import expand_dataset_section
+    from ..options.datasets import expand_dataset_section, located_sections
+    from ..options.target_sections import warn_about_units
     from .plots import parity_plot
     from .predictions import write_predictions
 
+    configure_warnings()
     raw = read_options_file(options_path)
     value: Any = raw
     if isinstance(raw, dict) and set(raw) == {"test_set"}:
@@ -223,6 +226,7 @@ def evaluate_files(
     )
     if problems:
         raise OptionsError(problems, str(options_path))
+    warn_about_units(located_sections(sections, ""))
     model = load_atomistic_model(str(model_path), extensions_directory=extensions)
     cache = FileCache()
     evaluations = []

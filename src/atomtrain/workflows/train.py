@@ -23,6 +23,8 @@ from ..architectures.discovery import import_architecture
 from ..data.dataset import Dataset
 from ..finetune import finetune_model, finish_finetune, resume_finetune
 from ..options import load_options, resolve_devices, resolve_dtype, validate_options
+from ..options.datasets import options_sections
+from ..options.target_sections import warn_about_units
 from ..training import distributed
 from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
 from ..utils.abc import ModelInterface, TrainerInterface
@@ -113,6 +115,7 @@ def train(
     configure_warnings()
     raw, file = load_options(options_path, overrides)
     options = validate_options(raw, file, options_path.parent)
+    warn_about_units(options_sections(options))
     architecture = import_architecture(options["architecture"]["name"])
     model_class = architecture.__model__
     devices = resolve_devices(options["device"], model_class.__supported_devices__)
