@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ase.io
 import pytest
 
 from atomtrain.options.target_sections import UnitWarning
@@ -159,3 +160,62 @@ def test_a_target_without_unit_is_warned_about_in_train_and_eval(
 
 def _unit_warnings(recorded: pytest.WarningsRecorder) -> list:
     return [str(w.message) for w in recorded if w.category is UnitWarning]
+
+
+# --- NaN labels, overlapping atoms -----------------------------------------------
+
+
+def _planted(workdir: Path, name: str, plant) -> Path:
+    """A copy of ethanol with ``plant(frames)`` applied, at ``workdir/name``."""
+    frames = ase.io.read(workdir / "ethanol.xyz", ":")
+    plant(frames)
+    path = workdir / name
+    ase.io.write(path, frames, format="extxyz")
+    return path
+
+
+def _nan_energy(frames) -> None:
+    frames[7].calc.results["energy"] = float("nan")
+
+
+def _overlap(frames) -> None:
+    frames[3].positions[1] = frames[3].positions[0] + [0.1, 0.1, 0.0]
+
+
+def test_a_nan_label_is_an_error_in_train_as_in_check(workdir, atomtrain):
+    data = _planted(workdir, "nan.xyz", _nan_energy)
+    options = write_options(workdir / "options.yaml", data="nan.xyz")
+    outcome = atomtrain("check", options)
+    assert outcome.code == 1
+    assert "error: training_set: NaN or infinite values in 'energy'" in outcome.out
+    outcome = atomtrain("train", options)
+    outcome.assert_user_error(
+        f"file '{data}', structure 7, key 'energy': NaN or infinite labels of "
+        "'energy' in 1 structure (7)"
+    )
+    assert not (workdir / "model.pt").exists()
+
+
+def test_a_nan_label_is_an_error_in_eval(trained, atomtrain):
+    data = _planted(trained, "nan.xyz", _nan_energy)
+    datasets = trained / "datasets.yaml"
+    datasets.write_text("systems: nan.xyz\ntargets: {energy: {unit: kcal/mol}}\n")
+    outcome = atomtrain("eval", trained / "model.pt", datasets)
+    outcome.assert_user_error(
+        f"file '{data}', structure 7, key 'energy': NaN or infinite labels"
+    )
+
+
+def test_overlapping_atoms_are_an_error_in_train_and_eval(trained, atomtrain):
+    data = _planted(trained, "overlap.xyz", _overlap)
+    options = write_options(trained / "overlap.yaml", data="overlap.xyz")
+    outcome = atomtrain("train", options, "-o", trained / "overlap.pt")
+    outcome.assert_user_error(
+        f"file '{data}', structure 3: atoms 0 and 1 are 0.141 Å apart, closer than "
+        "0.5 Å"
+    )
+    assert not (trained / "overlap.pt").exists()
+    datasets = trained / "datasets.yaml"
+    datasets.write_text("systems: overlap.xyz\ntargets: {energy: {unit: kcal/mol}}\n")
+    outcome = atomtrain("eval", trained / "model.pt", datasets)
+    outcome.assert_user_error(f"file '{data}', structure 3: atoms 0 and 1 are 0.141")

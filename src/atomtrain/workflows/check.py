@@ -37,7 +37,8 @@ def check_options(
     raw, file = load_options(options_path, overrides)
     options = validate_options(raw, file, options_path.parent)
     warn_about_units(options_sections(options))
-    data = load_datasets(options, run_dir=None)
+    # every problem of the data becomes a finding, rather than stopping at the first
+    data = load_datasets(options, run_dir=None, validate=False)
     findings: List[Finding] = []
     try:
         cutoff = model_cutoff(options, data.dataset_info)
