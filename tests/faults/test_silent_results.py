@@ -3,18 +3,30 @@
 Each is now a user error naming the file, the dotted key and, for data, the structure
 (or, for suspicious units, a warning printed once), reached through the command line as
 a user would.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: metatomic reads the annotations of the
+``forward`` of the model defined below.
+"""
 
 import subprocess
 import sys
 from pathlib import Path
+from typing import Dict, List, Optional
 
 import ase.io
 import pytest
+import torch
+from metatensor.torch import Labels, TensorBlock, TensorMap
+from metatomic.torch import (
+    AtomisticModel,
+    ModelCapabilities,
+    ModelMetadata,
+    ModelOutput,
+    System,
+)
 
 from atomtrain.options.target_sections import UnitWarning
+from atomtrain.workflows.models import model_from_checkpoint
 
 from .conftest import Snapshot, environment_without_threads, write_options
 
@@ -219,3 +231,97 @@ def test_overlapping_atoms_are_an_error_in_train_and_eval(trained, atomtrain):
     datasets.write_text("systems: overlap.xyz\ntargets: {energy: {unit: kcal/mol}}\n")
     outcome = atomtrain("eval", trained / "model.pt", datasets)
     outcome.assert_user_error(f"file '{data}', structure 3: atoms 0 and 1 are 0.141")
+
+
+# --- NaN predictions ---------------------------------------------------------------
+
+
+class _NanAboveThreshold(torch.nn.Module):
+    """An energy of zero, except NaN for the structures whose first atom lies beyond
+    ``threshold`` along x: a model that breaks down on a few structures."""
+
+    def __init__(self, threshold: float) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(
+        self,
+        systems: List[System],
+        outputs: Dict[str, ModelOutput],
+        selected_atoms: Optional[Labels] = None,
+    ) -> Dict[str, TensorMap]:
+        energies = []
+        for system in systems:
+            energy = 0.0 * system.positions.sum()
+            broken = system.positions[0, 0] > self.threshold
+            nan = torch.full_like(energy, float("nan"))
+            energies.append(torch.where(broken, nan, energy))
+        device = systems[0].positions.device
+        block = TensorBlock(
+            values=torch.stack(energies).reshape(-1, 1),
+            samples=Labels(
+                "system",
+                torch.arange(len(systems), dtype=torch.int32, device=device).reshape(
+                    -1, 1
+                ),
+            ),
+            components=[],
+            properties=Labels("energy", torch.zeros(1, 1, dtype=torch.int32)).to(
+                device
+            ),
+        )
+        keys = Labels("_", torch.zeros(1, 1, dtype=torch.int32)).to(device)
+        return {"energy": TensorMap(keys, [block])}
+
+
+NAN = float("nan")
+
+
+def _save_partly_nan_model(path: Path, threshold: float) -> None:
+    capabilities = ModelCapabilities(
+        outputs={"energy": ModelOutput(unit="kcal/mol", sample_kind="system")},
+        atomic_types=[1, 6, 8],
+        interaction_range=0.0,
+        length_unit="angstrom",
+        supported_devices=["cpu"],
+        dtype="float64",
+    )
+    module = _NanAboveThreshold(threshold).eval()
+    AtomisticModel(module, ModelMetadata(), capabilities).save(str(path))
+
+
+def _save_nan_weight_model(checkpoint: Path, path: Path) -> None:
+    """The trained model of ``checkpoint`` with one weight set to NaN, exported
+    through the library (``atomtrain export`` refuses NaN weights)."""
+    model = model_from_checkpoint(checkpoint, context="export")
+    with torch.no_grad():
+        next(model.parameters())[0, 0] = NAN
+    model.export().save(str(path))
+
+
+def test_an_all_nan_model_is_an_error_in_eval(trained, atomtrain):
+    _save_nan_weight_model(trained / "model.ckpt", trained / "nan.pt")
+    datasets = trained / "datasets.yaml"
+    datasets.write_text("systems: ethanol.xyz\ntargets: {energy: {unit: kcal/mol}}\n")
+    outcome = atomtrain("eval", trained / "nan.pt", datasets)
+    outcome.assert_user_error(
+        "the model predicts NaN or infinite values of 'energy' for 100 of 100 "
+        f"structures: structure 0 of '{trained / 'ethanol.xyz'}';",
+        "; and 95 more. Its errors cannot be computed on these structures",
+    )
+    assert "rmse" not in outcome.out
+
+
+def test_partly_nan_predictions_are_an_error_naming_the_structures(workdir, atomtrain):
+    frames = ase.io.read(workdir / "ethanol.xyz", ":")
+    first_x = [float(atoms.positions[0, 0]) for atoms in frames]
+    threshold = sorted(first_x)[-3] - 1e-9  # the three largest are broken
+    _save_partly_nan_model(workdir / "partly.pt", threshold)
+    broken = sorted(i for i, x in enumerate(first_x) if x > threshold)
+    datasets = workdir / "datasets.yaml"
+    datasets.write_text("systems: ethanol.xyz\ntargets: {energy: {unit: kcal/mol}}\n")
+    outcome = atomtrain("eval", workdir / "partly.pt", datasets)
+    listed = "; ".join(f"structure {i} of '{workdir / 'ethanol.xyz'}'" for i in broken)
+    outcome.assert_user_error(
+        f"NaN or infinite values of 'energy' for 3 of 100 structures: {listed}. "
+    )
