@@ -25,6 +25,7 @@ from metatomic.torch import (
     System,
 )
 
+from atomtrain.checkpoints import load_checkpoint, save_checkpoint
 from atomtrain.options.target_sections import UnitWarning
 from atomtrain.workflows.models import model_from_checkpoint
 
@@ -325,3 +326,47 @@ def test_partly_nan_predictions_are_an_error_naming_the_structures(workdir, atom
     outcome.assert_user_error(
         f"NaN or infinite values of 'energy' for 3 of 100 structures: {listed}. "
     )
+
+
+# --- NaN weights ---------------------------------------------------------------
+
+
+def _diverged_checkpoint(source: Path, target: Path) -> str:
+    """A copy of the checkpoint ``source`` whose live and best weights hold a NaN,
+    as a diverged training leaves them; the name of the weight."""
+    checkpoint = load_checkpoint(source)
+    weights = [checkpoint["model"]["state_dict"]]
+    best = checkpoint["trainer"]["state"].get("best_model_state_dict")
+    weights += [best] if best is not None else []
+    name = next(k for k, v in weights[0].items() if v.is_floating_point())
+    for state in weights:
+        state[name].view(-1)[0] = NAN
+    save_checkpoint(checkpoint, target)
+    return name
+
+
+def test_export_refuses_nan_weights_naming_them(trained, atomtrain):
+    name = _diverged_checkpoint(trained / "model.ckpt", trained / "diverged.ckpt")
+    snapshot = Snapshot(trained)
+    outcome = atomtrain("export", trained / "diverged.ckpt", "-o", trained / "x.pt")
+    outcome.assert_user_error(
+        f"cannot export the model of '{trained / 'diverged.ckpt'}': NaN or infinite "
+        f"values in parameter '{name}' (1 of ",
+        "The training that wrote it diverged: export an earlier checkpoint",
+    )
+    assert not (trained / "x.pt").exists()
+    snapshot.assert_unchanged()
+
+
+def test_train_does_not_export_nan_weights_at_its_end(trained, atomtrain):
+    (run,) = _runs(trained)
+    name = _diverged_checkpoint(run / "model.ckpt", run / "diverged.ckpt")
+    # the run is complete: the restart goes straight to the export
+    options = write_options(trained / "options.yaml")
+    outcome = atomtrain(
+        "train", options, "--restart", run / "diverged.ckpt", "-o", "resumed.pt"
+    )
+    outcome.assert_user_error(
+        "cannot export the model of", f"NaN or infinite values in parameter '{name}'"
+    )
+    assert not (trained / "resumed.pt").exists()

@@ -29,6 +29,7 @@ from ..training import distributed
 from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
 from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
+from .export import require_finite_weights
 from .models import read_checkpoint, save_exported
 from .run_directory import create_run_directory, newest_checkpoint, write_options
 from .summary import end_summary, start_summary
@@ -211,6 +212,7 @@ def _write_outputs(
     where the user asked; the exported model."""
     trainer.save_checkpoint(model, run_dir / "model.ckpt")
     finish_finetune(model)
+    require_finite_weights(model, run_dir / "model.ckpt")
     exported = model.export()
     save_exported(exported, run_dir / "model.pt", extensions)
     for source, target in (
