@@ -370,3 +370,30 @@ def test_train_does_not_export_nan_weights_at_its_end(trained, atomtrain):
         "cannot export the model of", f"NaN or infinite values in parameter '{name}'"
     )
     assert not (trained / "resumed.pt").exists()
+
+
+# --- a restart with other model hypers --------------------------------------------
+
+
+def test_a_restart_with_other_model_hypers_is_refused(trained, atomtrain):
+    (run,) = _runs(trained)
+    options = write_options(trained / "options.yaml", epochs=2)
+    text = options.read_text().replace(
+        "  name: dummy\n", "  name: dummy\n  model:\n    hidden: 16\n"
+    )
+    options.write_text(text)
+    outcome = atomtrain("train", options, "--restart", run / "model.ckpt")
+    outcome.assert_user_error(
+        f"cannot restart from '{run / 'model.ckpt'}' with other model hyperparameters",
+        "  - architecture.model.hidden: 32 in the checkpoint, 16 in the options\n",
+        "fine-tuning: architecture.training.finetune.read_from: "
+        f"{run / 'model.ckpt'} (without --restart)",
+    )
+    assert _runs(trained) == [run]
+
+
+def test_a_restart_may_change_the_training_hypers(trained, atomtrain):
+    (run,) = _runs(trained)
+    options = write_options(trained / "options.yaml", epochs=2)
+    outcome = atomtrain("train", options, "--restart", run / "model.ckpt")
+    assert outcome.code == 0, outcome.err

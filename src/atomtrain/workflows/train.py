@@ -31,6 +31,7 @@ from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
 from .export import require_finite_weights
 from .models import read_checkpoint, save_exported
+from .restart import check_restart_hypers
 from .run_directory import create_run_directory, newest_checkpoint, write_options
 from .summary import end_summary, start_summary
 
@@ -151,6 +152,9 @@ def _train(
 
     restart_path = distributed.run_on_main(_restart_checkpoint, restart, outputs_root)
     checkpoint = read_checkpoint(restart_path)[0] if restart_path else None
+    if checkpoint is not None and restart_path is not None:
+        model_hypers = options["architecture"]["model"]
+        check_restart_hypers(checkpoint, model_hypers, restart_path)
 
     def new_run_directory() -> Path:
         run_dir = create_run_directory(outputs_root)
