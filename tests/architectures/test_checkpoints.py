@@ -49,7 +49,7 @@ def test_invalid_hypers_name_the_file_and_the_key(pet_checkpoint, tmp_path) -> N
     assert str(error.value) == (
         f"checkpoint '{path}': its model hypers are invalid for 'pet' (the file is "
         "damaged or was edited):\n"
-        "  - model.hypers.cutoff: expected a number greater than 0 (got -1.0)\n"
+        "  - model.hypers.cutoff: expected a number > 0 (got -1.0)\n"
         "  - model.hypers.cutoff_function: expected one of 'Cosine', 'Bump' "
         "(got 'Step')"
     )

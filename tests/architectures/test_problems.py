@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Union
+from typing import Any, Dict, List, Literal, Optional, Union
 
 import pytest
-from pydantic import ConfigDict, Field, PositiveFloat, TypeAdapter, ValidationError
-from typing_extensions import Annotated, TypedDict
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from atomtrain.architectures.problems import Index, dotted, translate
+from atomtrain.training.hypers import Decay, PositiveFloat, PositiveInt
 
 
 class Point(TypedDict):
@@ -50,15 +51,20 @@ def test_union_member_matching_the_shape_reports_its_own_problems() -> None:
 
 class Bounded(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
-    cutoff: PositiveFloat
-    count: Annotated[int, Field(ge=1)]
+    epochs: PositiveInt
+    cap: Optional[PositiveInt]
+    rate: PositiveFloat
+    decay: Decay
 
 
-def test_bounds_on_numbers() -> None:
+def test_bounds_name_the_limit_and_the_kind_of_number() -> None:
+    value = {"epochs": -3, "cap": 0, "rate": 0, "decay": 1.0}
     with pytest.raises(ValidationError) as error:
-        TypeAdapter(Bounded).validate_python({"cutoff": -1.0, "count": 0}, strict=True)
-    problems = translate(Bounded, [dict(e) for e in error.value.errors()], "model")
-    assert [str(problem) for problem in problems] == [
-        "model.cutoff: expected a number greater than 0 (got -1.0)",
-        "model.count: expected a number greater than or equal to 1 (got 0)",
+        TypeAdapter(Bounded).validate_python(value, strict=True)
+    problems = translate(Bounded, [dict(e) for e in error.value.errors()], "top")
+    assert sorted(str(problem) for problem in problems) == [
+        "top.cap: expected an integer ≥ 1 (got 0)",
+        "top.decay: expected a number < 1 (got 1.0)",
+        "top.epochs: expected an integer ≥ 1 (got -3)",
+        "top.rate: expected a number > 0 (got 0)",
     ]

@@ -1,10 +1,7 @@
 from pathlib import Path
 from typing import Any, Dict
 
-import pytest
-
 from atomtrain.data.loading import load_datasets
-from atomtrain.errors import OptionsError
 from atomtrain.options.datasets import expand_dataset_section
 
 
@@ -80,19 +77,3 @@ def test_atomic_types_from_the_architecture(resources: Path) -> None:
     value = options("ethanol_reduced_100.xyz", resources, validation_set=0.1)
     value["architecture"] = {"name": "x", "atomic_types": [1, 6, 7, 8]}
     assert load_datasets(value).dataset_info.atomic_types == [1, 6, 7, 8]
-
-
-def test_units_must_agree_between_sets(resources: Path) -> None:
-    value = options(
-        {"systems": "qm9_reduced_100.xyz", "targets": {"mtt::U0": {"unit": "Hartree"}}},
-        resources,
-    )
-    value["validation_set"], _ = expand_dataset_section(
-        {"systems": "qm9_reduced_100.xyz", "targets": {"mtt::U0": {"unit": "eV"}}},
-        "validation_set",
-        resources,
-    )
-    with pytest.raises(
-        OptionsError, match=r"validation_set\[0\]\.targets\.mtt::U0\.unit"
-    ):
-        load_datasets(value)

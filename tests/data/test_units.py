@@ -1,4 +1,9 @@
-from atomtrain.data.units import gradient_unit, unit_problem, units_agree
+from atomtrain.data.units import (
+    gradient_unit,
+    per_mole_unit_meant,
+    unit_problem,
+    units_agree,
+)
 
 
 def test_unit_problems() -> None:
@@ -41,3 +46,10 @@ def test_units_agree_across_sections() -> None:
         "b.targets.energy.unit",
     ]
     assert "differs from 'eV' in a" in str(problems[1])
+
+
+def test_a_macroscopic_energy_unit_was_probably_meant_per_mole() -> None:
+    assert per_mole_unit_meant("kcal") == "kcal/mol"
+    assert per_mole_unit_meant("kJ") == "kJ/mol"
+    for unit in ("kcal/mol", "eV", "meV", "Hartree", "angstrom", "furlong", ""):
+        assert per_mole_unit_meant(unit) is None

@@ -87,7 +87,9 @@ def test_exporting_into_another_models_extensions_keeps_that_model_loadable(
 
 def test_eval_writing_predictions_onto_its_data_is_refused(trained, atomtrain):
     (trained / "set.yaml").write_text(
-        yaml.safe_dump({"systems": "ethanol.xyz", "targets": {"energy": {}}})
+        yaml.safe_dump(
+            {"systems": "ethanol.xyz", "targets": {"energy": {"unit": "kcal/mol"}}}
+        )
     )
     before = Snapshot(trained)
     for flag, target in (

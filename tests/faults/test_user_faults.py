@@ -229,7 +229,7 @@ DAMAGES = {
     ),
     "cutoff": (
         _negative_cutoff,
-        "model.hypers.cutoff: expected a number greater than 0 (got -2.0)",
+        "model.hypers.cutoff: expected a number > 0 (got -2.0)",
     ),
 }
 
@@ -266,9 +266,7 @@ def test_negative_cutoff_in_the_options(workdir: Path, atomtrain) -> None:
     options = write_options(workdir / "options.yaml")
     atomtrain(
         "check", options, "-r", "architecture.model.cutoff=-1.0"
-    ).assert_user_error(
-        "architecture.model.cutoff: expected a number greater than 0 (got -1.0)"
-    )
+    ).assert_user_error("architecture.model.cutoff: expected a number > 0 (got -1.0)")
 
 
 def test_truncated_extxyz(workdir: Path, atomtrain) -> None:

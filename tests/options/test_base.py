@@ -123,6 +123,26 @@ def test_fractions(options, tmp_path):
     assert "validation_set (0.5) and test_set (0.5) together take the whole" in message
 
 
+def test_a_fraction_in_quotes_is_refused_unless_it_names_a_file(
+    options, tmp_path, ethanol_gfn2
+):
+    options["validation_set"] = "0.1"
+    options["test_set"] = "1e-1"
+    message = problems_of(options, tmp_path)
+    assert (
+        "validation_set: a fraction of the training set is a number: write "
+        "validation_set: 0.1 without quotes (no file '0.1' exists) (got '0.1')"
+    ) in message
+    assert "test_set: a fraction of the training set is a number" in message
+
+    (tmp_path / "0.1").write_bytes(ethanol_gfn2.read_bytes())
+    del options["test_set"]
+    expanded = validate_options(options, FILE, tmp_path)
+    assert expanded["validation_set"][0]["systems"]["read_from"] == str(
+        tmp_path / "0.1"
+    )
+
+
 def test_wandb_moves_into_loggers(options, tmp_path):
     options["wandb"] = {"project": "ethanol"}
     expanded = validate_options(options, FILE, tmp_path)
@@ -176,3 +196,18 @@ def test_validation_touches_no_file(options, tmp_path, monkeypatch):
     options["seed"] = "x"
     problems_of(options, tmp_path)
     assert sorted(os.listdir(tmp_path)) == before == []
+
+
+def test_units_must_agree_between_sets(resources, tmp_path):
+    raw = {
+        "architecture": {"name": "composition"},
+        "training_set": {
+            "systems": str(resources / "qm9_reduced_100.xyz"),
+            "targets": {"mtt::U0": {"unit": "Hartree"}},
+        },
+        "validation_set": {
+            "systems": str(resources / "qm9_reduced_100.xyz"),
+            "targets": {"mtt::U0": {"unit": "eV"}},
+        },
+    }
+    assert "validation_set[0].targets.mtt::U0.unit" in problems_of(raw, tmp_path)

@@ -130,3 +130,42 @@ def test_the_float_rule_leaves_plain_yaml_alone():
         "v1e3",
         True,
     ]
+
+
+def test_a_key_given_twice_is_refused_with_its_path_and_lines(tmp_path):
+    path = write(
+        tmp_path,
+        "architecture:\n"
+        "  name: dummy\n"
+        "  training:\n"
+        "    num_epochs: 10\n"
+        "    batch_size: 4\n"
+        "    num_epochs: 20\n"
+        "training_set:\n"
+        "  - systems: a.xyz\n"
+        "    systems: b.xyz\n",
+    )
+    with pytest.raises(OptionsError) as error:
+        read_options_file(path)
+    assert error.value.file == str(path)
+    assert [str(p) for p in error.value.problems] == [
+        "architecture.training.num_epochs: given twice, at lines 4 and 6; YAML "
+        "would keep the last value and drop the first silently: remove one",
+        "training_set[0].systems: given twice, at lines 8 and 9; YAML would keep "
+        "the last value and drop the first silently: remove one",
+    ]
+
+
+def test_merge_keys_and_aliases_are_not_duplicates(tmp_path):
+    path = write(
+        tmp_path,
+        "base: &base {a: 1, b: 2}\n"
+        "first: {<<: *base, a: 3}\n"
+        "second: {<<: *base, <<: {c: 4}}\n",
+    )
+    assert read_options_file(path)["first"] == {"a": 3, "b": 2}
+
+
+def test_a_key_given_twice_in_an_override_value_is_a_problem():
+    with pytest.raises(OptionsError, match=r"-r seed=\{a: 1, a: 2\}: a: given twice"):
+        apply_overrides({}, ["seed={a: 1, a: 2}"])

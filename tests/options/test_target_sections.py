@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 from options_helpers import expand, messages
 
-from atomtrain.options.target_sections import metric_names
+from atomtrain.options.datasets import located_sections
+from atomtrain.options.target_sections import (
+    UnitWarning,
+    metric_names,
+    unit_warnings,
+    warn_about_units,
+)
 
 
 def test_target_string_is_read_from(resources: Path) -> None:
@@ -174,3 +180,48 @@ def test_metric_names_of_the_targets(resources: Path) -> None:
     assert "energy.forces.mae" in names and "energy.stress.rmse" in names
     assert "mtt::gap.rmse" in names and "mtt::gap.forces.rmse" not in names
     assert "energy.virial.rmse" not in names  # virial is off unless asked for
+
+
+def test_units_warned_about(resources: Path) -> None:
+    sections = expand(
+        [
+            {
+                "systems": "ethanol_reduced_100.xyz",
+                "targets": {"energy": {"unit": "kcal"}, "mtt::charge": {"key": "q"}},
+            },
+            {
+                "systems": "ethanol_reduced_100.xyz",
+                "targets": {"energy": {"unit": "kcal"}},
+            },
+        ],
+        resources,
+    )
+    assert unit_warnings(located_sections(sections, "training_set")) == [
+        "training_set[0].targets.energy.unit: 'kcal' is the energy of a macroscopic "
+        "amount, not of one structure; you probably meant 'kcal/mol'",
+        "training_set[0].targets.mtt::charge has no unit: its predictions will carry "
+        "no unit, and no conversion to another unit is possible (in ASE, LAMMPS or "
+        "eval); declare it with training_set[0].targets.mtt::charge.unit",
+    ]
+
+
+def test_an_energy_without_unit_is_warned_about_with_examples(resources: Path) -> None:
+    sections = expand("ethanol_reduced_100.xyz", resources)
+    with pytest.warns(UnitWarning) as caught:
+        warn_about_units(located_sections(sections, ""))
+    assert [str(w.message) for w in caught] == [
+        "targets.energy has no unit: its predictions will carry no unit, and no "
+        "conversion to another unit is possible (in ASE, LAMMPS or eval); declare it "
+        "with targets.energy.unit (for example 'eV' or 'kcal/mol')"
+    ]
+
+
+def test_units_of_molecular_scale_are_not_warned_about(resources: Path) -> None:
+    sections = expand(
+        {
+            "systems": "ethanol_reduced_100.xyz",
+            "targets": {"energy": {"unit": "kcal/mol"}},
+        },
+        resources,
+    )
+    assert unit_warnings(located_sections(sections, "training_set")) == []

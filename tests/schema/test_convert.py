@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
 import pytest
-from annotated_types import Ge, Gt, Le, Lt
 from typing_extensions import Annotated, NotRequired, TypedDict
 
 from atomtrain.schema.convert import (
@@ -15,6 +14,7 @@ from atomtrain.schema.convert import (
     plain_schema,
     plain_text,
 )
+from atomtrain.training.hypers import Decay, PositiveFloat, PositiveInt
 
 
 class Inner(TypedDict):
@@ -68,12 +68,13 @@ class Outer(TypedDict):
             },
         ),
         (Annotated[int, JsonSchema(minimum=1)], {"type": "integer", "minimum": 1}),
-        (Annotated[float, Gt(0)], {"type": "number", "exclusiveMinimum": 0}),
+        (PositiveInt, {"type": "integer", "minimum": 1}),
+        (PositiveFloat, {"type": "number", "exclusiveMinimum": 0}),
+        (Decay, {"type": "number", "minimum": 0, "exclusiveMaximum": 1}),
         (
-            Annotated[int, Ge(1), Lt(5)],
-            {"type": "integer", "minimum": 1, "exclusiveMaximum": 5},
+            Optional[PositiveInt],
+            {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
         ),
-        (Annotated[float, Le(1.0)], {"type": "number", "maximum": 1.0}),
     ],
 )
 def test_types(tp: Any, expected: Dict[str, Any]) -> None:

@@ -148,6 +148,17 @@ def test_units_that_differ_between_sets_leave_no_run_directory(
     assert not (workdir / "outputs").exists()
 
 
+def test_a_data_error_leaves_no_run_directory(workdir, resources, capsys):
+    frames = ase.io.read(resources / "ethanol_reduced_100.xyz", ":")
+    frames[7].positions[1] = frames[7].positions[0]
+    ase.io.write(workdir / "overlap.xyz", frames)
+    options = _options(workdir / "options.yaml", workdir / "overlap.xyz")
+    assert main(["train", str(options)]) == 1
+    error = capsys.readouterr().err
+    assert "structure 7" in error and "overlap.xyz" in error, error
+    assert not (workdir / "outputs").exists()
+
+
 def test_misspelt_forces_key_names_key_and_file(workdir, resources, capsys):
     data = resources / "ethanol_reduced_100.xyz"
     options = _options(workdir / "options.yaml", data, forces={"key": "forcez"})

@@ -16,7 +16,14 @@ from typing_extensions import is_typeddict
 
 from atomtrain.errors import Problem, did_you_mean
 
-from .typeinfo import field_types, format_type, union_members, union_tag, unwrap
+from .typeinfo import (
+    field_types,
+    format_type,
+    union_members,
+    union_tag,
+    unwrap,
+    without_none,
+)
 
 _EXPECTED = {
     "int_type": "expected an integer",
@@ -27,6 +34,16 @@ _EXPECTED = {
     "dict_type": "expected a mapping",
     "list_type": "expected a list",
     "none_required": "expected null",
+}
+
+
+#: pydantic's errors for the bounds of ``annotated_types`` constraints: the key of
+#: the bound in the error's context, and its symbol.
+_BOUNDS = {
+    "greater_than": ("gt", ">"),
+    "greater_than_equal": ("ge", "≥"),
+    "less_than": ("lt", "<"),
+    "less_than_equal": ("le", "≤"),
 }
 
 
@@ -128,11 +145,12 @@ def _message(error: Dict[str, Any], location: _Location) -> str:
         if isinstance(value, str):
             message += did_you_mean(value, [c for c in choices if isinstance(c, str)])
         return message
+    if kind in _BOUNDS:
+        name, symbol = _BOUNDS[kind]
+        noun = "an integer" if without_none(location.leaf) is int else "a number"
+        return f"expected {noun} {symbol} {error['ctx'][name]:g}"
     text = str(error.get("msg", kind))
     message = _EXPECTED.get(kind, text.replace("Input should be", "expected", 1))
-    if kind.startswith(("greater_than", "less_than")):
-        # a bound on a number: "Input should be greater than 0"
-        message = text.replace("Input should be", "expected a number", 1)
     value = error.get("input")
     if kind == "float_type" and isinstance(value, str) and _is_number(value):
         message += (

@@ -13,16 +13,19 @@ from typing import Dict, List, Literal, Optional, Sequence
 
 import numpy as np
 import torch
-import vesin
 from metatomic.torch import unit_conversion_factor
 
 from .dataset import Dataset
 from .info import TargetInfo
+from .validity import (
+    OVERLAP_DISTANCE_ANGSTROM,
+    nonfinite_labels,
+    overlapping_atoms,
+    pairs_within,
+)
 
 Severity = Literal["error", "warning"]
 
-#: Atoms closer than this (in Å) are taken to overlap.
-OVERLAP_DISTANCE_ANGSTROM = 0.5
 #: Robust z-score above which a structure's residual energy per atom is an outlier.
 OUTLIER_Z_SCORE = 8.0
 #: Largest stress (in GPa) taken as physically plausible for training data.
@@ -55,41 +58,41 @@ def check_finite_labels(dataset: Dataset, name: str) -> List[Finding]:
     """NaN or infinite labels (a whole-NaN stress marks a missing stress: allowed)."""
     findings = []
     for target in list(dataset.info.targets) + list(dataset.info.extra_data):
-        bad = []
-        for i in range(len(dataset)):
-            data = dataset[i].targets.get(target) or dataset[i].extra_data[target]
-            tensors = list(data.blocks) + [
-                g for key, g in data.gradients.items() if key != "strain"
-            ]
-            strain = data.gradients.get("strain")
-            finite = all(bool(torch.isfinite(t).all()) for t in tensors)
-            if strain is not None:
-                finite = finite and (
-                    bool(torch.isfinite(strain).all())
-                    or bool(torch.isnan(strain).all())
-                )
-            if not finite:
-                bad.append(dataset.describe(i))
+        data = [
+            dataset[i].targets.get(target) or dataset[i].extra_data[target]
+            for i in range(len(dataset))
+        ]
+        bad = sorted({i for part in nonfinite_labels(data).values() for i in part})
         if bad:
             findings.append(
-                Finding("error", name, f"NaN or infinite values in '{target}'", bad)
+                Finding(
+                    "error",
+                    name,
+                    f"NaN or infinite values in '{target}'",
+                    [dataset.describe(i) for i in bad],
+                )
             )
     return findings
 
 
-def _pairs_within(
-    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
-) -> np.ndarray:
-    """Pairs ``i, j`` (full list) closer than ``cutoff``."""
-    calculator = vesin.NeighborList(cutoff=cutoff, full_list=True)
-    box = cell if pbc.any() else np.zeros((3, 3))
-    (pairs,) = calculator.compute(positions, box, pbc if pbc.any() else False, "P")
-    return pairs
-
-
-def _length_factor(dataset: Dataset) -> float:
-    """Factor converting the dataset's lengths to Å."""
-    return float(unit_conversion_factor(dataset.info.length_unit, "angstrom"))
+def _isolated_atoms(dataset: Dataset, cutoff: float) -> List[str]:
+    """The structures with atoms that have no neighbour within ``cutoff``."""
+    isolated = []
+    for i in range(len(dataset)):
+        structure = dataset[i]
+        if len(structure) < 2:
+            continue
+        pairs, _ = pairs_within(
+            structure.positions.numpy(),
+            structure.cell.numpy(),
+            structure.pbc.numpy(),
+            cutoff,
+        )
+        lonely = np.setdiff1d(np.arange(len(structure)), pairs[:, 0])
+        if len(lonely) > 0:
+            atoms = ", ".join(str(a) for a in lonely[:MAX_LISTED])
+            isolated.append(f"{dataset.describe(i)} (atoms {atoms})")
+    return isolated
 
 
 def check_geometry(
@@ -97,22 +100,8 @@ def check_geometry(
 ) -> List[Finding]:
     """Overlapping atoms (error) and, given the model's ``cutoff`` (in the dataset's
     length unit), atoms without any neighbour within it (warning)."""
-    to_angstrom = _length_factor(dataset)
-    overlap_cutoff = OVERLAP_DISTANCE_ANGSTROM / to_angstrom
-    overlapping, isolated = [], []
-    for i in range(len(dataset)):
-        structure = dataset[i]
-        positions = structure.positions.numpy()
-        cell = structure.cell.numpy()
-        pbc = structure.pbc.numpy()
-        if len(_pairs_within(positions, cell, pbc, overlap_cutoff)) > 0:
-            overlapping.append(dataset.describe(i))
-        if cutoff is not None and len(structure) > 1:
-            pairs = _pairs_within(positions, cell, pbc, cutoff)
-            lonely = np.setdiff1d(np.arange(len(structure)), pairs[:, 0])
-            if len(lonely) > 0:
-                atoms = ", ".join(str(a) for a in lonely[:MAX_LISTED])
-                isolated.append(f"{dataset.describe(i)} (atoms {atoms})")
+    overlapping = [dataset.describe(i) for i in sorted(overlapping_atoms(dataset))]
+    isolated = [] if cutoff is None else _isolated_atoms(dataset, cutoff)
     findings = []
     if overlapping:
         findings.append(

@@ -3,7 +3,10 @@
 :func:`load_datasets` reads every dataset section of the training, validation and test
 sets through one :class:`~atomtrain.data.readers.FileCache` (each file parsed once),
 splits fractions off the training datasets (see :mod:`atomtrain.data.splits`) and
-builds the :class:`DatasetInfo` the model is built from.
+builds the :class:`DatasetInfo` the model is built from. Each section's structures are
+checked as they are read (:func:`~atomtrain.data.validity.require_valid`: no NaN or
+infinite label, no overlapping atoms), except for ``atomtrain check``, which lists
+every such problem instead of stopping at the first.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from .readers import FileCache, read_target
 from .splits import SPLITS, SplitIndices, draw_splits, read_indices, write_indices
 from .structure import Structure
 from .targets import dataset_info
+from .validity import require_valid
 
 SET_KEYS = {
     "training": "training_set",
@@ -40,8 +44,12 @@ class LoadedData:
     cache: FileCache = field(default_factory=FileCache)
 
 
-def load_section(section: Dict[str, Any], cache: FileCache) -> InMemoryDataset:
-    """The dataset of one expanded section, restricted to its ``indices``."""
+def load_section(
+    section: Dict[str, Any], cache: FileCache, validate: bool = True
+) -> InMemoryDataset:
+    """The dataset of one expanded section, restricted to its ``indices``; with
+    ``validate``, NaN or infinite labels and overlapping atoms are a
+    :class:`DataError`."""
     file = section["systems"]["read_from"]
     base = cache.structures(file)
     structures = [Structure(s.types, s.positions, s.cell, s.pbc) for s in base]
@@ -68,6 +76,8 @@ def load_section(section: Dict[str, Any], cache: FileCache) -> InMemoryDataset:
     dataset.info = dataset_info(
         section["systems"]["length_unit"], types, targets, extra
     )
+    if validate:
+        require_valid(dataset, section)
     return dataset
 
 
@@ -76,21 +86,23 @@ def load_datasets(
     run_dir: Optional[Path] = None,
     restart_indices: Union[Path, Mapping[str, List[List[int]]], None] = None,
     cache: Optional[FileCache] = None,
+    validate: bool = True,
 ) -> LoadedData:
     """Load the training, validation and test sets of expanded ``options``.
 
     Fractions are split off each training dataset at random from ``options["seed"]``,
     or taken from ``restart_indices`` (a directory of index files written by an earlier
     run, or the mapping :func:`~atomtrain.data.splits.read_indices` returns). The split
-    is written to ``run_dir/indices`` when ``run_dir`` is given.
+    is written to ``run_dir/indices`` when ``run_dir`` is given. ``validate`` is
+    passed to :func:`load_section`.
     """
     cache = cache if cache is not None else FileCache()
-    training = [load_section(s, cache) for s in options["training_set"]]
+    training = [load_section(s, cache, validate) for s in options["training_set"]]
     loaded: Dict[str, List[InMemoryDataset]] = {"training": training}
     for split in ("validation", "test"):
         value = options.get(SET_KEYS[split], 0.0)
         if not isinstance(value, (int, float)):
-            loaded[split] = [load_section(s, cache) for s in value]
+            loaded[split] = [load_section(s, cache, validate) for s in value]
     splits = _splits(options, [len(d) for d in training], restart_indices)
     loaded["training"] = [d.subset(i) for d, i in zip(training, splits["training"])]
     for split in ("validation", "test"):

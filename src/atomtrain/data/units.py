@@ -9,6 +9,10 @@ into the exported model's capabilities.
 Gradient units are derived, never declared: forces are in ``energy_unit/length_unit``,
 the strain gradient (virial) in ``energy_unit`` and the stress in
 ``energy_unit/length_unit^3``.
+
+metatomic reads ``kcal`` and ``kJ`` as the energy of a macroscopic amount (a kilocalorie
+is 2.6e22 eV); an energy of one structure in such a unit is almost always a per-mole
+unit without its ``/mol`` (:func:`per_mole_unit_meant`).
 """
 
 from __future__ import annotations
@@ -55,6 +59,21 @@ def unit_problem(
             ]
         return [Problem(path, f"not a unit metatomic knows: {message}", unit)]
     return []
+
+
+#: An energy unit larger than this (in eV) measures a macroscopic amount of matter.
+MACROSCOPIC_ENERGY_EV = 1e10
+
+
+def per_mole_unit_meant(unit: str) -> Optional[str]:
+    """``"kcal/mol"`` for ``"kcal"``: the per-mole unit probably meant for the energy
+    of one structure given in a macroscopic energy unit (kcal, kJ, J); ``None`` for a
+    unit of molecular scale, of another dimension or unknown."""
+    try:
+        factor = unit_conversion_factor(unit, REFERENCE_UNITS["energy"])
+    except ValueError:
+        return None
+    return f"{unit}/mol" if factor > MACROSCOPIC_ENERGY_EV else None
 
 
 def gradient_unit(energy_unit: str, length_unit: str, gradient: str) -> str:

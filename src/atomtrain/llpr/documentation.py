@@ -24,11 +24,13 @@ from typing import Dict, Optional
 
 from typing_extensions import TypedDict
 
+from atomtrain.training.hypers import NonNegativeFloat, PositiveInt
+
 
 class ModelHypers(TypedDict):
     """Hyperparameters of the LLPR wrapper."""
 
-    ensembles: Dict[str, int] = {}
+    ensembles: Dict[str, PositiveInt] = {}
     """Number of last-layer ensemble members per target (e.g. ``{energy: 16}``)."""
 
 
@@ -37,8 +39,8 @@ class TrainerHypers(TypedDict):
 
     model_checkpoint: Optional[str] = None
     """Checkpoint of the trained model to wrap (required)."""
-    regularizer: Optional[float] = None
+    regularizer: Optional[NonNegativeFloat] = None
     """``λ`` added to the covariance before inverting it, in the squared units of
     the features (``null``: chosen on the validation set)."""
-    batch_size: int = 16
+    batch_size: PositiveInt = 16
     """Structures per batch when computing features."""

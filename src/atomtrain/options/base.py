@@ -215,6 +215,15 @@ def _expand_datasets(
                     key, "expected a fraction of the training set or a dataset", value
                 )
             )
+        elif _is_quoted_fraction(value, base_dir):
+            problems.append(
+                Problem(
+                    key,
+                    f"a fraction of the training set is a number: write {key}: "
+                    f"{value} without quotes (no file '{value}' exists)",
+                    value,
+                )
+            )
         else:
             out[key], found = _expand_section(value, key, base_dir)
             problems += found
@@ -223,6 +232,18 @@ def _expand_datasets(
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_quoted_fraction(value: Any, base_dir: Path) -> bool:
+    """A string that reads as a number and names no file: a fraction written in
+    quotes, which would otherwise be taken for a file name."""
+    if not isinstance(value, str) or (base_dir / value).is_file():
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_fraction_sum(out: Dict[str, Any]) -> List[Problem]:

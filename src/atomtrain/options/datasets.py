@@ -68,6 +68,25 @@ def expand_dataset_section(
     return sections, problems
 
 
+def located_sections(sections: List[Section], path: str) -> List[Tuple[str, Section]]:
+    """Expanded ``sections`` found at ``path``, each with its own dotted path:
+    ``path`` for a single section, ``path[i]`` in a list of several."""
+    if len(sections) == 1:
+        return [(path, sections[0])]
+    return [(f"{path}[{i}]", section) for i, section in enumerate(sections)]
+
+
+def options_sections(options: Dict[str, Any]) -> List[Tuple[str, Section]]:
+    """Every expanded dataset section of validated ``options`` (training,
+    validation and test sets), each with its dotted path."""
+    located = []
+    for key in ("training_set", "validation_set", "test_set"):
+        value = options.get(key)
+        if isinstance(value, list):
+            located += located_sections(value, key)
+    return located
+
+
 def expand_split_value(
     value: Any, path: str, base_dir: Path
 ) -> Tuple[Union[float, List[Section]], List[Problem]]:

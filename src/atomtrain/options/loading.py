@@ -11,6 +11,9 @@ shorthand work from the command line too. Quote a value to keep it a string:
 One departure from YAML 1.1, in the file and in overrides alike: numbers in
 scientific notation without a dot (``1e-3``) are floats, as in YAML 1.2 and in
 metatrain's options files, rather than strings.
+
+A key given twice in one mapping is refused, naming its dotted path and both lines:
+YAML itself keeps the last value and drops the first without a word.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -36,9 +39,63 @@ OptionsLoader.add_implicit_resolver(
 )
 
 
-def parse_yaml(text: str) -> Any:
-    """``text`` parsed as YAML with :class:`OptionsLoader`."""
-    return yaml.load(text, Loader=OptionsLoader)
+#: The tag YAML gives to ``<<``, the merge key, which may legitimately repeat.
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def parse_yaml(text: str, source: Optional[str] = None) -> Any:
+    """``text`` parsed as YAML with :class:`OptionsLoader`.
+
+    A key given twice in a mapping is an :class:`OptionsError` naming ``source`` (the
+    file), the dotted key and the lines of both; YAML syntax errors are
+    :class:`yaml.YAMLError` as from :func:`yaml.load`.
+    """
+    loader = OptionsLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        problems = duplicate_keys(node)
+        if problems:
+            raise OptionsError(problems, source)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def duplicate_keys(
+    node: yaml.Node, path: str = "", seen: Optional[Set[int]] = None
+) -> List[Problem]:
+    """A problem for every key given twice in a mapping of the composed ``node``
+    (found at the dotted ``path``), with the lines (1-based) of both."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias of a node already walked
+        return []
+    seen.add(id(node))
+    problems: List[Problem] = []
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems += duplicate_keys(item, f"{path}[{index}]", seen)
+    if not isinstance(node, yaml.MappingNode):
+        return problems
+    lines: Dict[str, int] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+            continue
+        key = str(key_node.value)
+        where = f"{path}.{key}" if path else key
+        line = key_node.start_mark.line + 1
+        if key in lines:
+            problems.append(
+                Problem(
+                    where,
+                    f"given twice, at lines {lines[key]} and {line}; YAML would keep "
+                    "the last value and drop the first silently: remove one",
+                )
+            )
+        lines.setdefault(key, line)
+        problems += duplicate_keys(value_node, where, seen)
+    return problems
 
 
 class OptionsFileError(UserError):
@@ -58,7 +115,7 @@ def read_options_file(path: Path) -> Dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise OptionsFileError(f"cannot read options file '{path}': {error}") from None
     try:
-        content = parse_yaml(text)
+        content = parse_yaml(text, str(path))
     except yaml.YAMLError as error:
         raise OptionsFileError(_describe_yaml_error(path, error)) from None
     if content is None:
@@ -109,6 +166,8 @@ def parse_override(override: str) -> Tuple[List[str], Any]:
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error)
         raise ValueError(f"the value is not valid YAML: {problem}") from None
+    except OptionsError as error:
+        raise ValueError("; ".join(str(p) for p in error.problems)) from None
     return parts, value
 
 

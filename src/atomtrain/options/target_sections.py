@@ -8,12 +8,17 @@ them and skipped silently when it has none. A gradient the user wrote (``on``, a
 file or a mapping) has ``required: true`` and must be found in every structure. A
 string names a file when such a file exists, a key otherwise. ``stress`` and ``virial``
 together are a problem.
+
+Units that are valid but probably not what the user meant are warned about once the
+options are validated (:func:`warn_about_units`): a target without a unit, and an
+energy in a macroscopic unit (``kcal`` for ``kcal/mol``).
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..data.targets import (
     default_key,
@@ -22,7 +27,7 @@ from ..data.targets import (
     expand_target_type,
     is_energy_section,
 )
-from ..data.units import unit_problem
+from ..data.units import per_mole_unit_meant, unit_problem
 from ..errors import Problem
 from ..training.hypers import PRODUCT_METRICS
 from .files import expand_reader, resolve_file, unknown_keys
@@ -51,6 +56,10 @@ SWITCHES = {
 }
 
 Section = Dict[str, Any]
+
+
+class UnitWarning(UserWarning):
+    """A target's unit is missing, or probably not the one the user meant."""
 
 
 def expand_target(
@@ -220,3 +229,37 @@ def metric_names(sections: List[Section]) -> List[str]:
             for quantity in quantities:
                 names += [f"{name}{quantity}.rmse", f"{name}{quantity}.mae"]
     return list(dict.fromkeys(names))
+
+
+def unit_warnings(sections: Sequence[Tuple[str, Section]]) -> List[str]:
+    """What is suspicious about the units of the targets of expanded dataset
+    sections (each with its dotted path), once per target name."""
+    messages: List[str] = []
+    seen = set()
+    for path, section in sections:
+        for name, target in section.get("targets", {}).items():
+            if name in seen:
+                continue
+            seen.add(name)
+            where = f"{path}.targets.{name}" if path else f"targets.{name}"
+            unit, energy = target["unit"], is_energy_section(target)
+            meant = per_mole_unit_meant(unit) if energy else None
+            if unit == "":
+                example = " (for example 'eV' or 'kcal/mol')" if energy else ""
+                messages.append(
+                    f"{where} has no unit: its predictions will carry no unit, and "
+                    "no conversion to another unit is possible (in ASE, LAMMPS or "
+                    f"eval); declare it with {where}.unit{example}"
+                )
+            elif meant is not None:
+                messages.append(
+                    f"{where}.unit: '{unit}' is the energy of a macroscopic amount, "
+                    f"not of one structure; you probably meant '{meant}'"
+                )
+    return messages
+
+
+def warn_about_units(sections: Sequence[Tuple[str, Section]]) -> None:
+    """Warn (:class:`UnitWarning`) about each of :func:`unit_warnings`."""
+    for message in unit_warnings(sections):
+        warnings.warn(message, UnitWarning, stacklevel=2)

@@ -59,48 +59,52 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from annotated_types import Gt
-from typing_extensions import Annotated, TypedDict
+from typing_extensions import TypedDict
 
-from atomtrain.training.hypers import BaseTrainerHypers
+from atomtrain.training.hypers import (
+    BaseTrainerHypers,
+    PositiveFloat,
+    PositiveInt,
+    UnitInterval,
+)
 
 
 class ModelHypers(TypedDict):
     """Hyperparameters of the PET model."""
 
-    cutoff: Annotated[float, Gt(0)] = 4.5
+    cutoff: PositiveFloat = 4.5
     """Radius of each atom's neighbourhood, in the dataset's length unit. Lower is
     faster; the model sees ``num_gnn_layers`` times this distance in total."""
-    cutoff_width: Annotated[float, Gt(0)] = 0.5
+    cutoff_width: PositiveFloat = 0.5
     """Width of the region below ``cutoff`` over which neighbours are switched off
     smoothly."""
     cutoff_function: Literal["Cosine", "Bump"] = "Bump"
     """Shape of the switching function: ``Bump`` (infinitely differentiable) or
     ``Cosine``."""
-    d_pet: int = 128
+    d_pet: PositiveInt = 128
     """Width of the edge tokens of the transformer (must be divisible by
     ``num_heads``): the main width of the network."""
-    d_head: int = 128
+    d_head: PositiveInt = 128
     """Width of the hidden layers of the readout networks of each target."""
-    d_node: int = 256
+    d_node: PositiveInt = 256
     """Width of the per-atom (node) features carried from one message-passing layer
     to the next."""
-    d_feedforward: int = 256
+    d_feedforward: PositiveInt = 256
     """Width of the hidden layer of the transformer's feed-forward networks."""
-    num_heads: int = 8
+    num_heads: PositiveInt = 8
     """Number of attention heads of each attention layer."""
-    num_attention_layers: int = 2
+    num_attention_layers: PositiveInt = 2
     """Number of transformer layers in each message-passing layer."""
-    num_gnn_layers: int = 2
+    num_gnn_layers: PositiveInt = 2
     """Number of message-passing layers. One is much faster; more see further."""
-    num_radial: int = 16
+    num_radial: PositiveInt = 16
     """Number of Gaussians between 0 and ``cutoff`` expanding each neighbour's
     distance in its token."""
     normalization: Literal["RMSNorm", "LayerNorm"] = "RMSNorm"
     """Normalisation of the transformer layers."""
     activation: Literal["SiLU", "SwiGLU"] = "SwiGLU"
     """Activation of the transformer's feed-forward networks."""
-    attention_temperature: float = 1.0
+    attention_temperature: PositiveFloat = 1.0
     """Temperature dividing the attention logits."""
     transformer_type: Literal["PreLN", "PostLN"] = "PreLN"
     """Normalisation before (``PreLN``) or after (``PostLN``) each attention and
@@ -114,15 +118,15 @@ class ModelHypers(TypedDict):
 class TrainerHypers(BaseTrainerHypers):
     """The shared trainer hyperparameters with PET's defaults, plus augmentation."""
 
-    num_epochs: int = 1000
+    num_epochs: PositiveInt = 1000
     """Number of passes over the training set."""
-    learning_rate: float = 1e-4
+    learning_rate: PositiveFloat = 1e-4
     """Peak learning rate."""
-    warmup_fraction: float = 0.01
+    warmup_fraction: UnitInterval = 0.01
     """Fraction of all steps spent warming up linearly (``warmup_cosine``)."""
-    grad_clip_norm: Optional[float] = 1.0
+    grad_clip_norm: Optional[PositiveFloat] = 1.0
     """Clip the global norm of the gradients to this value (``null`` = off)."""
-    checkpoint_interval: int = 100
+    checkpoint_interval: PositiveInt = 100
     """Write ``model_<epoch>.ckpt`` every this many epochs."""
     random_rotations: bool = True
     """Rotate each training structure and its labels by a random rotation every

@@ -3,7 +3,9 @@
 The conversion follows how atomtrain validates: TypedDicts reject unknown keys, an
 integer is accepted where a float is expected (JSON's ``number``), ``bool`` is never an
 integer, and a key is required only when its TypedDict requires it and gives no
-default. Extra keywords (bounds, patterns) ride on ``Annotated[T, JsonSchema(...)]``.
+default. Extra keywords (bounds, patterns) ride on ``Annotated[T, JsonSchema(...)]``,
+and the bounds of ``annotated_types`` (``Ge``, ``Gt``, ``Le``, ``Lt``), which pydantic
+checks, become ``minimum``, ``exclusiveMinimum``, ``maximum`` and ``exclusiveMaximum``.
 
 TypedDicts become entries of ``$defs`` referenced with ``$ref``, so a class used in
 several places is described once; descriptions are the attribute docstrings and
@@ -41,6 +43,13 @@ _SCALARS: Dict[Any, Schema] = {
 }
 _SEQUENCES = (list, tuple, set, frozenset, typing.Sequence, typing.List)
 _MAPPINGS = (dict, typing.Dict, typing.Mapping)
+#: The JSON-schema keyword of each ``annotated_types`` bound, and its attribute.
+_BOUNDS = {
+    annotated_types.Ge: ("minimum", "ge"),
+    annotated_types.Gt: ("exclusiveMinimum", "gt"),
+    annotated_types.Le: ("maximum", "le"),
+    annotated_types.Lt: ("exclusiveMaximum", "lt"),
+}
 #: Keys of ``Dict[int, ...]`` as YAML editors see them: integers written as strings.
 INTEGER_KEY_PATTERN = "^-?[0-9]+$"
 
@@ -220,19 +229,9 @@ def _class_description(cls: type) -> str:
     return plain_text(doc)
 
 
-#: The bounds of ``annotated_types`` (which the hypers' validation enforces) as
-#: JSON-schema keywords: ``Annotated[float, Gt(0)]`` is ``exclusiveMinimum: 0``.
-_BOUNDS = {
-    annotated_types.Gt: ("gt", "exclusiveMinimum"),
-    annotated_types.Ge: ("ge", "minimum"),
-    annotated_types.Lt: ("lt", "exclusiveMaximum"),
-    annotated_types.Le: ("le", "maximum"),
-}
-
-
 def _annotated_keywords(tp: Any) -> Schema:
-    """The :class:`JsonSchema` keywords and ``annotated_types`` bounds of
-    ``Annotated`` (outermost wrappers only)."""
+    """The :class:`JsonSchema` keywords and bounds of ``Annotated`` (outermost
+    wrappers only)."""
     keywords: Schema = {}
     while True:
         origin = typing_extensions.get_origin(tp)
@@ -240,9 +239,9 @@ def _annotated_keywords(tp: Any) -> Schema:
             for meta in getattr(tp, "__metadata__", ()):
                 if isinstance(meta, JsonSchema):
                     keywords.update(meta.keywords)
-                if type(meta) in _BOUNDS:
-                    attribute, keyword = _BOUNDS[type(meta)]
-                    keywords[keyword] = getattr(meta, attribute)
+                bound = _BOUNDS.get(type(meta))
+                if bound is not None:
+                    keywords[bound[0]] = getattr(meta, bound[1])
             tp = typing_extensions.get_args(tp)[0]
         elif origin in (typing_extensions.NotRequired, typing_extensions.Required):
             tp = typing_extensions.get_args(tp)[0]

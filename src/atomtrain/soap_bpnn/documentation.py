@@ -59,19 +59,23 @@ from __future__ import annotations
 
 from typing import Dict, Literal
 
-from annotated_types import Gt
-from typing_extensions import Annotated, TypedDict
+from typing_extensions import TypedDict
 
-from atomtrain.training.hypers import BaseTrainerHypers
+from atomtrain.training.hypers import (
+    BaseTrainerHypers,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+)
 
 
 class SOAPCutoffConfig(TypedDict):
     """The cutoff of the atomic environments."""
 
-    radius: Annotated[float, Gt(0)] = 5.0
+    radius: PositiveFloat = 5.0
     """Radius of the environments, in the dataset's length unit: neighbours beyond
     it do not contribute."""
-    width: Annotated[float, Gt(0)] = 0.5
+    width: PositiveFloat = 0.5
     """Width of the smooth switching at the edge of the environments: neighbours
     between ``radius - width`` and ``radius`` are switched off smoothly."""
 
@@ -79,9 +83,9 @@ class SOAPCutoffConfig(TypedDict):
 class SOAPConfig(TypedDict):
     """The SOAP descriptor."""
 
-    max_angular: int = 6
+    max_angular: NonNegativeInt = 6
     """Largest angular channel ``l`` of the spherical harmonics."""
-    max_radial: int = 7
+    max_radial: NonNegativeInt = 7
     """Largest radial index ``n`` of the ``l = 0`` channel (``max_radial + 1``
     functions); channels of higher ``l`` keep the functions of no larger
     Laplacian eigenvalue."""
@@ -92,10 +96,10 @@ class SOAPConfig(TypedDict):
 class BPNNConfig(TypedDict):
     """The per-element neural networks."""
 
-    num_hidden_layers: int = 2
+    num_hidden_layers: NonNegativeInt = 2
     """Number of hidden layers of each element's network (0: the features go to the
     heads directly)."""
-    num_neurons_per_layer: int = 32
+    num_neurons_per_layer: PositiveInt = 32
     """Width of the hidden layers."""
     layernorm: bool = True
     """Normalise each element's descriptor (layer normalisation) before its

@@ -5,6 +5,12 @@ An architecture's ``documentation.py`` declares
 class-level values, the string under each key is its documentation. TypedDict
 subclasses do not inherit class attributes, so the defaults of the shared keys are also
 available from :func:`base_trainer_defaults`.
+
+Bounds are declared on the types (:data:`PositiveInt` and friends: ``annotated_types``
+constraints that pydantic checks and the JSON schema shows), so that zero epochs or a
+negative learning rate is refused with its dotted key when the options are validated,
+instead of training silently into a useless model. Architectures use the same types for
+their own hypers.
 """
 
 from __future__ import annotations
@@ -12,9 +18,23 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Literal, Optional, Union
 
-from typing_extensions import NotRequired, TypedDict
+from annotated_types import Ge, Gt, Le, Lt
+from typing_extensions import Annotated, NotRequired, TypedDict
 
 from ..errors import Problem, did_you_mean
+
+#: A count of at least one: epochs, structures per batch, layers, widths, intervals.
+PositiveInt = Annotated[int, Ge(1)]
+#: A count that may be zero (a patience that acts at the first bad epoch).
+NonNegativeInt = Annotated[int, Ge(0)]
+#: A strictly positive number: a learning rate, a radius, a clipping norm.
+PositiveFloat = Annotated[float, Gt(0)]
+#: A number ≥ 0: a weight decay.
+NonNegativeFloat = Annotated[float, Ge(0)]
+#: A fraction in [0, 1].
+UnitInterval = Annotated[float, Ge(0), Le(1)]
+#: A decay in [0, 1): 1 would freeze what it averages.
+Decay = Annotated[float, Ge(0), Lt(1)]
 
 LossType = Literal["mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber"]
 
@@ -89,37 +109,37 @@ class FinetuneHypers(TypedDict):
 class BaseTrainerHypers(TypedDict):
     """Trainer hyperparameters common to all architectures using the shared engine."""
 
-    num_epochs: int = 100
+    num_epochs: PositiveInt = 100
     """Number of passes over the training set."""
-    batch_size: int = 16
+    batch_size: PositiveInt = 16
     """Number of structures per batch."""
-    max_atoms_per_batch: Optional[int] = None
+    max_atoms_per_batch: Optional[PositiveInt] = None
     """Cap on the number of atoms in a batch (``null`` = no cap)."""
-    max_edges_per_batch: Optional[int] = None
+    max_edges_per_batch: Optional[PositiveInt] = None
     """Cap on the number of neighbour pairs in a batch (``null`` = no cap)."""
     optimizer: Literal["adam", "adamw"] = "adam"
     """``adam`` (L2 penalty in the gradient) or ``adamw`` (decoupled weight decay)."""
-    learning_rate: float = 1e-3
+    learning_rate: PositiveFloat = 1e-3
     """Peak learning rate."""
-    weight_decay: float = 0.0
+    weight_decay: NonNegativeFloat = 0.0
     """Weight decay of the optimiser."""
     scheduler: Literal["warmup_cosine", "plateau", "constant"] = "warmup_cosine"
     """Learning-rate schedule: linear warm-up then cosine decay, reduce-on-plateau of
     the validation loss, or constant."""
-    warmup_fraction: float = 0.05
+    warmup_fraction: UnitInterval = 0.05
     """Fraction of all steps spent warming up linearly (``warmup_cosine``)."""
-    min_lr_ratio: float = 0.01
+    min_lr_ratio: UnitInterval = 0.01
     """Final learning rate of the cosine decay, as a fraction of ``learning_rate``."""
-    plateau_factor: float = 0.5
+    plateau_factor: Annotated[float, Gt(0), Lt(1)] = 0.5
     """Factor applied to the learning rate on a plateau (``plateau``)."""
-    plateau_patience: int = 10
+    plateau_patience: NonNegativeInt = 10
     """Epochs without improvement of the validation loss before reducing it."""
-    grad_clip_norm: Optional[float] = None
+    grad_clip_norm: Optional[PositiveFloat] = None
     """Clip the global norm of the gradients to this value (``null`` = off)."""
-    ema_decay: Optional[float] = None
+    ema_decay: Optional[Decay] = None
     """Decay of an exponential moving average of the weights, used for validation and
     the final model (``null`` = off; typical 0.99 to 0.999)."""
-    early_stopping_patience: Optional[int] = None
+    early_stopping_patience: Optional[PositiveInt] = None
     """Stop after this many epochs without improvement of ``best_model_metric``
     (``null`` = off)."""
     best_model_metric: str = "loss"
@@ -127,9 +147,9 @@ class BaseTrainerHypers(TypedDict):
     loss), ``<target>.<rmse|mae>``, ``<target>.<forces|stress|virial>.<rmse|mae>``
     (e.g. ``energy.forces.rmse``), or ``rmse_prod``/``mae_prod`` (the product of all
     RMSEs or all MAEs)."""
-    log_interval: int = 1
+    log_interval: PositiveInt = 1
     """Write a log line every this many epochs."""
-    checkpoint_interval: int = 25
+    checkpoint_interval: PositiveInt = 25
     """Write ``model_<epoch>.ckpt`` every this many epochs."""
     loss: Union[LossType, Dict[str, TargetLossHypers]] = "mse"
     """A loss type for every target, or per-target settings (see the loss section)."""

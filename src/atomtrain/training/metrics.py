@@ -5,8 +5,9 @@ epoch value does not depend on how structures were split into batches. Names are
 ``<target>.<rmse|mae>`` and ``<target>.<forces|virial|stress>.<rmse|mae>``; values are
 in the user's units: per atom for per-structure targets normalised by the number of
 atoms, forces = -dE/dr (unit/length), virial = -dE/dε (unit), stress = dE/dε / V
-(unit/length³, only for structures with a non-zero cell volume). NaN labels are
-skipped.
+(unit/length³, only for structures with a non-zero cell volume). NaN labels (absent
+ones, such as the stress of a structure without a cell) are skipped; a NaN prediction
+of a present label makes the metric NaN rather than disappear from it.
 """
 
 from __future__ import annotations
@@ -137,15 +138,17 @@ class MetricAccumulator:
                 p_block = p_block.gradient(gradient)
                 y_block = y_block.gradient(gradient)
             error = (p_block.values.detach() - y_block.values).to(torch.float64)
+            absent = torch.isnan(y_block.values)
             shape = [-1] + [1] * (error.dim() - 1)
             if quantity == "stress":
                 periodic = volumes > 0
                 error = error[periodic] / volumes[periodic].to(torch.float64).reshape(
                     shape
                 )
+                absent = absent[periodic]
             elif quantity == "" and target in self.per_atom_normalised:
                 error = error / atoms_per_structure.to(torch.float64).reshape(shape)
-            collected.append(error[~torch.isnan(error)])
+            collected.append(error[~absent])
         return torch.cat(collected)
 
     def compute(self) -> Dict[str, float]:

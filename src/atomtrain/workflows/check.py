@@ -13,6 +13,9 @@ from ..data.neighbors import requested_neighbor_lists
 from ..data.statistics import dataset_statistics, format_statistics
 from ..errors import UserError
 from ..options import load_options, validate_options
+from ..options.datasets import options_sections
+from ..options.target_sections import warn_about_units
+from ..training.logging import configure_warnings
 
 
 def model_cutoff(options: Dict[str, Any], dataset_info: DatasetInfo) -> Optional[float]:
@@ -30,9 +33,12 @@ def check_options(
     """The statistics table and every finding about the datasets of the options."""
     from ..data.loading import load_datasets
 
+    configure_warnings()
     raw, file = load_options(options_path, overrides)
     options = validate_options(raw, file, options_path.parent)
-    data = load_datasets(options, run_dir=None)
+    warn_about_units(options_sections(options))
+    # every problem of the data becomes a finding, rather than stopping at the first
+    data = load_datasets(options, run_dir=None, validate=False)
     findings: List[Finding] = []
     try:
         cutoff = model_cutoff(options, data.dataset_info)

@@ -3,7 +3,9 @@
 The model may come from atomtrain or from any other tool: it is driven only through
 the metatomic ``AtomisticModel`` interface, with the neighbour lists it requests.
 Predictions are asked in the units of the labels (metatomic converts), forces and
-virials come from autograd through the positions and the strain.
+virials come from autograd through the positions and the strain. A NaN or infinite
+prediction is an error naming the target and the structures: errors computed without
+them would describe another dataset.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..data.dataset import Dataset
 from ..data.elements import unseen_elements_error
 from ..data.info import TargetInfo
 from ..data.sampling import BatchPlan, plan_epoch
+from ..data.validity import MAX_LISTED
 from ..errors import UserError
 from ..training.metrics import MetricAccumulator
 from ..training.predict import with_gradients
@@ -138,6 +141,7 @@ def evaluate(
     gradients = sorted({g for info in targets.values() for g in info.gradients})
     uncertainty = UncertaintyCalibration(capabilities.outputs, labelled)
     result = Evaluation(metrics={}, units=metrics.units())
+    nonfinite: Dict[str, List[int]] = {}
     start = time.perf_counter()
     plan = BatchPlan(batch_size=batch_size, shuffle=False)
     batches = plan_epoch(plan, dataset.num_atoms(), 0, describe=dataset.describe)
@@ -156,6 +160,9 @@ def evaluate(
                     predictions[name], batch, wanted, False
                 )
         detached = {name: predictions[name].to(dtype=torch.float64) for name in targets}
+        for name, tensor in detached.items():
+            bad = nonfinite_systems(tensor)
+            nonfinite.setdefault(name, []).extend(batch.indices[bad].tolist())
         atoms = torch.tensor([len(s) for s in batch.systems])
         metrics.update(detached, batch.targets, atoms, _volumes(batch))
         result.num_atoms += int(atoms.sum())
@@ -163,9 +170,48 @@ def evaluate(
             result.predictions.append(detached)
             result.batches.append(_without_graph(batch))
     result.seconds = time.perf_counter() - start
+    _refuse_nonfinite(nonfinite, dataset)
     result.metrics = metrics.compute()
     result.calibration = uncertainty.coverages()
     return result
+
+
+def nonfinite_systems(tensor: TensorMap) -> torch.Tensor:
+    """Indices (in their batch) of the systems with a NaN or infinite value, or
+    gradient, in the predictions ``tensor``."""
+    found = []
+    for block in tensor.blocks():
+        systems = block.samples.column("system")
+        found.append(systems[~torch.isfinite(block.values).flatten(1).all(dim=1)])
+        for _, gradient in block.gradients():
+            rows = ~torch.isfinite(gradient.values).flatten(1).all(dim=1)
+            found.append(systems[gradient.samples.column("sample")[rows]])
+    if not found:
+        return torch.zeros(0, dtype=torch.long)
+    return torch.unique(torch.cat(found)).to(device="cpu", dtype=torch.long)
+
+
+def _refuse_nonfinite(nonfinite: Dict[str, List[int]], dataset: Dataset) -> None:
+    """A :class:`UserError` naming the targets and the structures (``nonfinite``:
+    dataset indices per target) of NaN or infinite predictions, if any."""
+    parts = []
+    for name, indices in nonfinite.items():
+        if not indices:
+            continue
+        listed = [dataset.describe(i) for i in sorted(indices)[:MAX_LISTED]]
+        more = len(indices) - len(listed)
+        parts.append(
+            f"'{name}' for {len(indices)} of {len(dataset)} structures: "
+            + "; ".join(listed)
+            + (f"; and {more} more" if more > 0 else "")
+        )
+    if parts:
+        raise UserError(
+            "the model predicts NaN or infinite values of "
+            + "; of ".join(parts)
+            + ". Its errors cannot be computed on these structures: the model is "
+            "broken (NaN weights?) or they lie far outside what it was trained on"
+        )
 
 
 def _without_graph(batch: Batch) -> Batch:

@@ -10,7 +10,9 @@ from ..data.loading import load_section
 from ..data.readers import FileCache
 from ..errors import OptionsError
 from ..options import read_options_file
-from ..options.datasets import expand_dataset_section
+from ..options.datasets import expand_dataset_section, located_sections
+from ..options.target_sections import warn_about_units
+from ..training.logging import configure_warnings
 from .evaluate import Evaluation, evaluate, format_metrics
 from .exported import load_exported_model
 from .outputs import check_command_outputs, input_paths
@@ -31,6 +33,7 @@ def evaluate_files(
     dataset section(s) of ``options_path`` (the dataset grammar of the training
     options: a file name, a section, or a list of sections); print the errors and,
     given ``output``, write the predictions and, given ``plot``, a parity plot."""
+    configure_warnings()
     raw = read_options_file(options_path)
     value: Any = raw
     if isinstance(raw, dict) and set(raw) == {"test_set"}:
@@ -40,6 +43,7 @@ def evaluate_files(
     )
     if problems:
         raise OptionsError(problems, str(options_path))
+    warn_about_units(located_sections(sections, ""))
     outputs = _output_files(sections, output, plot)
     inputs = [model_path, options_path, *input_paths(sections)]
     if extensions is not None and extensions.is_dir():

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Optional
 
-import yaml
 from metatomic.torch import AtomisticModel, ModelMetadata
 
 from ..errors import UserError
 from ..files import atomic_output
+from ..options.loading import parse_yaml
 from .outputs import merge_extensions, scratch_directory
 
 
@@ -23,7 +23,7 @@ def read_metadata(path: Optional[Path]) -> Optional[ModelMetadata]:
     if path is None:
         return None
     with open(path) as file:
-        raw = yaml.safe_load(file) or {}
+        raw = parse_yaml(file.read(), str(path)) or {}
     known = {"name", "description", "authors", "references", "extra"}
     unknown = sorted(set(raw) - known)
     if unknown:

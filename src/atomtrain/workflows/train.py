@@ -34,12 +34,16 @@ from ..files import (
 )
 from ..finetune import finetune_model, finish_finetune, resume_finetune
 from ..options import load_options, resolve_devices, resolve_dtype, validate_options
+from ..options.datasets import options_sections
+from ..options.target_sections import warn_about_units
 from ..training import distributed
 from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
 from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
+from .export import require_finite_weights
 from .models import save_exported
 from .outputs import check_command_outputs, input_paths
+from .restart import check_restart_hypers
 from .run_directory import create_run_directory, newest_checkpoint, write_options
 from .summary import end_summary, start_summary
 
@@ -161,6 +165,7 @@ def train(
     configure_warnings()
     raw, file = load_options(options_path, overrides)
     options = validate_options(raw, file, options_path.parent)
+    warn_about_units(options_sections(options))
     architecture = import_architecture(options["architecture"]["name"])
     model_class = architecture.__model__
     devices = resolve_devices(options["device"], model_class.__supported_devices__)
@@ -194,6 +199,7 @@ def _train(
     outputs_root: Path,
 ) -> TrainResult:
     from ..data.loading import load_datasets
+    from ..data.splits import write_indices
 
     restart_path = distributed.run_on_main(_restart_checkpoint, restart, outputs_root)
     targets = distributed.run_on_main(
@@ -210,6 +216,9 @@ def _train(
         if restart_path
         else None
     )
+    if checkpoint is not None and restart_path is not None:
+        model_hypers = options["architecture"]["model"]
+        check_restart_hypers(checkpoint, model_hypers, restart_path)
 
     def new_run_directory() -> Path:
         run_dir = create_run_directory(outputs_root)
@@ -221,10 +230,14 @@ def _train(
             copy_file(restart_path, run_dir / RESTARTED_FROM, "the restart checkpoint")
         return run_dir
 
+    _seed_everything(int(options["seed"]))
+    # the data are read (and refused: NaN labels, overlapping atoms, damaged files)
+    # before the run directory exists
+    data = load_datasets(options, None, _indices_of(restart_path))
     run_dir = distributed.run_on_main(new_run_directory)
     main = distributed.is_main_process()
-    _seed_everything(int(options["seed"]))
-    data = load_datasets(options, run_dir if main else None, _indices_of(restart_path))
+    if main:
+        write_indices(run_dir / "indices", data.splits)
 
     with in_checkpoint(restart_path):
         model, trainer = _build(
@@ -342,6 +355,7 @@ def _write_outputs(
     run directory and added to ``extensions``); the exported model."""
     trainer.save_checkpoint(model, run_dir / "model.ckpt")
     finish_finetune(model)
+    require_finite_weights(model, run_dir / "model.ckpt")
     exported = model.export()
     collect_into = run_dir / "extensions" if extensions is not None else None
     save_exported(exported, run_dir / "model.pt", extensions, collect_into)

@@ -17,20 +17,19 @@ short-range repulsion of :mod:`atomtrain.modules.zbl` to its energies with
 ``zbl: true``.
 """
 
-from annotated_types import Gt
-from typing_extensions import Annotated, TypedDict
+from typing_extensions import TypedDict
 
-from atomtrain.training.hypers import BaseTrainerHypers
+from atomtrain.training.hypers import BaseTrainerHypers, PositiveFloat, PositiveInt
 
 
 class ModelHypers(TypedDict):
     """Hyperparameters of the dummy model."""
 
-    cutoff: Annotated[float, Gt(0)] = 4.0
+    cutoff: PositiveFloat = 4.0
     """Radius of the neighbourhood, in the dataset's length unit."""
-    num_radial: int = 8
+    num_radial: PositiveInt = 8
     """Number of Gaussian radial functions between 0 and the cutoff."""
-    hidden: int = 32
+    hidden: PositiveInt = 32
     """Width of the two hidden layers of the per-atom network."""
     zbl: bool = False
     """Add the Ziegler-Biersack-Littmark screened nuclear repulsion (switched off
