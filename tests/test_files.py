@@ -3,6 +3,8 @@ temporaries of dead processes only."""
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import errno
 import os
 import subprocess
@@ -17,6 +19,8 @@ from atomtrain.files import (
     check_outputs,
     copy_file,
     remove_stale_temporaries,
+    require_free_space,
+    write_binary,
     write_text,
 )
 
@@ -115,3 +119,35 @@ def test_file_state_tells_a_rewritten_file(tmp_path):
     assert first != absent and FileState.of(path) == first
     write_text(path, "two")
     assert FileState.of(path) != first
+
+
+def test_write_binary_raises_the_file_system_error_the_writer_hid(
+    tmp_path, monkeypatch
+):
+    class FullDisk:
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def writer(file):
+        try:
+            file.write(b"data")
+        except OSError:
+            raise RuntimeError("unexpected pos 4 vs 0") from None
+
+    def buggy(file):
+        raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        write_binary(tmp_path / "y", buggy)
+    monkeypatch.setattr(
+        builtins, "open", lambda *args, **kwargs: contextlib.nullcontext(FullDisk())
+    )
+    with pytest.raises(OSError) as error:
+        write_binary(tmp_path / "x", writer)
+    assert error.value.errno == errno.ENOSPC
+
+
+def test_free_space_is_required_before_writers_that_abort(tmp_path):
+    require_free_space(tmp_path / "new", 1, "the model")
+    with pytest.raises(OutputError, match="not enough free space to write the model"):
+        require_free_space(tmp_path, 1 << 62, "the model")

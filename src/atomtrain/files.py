@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import re
 import secrets
@@ -27,7 +28,7 @@ import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Optional, Tuple
 
 from .errors import UserError
 
@@ -228,6 +229,58 @@ def atomic_output(path: Path, what: str = "output") -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     fsync_directory(path.parent)
+
+
+class _KeptWriteErrors(io.RawIOBase):
+    """A binary file that keeps the :class:`OSError` of a failed write, for writers
+    that report it as something else (``torch.save`` raises a ``RuntimeError`` about
+    positions when the disk is full)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__()
+        self.file = file
+        self.error: Optional[OSError] = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+
+def write_binary(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write`` with ``path`` opened for writing; a write that failed in the
+    file system is raised as its :class:`OSError`, whatever ``write`` turned it
+    into."""
+    with open(path, "wb", buffering=0) as file:
+        kept = _KeptWriteErrors(file)
+        try:
+            write(kept)  # type: ignore[arg-type]
+        except Exception:
+            if kept.error is not None:
+                raise kept.error from None
+            raise
+
+
+def require_free_space(directory: Path, size: int, what: str) -> None:
+    """Refuse to write about ``size`` bytes into ``directory`` (twice that, with a
+    margin, is asked for) when its file system has less free space: for writers
+    that abort the process on a full disk instead of raising (``torch.jit.save``)."""
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    status = os.statvfs(existing)
+    free = status.f_bavail * status.f_frsize
+    needed = 2 * size + (16 << 20)
+    if free < needed:
+        raise OutputError(
+            f"not enough free space to write {what} into '{directory}': about "
+            f"{needed / 1e6:.0f} MB needed, {free / 1e6:.0f} MB free"
+        )
 
 
 def copy_file(source: Path, target: Path, what: str = "output") -> None:

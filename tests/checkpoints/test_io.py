@@ -117,8 +117,7 @@ def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypat
     def crash_half_way(data, file):
         buffer = io.BytesIO()
         real_save(data, buffer)
-        with open(file, "wb") as out:
-            out.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        file.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", crash_half_way)
@@ -134,8 +133,7 @@ def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypat
 
 def test_interrupting_a_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     def interrupted(data, file):
-        with open(file, "wb") as out:
-            out.write(b"partial")
+        file.write(b"partial")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(torch, "save", interrupted)

@@ -20,7 +20,7 @@ import torch
 from fault_helpers import Snapshot, environment_without_threads, write_options
 
 from atomtrain.checkpoints import load_checkpoint, save_checkpoint
-from atomtrain.files import remove_stale_temporaries
+from atomtrain.files import OutputError, remove_stale_temporaries
 
 
 def _mount_tmpfs(path: Path, size: str, *flags: str) -> bool:
@@ -95,6 +95,32 @@ def test_a_full_disk_at_the_copy_keeps_the_previous_model(
     load_checkpoint(runs[-1] / "model.ckpt")
 
 
+def test_a_full_disk_at_export_keeps_the_previous_model(trained, small_disk, atomtrain):
+    (small_disk / "model.pt").write_bytes((trained / "model.pt").read_bytes())
+    _fill(small_disk)
+    before = Snapshot(small_disk)
+    outcome = atomtrain("export", "model.ckpt", "-o", "small/model.pt")
+    outcome.assert_user_error(
+        "not enough free space to write the exported model into 'small'"
+    )
+    before.assert_unchanged()
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "model.pt"]
+
+
+def test_a_checkpoint_onto_a_full_disk_keeps_the_previous_one(small_disk):
+    """A real full file system: torch reports it as a position mismatch, atomtrain
+    as the disk being full."""
+    path = small_disk / "model.ckpt"
+    save_checkpoint({"format": "atomtrain-checkpoint", "value": torch.zeros(10)}, path)
+    before = path.read_bytes()
+    with pytest.raises(OutputError, match="no space left on the device"):
+        save_checkpoint(
+            {"format": "atomtrain-checkpoint", "value": torch.zeros(2_000_000)}, path
+        )
+    assert path.read_bytes() == before
+    assert [p.name for p in small_disk.iterdir()] == ["model.ckpt"]
+
+
 def test_a_full_disk_during_training_keeps_every_earlier_checkpoint(
     workdir, atomtrain, monkeypatch
 ):
@@ -109,8 +135,7 @@ def test_a_full_disk_during_training_keeps_every_earlier_checkpoint(
     def full_disk_at_the_third_write(data, file, *args, **kwargs):
         calls.append(file)
         if len(calls) == 3:
-            with open(file, "wb") as out:
-                out.write(b"half a checkpoint")
+            file.write(b"half a checkpoint")
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(data, file, *args, **kwargs)
 

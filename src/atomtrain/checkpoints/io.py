@@ -18,7 +18,7 @@ import torch
 
 from .._version import __version__
 from ..errors import UserError
-from ..files import atomic_output
+from ..files import atomic_output, write_binary
 
 #: Value of the ``"format"`` entry at the top of every atomtrain checkpoint.
 CHECKPOINT_FORMAT = "atomtrain-checkpoint"
@@ -83,7 +83,7 @@ def save_checkpoint(data: Dict[str, Any], path: str | Path) -> None:
     """
     check_plain_data(data)
     with atomic_output(Path(path), "checkpoint") as temporary:
-        torch.save(data, temporary)
+        write_binary(temporary, lambda file: torch.save(data, file))
 
 
 def load_checkpoint(path: str | Path) -> Dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Dict, Optional
 from metatomic.torch import AtomisticModel, ModelMetadata
 
 from ..errors import UserError
-from ..files import atomic_output
+from ..files import atomic_output, require_free_space
 from ..options.loading import parse_yaml
 from .outputs import merge_extensions, scratch_directory
 
@@ -80,6 +80,8 @@ def save_exported(
     collected into ``collect_into`` (a new directory atomtrain owns; by default a
     scratch directory removed afterwards) and merged into the user's ``extensions``
     directory, never deleting anything there (:mod:`atomtrain.workflows.outputs`)."""
+    size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    require_free_space(path.parent, size, "the exported model")
     with atomic_output(path, "exported model") as temporary:
         if extensions is None:
             model.save(str(temporary))
