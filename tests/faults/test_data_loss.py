@@ -17,7 +17,7 @@ from metatomic.torch import load_atomistic_model
 import atomtrain.workflows.train as train_workflow
 from atomtrain.checkpoints import load_checkpoint
 from atomtrain.files import OutputChangedWarning
-from atomtrain.workflows.train import SplitRedrawnWarning
+from atomtrain.workflows.restart import SplitRedrawnWarning
 
 
 def _soap_bpnn_options(path: Path) -> Path:

@@ -10,10 +10,13 @@ from the weights of a checkpoint is fine-tuning (``training.finetune.read_from``
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
+from ..architectures.checkpoints import read_checkpoint
 from ..errors import UserError
+from .run_directory import newest_checkpoint
 
 #: Where the model hypers sit in the options file.
 MODEL_PATH = "architecture.model"
@@ -68,3 +71,51 @@ def check_restart_hypers(
 
 def _shown(value: Any) -> str:
     return "absent" if value is _ABSENT else repr(value)
+
+
+def restart_checkpoint(restart: Optional[str], outputs: Path) -> Optional[Path]:
+    """The checkpoint ``--restart`` names (``auto``: the newest under ``outputs``)."""
+    if restart is None:
+        return None
+    if restart == "auto":
+        return newest_checkpoint(outputs)
+    return Path(restart)
+
+
+def read_restart_checkpoint(
+    path: Path, options: Dict[str, Any], architecture: Any
+) -> Dict[str, Any]:
+    """The checkpoint to restart from, which must be of the options' architecture."""
+    checkpoint, stored = read_checkpoint(path)
+    if stored.__model__ is not architecture.__model__:
+        name = options["architecture"]["name"]
+        raise UserError(
+            f"--restart: checkpoint '{path}' holds a "
+            f"'{checkpoint['architecture_name']}' model, but the options train "
+            f"architecture.name '{name}'; restart with the options of the run that "
+            f"wrote the checkpoint, or train a new '{name}' model without --restart"
+        )
+    return checkpoint
+
+
+def split_indices_of(restart: Optional[Path]) -> Optional[Path]:
+    """The split indices of the run that wrote the restart checkpoint (beside it in
+    its run directory), or None to draw the split again from the seed (a copy of the
+    checkpoint outside its run directory, such as the ``-o`` one)."""
+    if restart is None:
+        return None
+    indices = restart.parent / "indices"
+    if indices.is_dir():
+        return indices
+    warnings.warn(
+        f"'{restart}' has no split indices beside it (it is not in a run "
+        "directory): the split is drawn again from the seed, which gives the "
+        "original split only for the same seed and data",
+        SplitRedrawnWarning,
+        stacklevel=2,
+    )
+    return None
+
+
+class SplitRedrawnWarning(UserWarning):
+    """A restart whose split is drawn again rather than read from its run."""

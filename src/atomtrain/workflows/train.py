@@ -11,26 +11,19 @@ from __future__ import annotations
 
 import logging
 import random
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
-from ..architectures.checkpoints import read_checkpoint
 from ..architectures.discovery import import_architecture
 from ..checkpoints import in_checkpoint
 from ..data.dataset import Dataset
 from ..data.elements import unseen_elements_error
-from ..errors import UserError
 from ..files import (
-    FileState,
-    OutputChangedWarning,
-    check_writable_directory,
     copy_file,
-    remove_stale_temporaries,
 )
 from ..finetune import finetune_model, finish_finetune, resume_finetune
 from ..options import load_options, resolve_devices, resolve_dtype, validate_options
@@ -42,9 +35,20 @@ from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
 from .export import require_finite_weights
 from .models import save_exported
-from .outputs import check_command_outputs, input_paths
-from .restart import check_restart_hypers
-from .run_directory import create_run_directory, newest_checkpoint, write_options
+from .restart import (
+    check_restart_hypers,
+    read_restart_checkpoint,
+    restart_checkpoint,
+    split_indices_of,
+)
+from .run_directory import create_run_directory, write_options
+from .run_outputs import (
+    RESTARTED_FROM,
+    Targets,
+    check_train_outputs,
+    copy_run_outputs,
+    same_path,
+)
 from .summary import end_summary, start_summary
 
 LOGGER = logging.getLogger("atomtrain.train")
@@ -64,30 +68,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _restart_checkpoint(restart: Optional[str], outputs: Path) -> Optional[Path]:
-    if restart is None:
-        return None
-    if restart == "auto":
-        return newest_checkpoint(outputs)
-    return Path(restart)
-
-
-def _read_restart_checkpoint(
-    path: Path, options: Dict[str, Any], architecture: Any
-) -> Dict[str, Any]:
-    """The checkpoint to restart from, which must be of the options' architecture."""
-    checkpoint, stored = read_checkpoint(path)
-    if stored.__model__ is not architecture.__model__:
-        name = options["architecture"]["name"]
-        raise UserError(
-            f"--restart: checkpoint '{path}' holds a "
-            f"'{checkpoint['architecture_name']}' model, but the options train "
-            f"architecture.name '{name}'; restart with the options of the run that "
-            f"wrote the checkpoint, or train a new '{name}' model without --restart"
-        )
-    return checkpoint
 
 
 def _build(
@@ -187,6 +167,66 @@ def train(
         distributed.shutdown()
 
 
+@dataclass
+class _Run:
+    """What a run starts from: the restart checkpoint (if any), the data, the run
+    directory, and the ``-o`` targets with their state at the start."""
+
+    restart_path: Optional[Path]
+    checkpoint: Optional[Dict[str, Any]]
+    targets: Targets
+    data: Any
+    run_dir: Path
+
+
+def _prepare(
+    options_path: Path,
+    options: Dict[str, Any],
+    architecture: Any,
+    output: Path,
+    extensions: Optional[Path],
+    restart: Optional[str],
+    outputs_root: Path,
+) -> _Run:
+    """Every check that can refuse the run, the data read, then the run directory
+    (so that a refused run leaves none behind)."""
+    from ..data.loading import load_datasets
+    from ..data.splits import write_indices
+
+    restart_path = distributed.run_on_main(restart_checkpoint, restart, outputs_root)
+    targets = distributed.run_on_main(
+        check_train_outputs,
+        options_path,
+        options,
+        output,
+        extensions,
+        restart_path,
+        outputs_root,
+    )
+    checkpoint = None
+    if restart_path is not None:
+        checkpoint = read_restart_checkpoint(restart_path, options, architecture)
+        model_hypers = options["architecture"]["model"]
+        check_restart_hypers(checkpoint, model_hypers, restart_path)
+
+    def new_run_directory() -> Path:
+        run_dir = create_run_directory(outputs_root)
+        write_options(run_dir, options)
+        if restart_path is not None and same_path(
+            restart_path, targets["model.ckpt"][0]
+        ):
+            # the run ends by replacing the checkpoint it restarted from: keep it
+            copy_file(restart_path, run_dir / RESTARTED_FROM, "the restart checkpoint")
+        return run_dir
+
+    _seed_everything(int(options["seed"]))
+    data = load_datasets(options, None, split_indices_of(restart_path))
+    run_dir = distributed.run_on_main(new_run_directory)
+    if distributed.is_main_process():
+        write_indices(run_dir / "indices", data.splits)
+    return _Run(restart_path, checkpoint, targets, data, run_dir)
+
+
 def _train(
     options_path: Path,
     options: Dict[str, Any],
@@ -198,151 +238,43 @@ def _train(
     restart: Optional[str],
     outputs_root: Path,
 ) -> TrainResult:
-    from ..data.loading import load_datasets
-    from ..data.splits import write_indices
-
-    restart_path = distributed.run_on_main(_restart_checkpoint, restart, outputs_root)
-    targets = distributed.run_on_main(
-        _check_outputs,
-        options_path,
-        options,
-        output,
-        extensions,
-        restart_path,
-        outputs_root,
+    run = _prepare(
+        options_path, options, architecture, output, extensions, restart, outputs_root
     )
-    checkpoint = (
-        _read_restart_checkpoint(restart_path, options, architecture)
-        if restart_path
-        else None
-    )
-    if checkpoint is not None and restart_path is not None:
-        model_hypers = options["architecture"]["model"]
-        check_restart_hypers(checkpoint, model_hypers, restart_path)
-
-    def new_run_directory() -> Path:
-        run_dir = create_run_directory(outputs_root)
-        write_options(run_dir, options)
-        if restart_path is not None and _same_path(
-            restart_path, targets["model.ckpt"][0]
-        ):
-            # the run ends by replacing the checkpoint it restarted from: keep it
-            copy_file(restart_path, run_dir / RESTARTED_FROM, "the restart checkpoint")
-        return run_dir
-
-    _seed_everything(int(options["seed"]))
-    # the data are read (and refused: NaN labels, overlapping atoms, damaged files)
-    # before the run directory exists
-    data = load_datasets(options, None, _indices_of(restart_path))
-    run_dir = distributed.run_on_main(new_run_directory)
-    main = distributed.is_main_process()
-    if main:
-        write_indices(run_dir / "indices", data.splits)
-
-    with in_checkpoint(restart_path):
+    data, run_dir, main = run.data, run.run_dir, distributed.is_main_process()
+    with in_checkpoint(run.restart_path):
         model, trainer = _build(
-            architecture, options["architecture"], data, checkpoint, run_dir
+            architecture, options["architecture"], data, run.checkpoint, run_dir
         )
     _check_elements_known(
         model, {"validation_set": data.validation, "test_set": data.test}
     )
     if hasattr(trainer, "external_loggers") and main:
         trainer.external_loggers = _external_loggers(options, run_dir)
-    training: List[Dataset] = list(data.training)
-    validation: List[Dataset] = list(data.validation)
+    splits: Dict[str, List[Dataset]] = {
+        "training": list(data.training),
+        "validation": list(data.validation),
+        "test": list(data.test),
+    }
     if main:
-        splits: Dict[str, List[Dataset]] = {
-            "training": training,
-            "validation": validation,
-            "test": list(data.test),
-        }
         name = options["architecture"]["name"]
         LOGGER.info(start_summary(name, model, splits, devices, dtype, run_dir))
-    trainer.train(model, dtype, devices, training, validation, checkpoint_dir=run_dir)
-
+    trainer.train(
+        model, dtype, devices, splits["training"], splits["validation"], run_dir
+    )
     result = TrainResult(run_dir, output.with_suffix(".ckpt"), output)
     if not main:
         return result
     exported = _write_outputs(trainer, model, run_dir, extensions)
-    copies = _copy_outputs(run_dir, targets)
+    copies = copy_run_outputs(run_dir, run.targets)
     result.checkpoint, result.model = copies["model.ckpt"], copies["model.pt"]
     if options.get("final_eval", True):
         batch_size = int(options["architecture"]["training"].get("batch_size", 16))
-        final: Dict[str, List[Dataset]] = {
-            "training": training,
-            "validation": validation,
-            "test": list(data.test),
-        }
         result.evaluations = _final_evaluation(
-            exported, final, batch_size, str(devices[0])
+            exported, splits, batch_size, str(devices[0])
         )
     LOGGER.info(end_summary(run_dir, result.checkpoint, result.model, extensions))
     return result
-
-
-def _indices_of(restart: Optional[Path]) -> Optional[Path]:
-    """The split indices of the run that wrote the restart checkpoint (beside it in
-    its run directory), or None to draw the split again from the seed (a copy of the
-    checkpoint outside its run directory, such as the ``-o`` one)."""
-    if restart is None:
-        return None
-    indices = restart.parent / "indices"
-    if indices.is_dir():
-        return indices
-    warnings.warn(
-        f"'{restart}' has no split indices beside it (it is not in a run "
-        "directory): the split is drawn again from the seed, which gives the "
-        "original split only for the same seed and data",
-        SplitRedrawnWarning,
-        stacklevel=2,
-    )
-    return None
-
-
-class SplitRedrawnWarning(UserWarning):
-    """A restart whose split is drawn again rather than read from its run."""
-
-
-#: The copy a run keeps of the checkpoint it restarted from when it replaces it.
-RESTARTED_FROM = "restarted_from.ckpt"
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    return a.absolute() == b.absolute() or (a.exists() and b.exists() and a.samefile(b))
-
-
-def _check_outputs(
-    options_path: Path,
-    options: Dict[str, Any],
-    output: Path,
-    extensions: Optional[Path],
-    restart: Optional[Path],
-    outputs_root: Path,
-) -> Dict[str, Tuple[Path, FileState]]:
-    """Before anything is written: the outputs are not inputs and can be written.
-    Clears what killed runs left behind. ``{name in the run directory: (where the
-    user asked for it, its state now)}``, to tell at the end whether another
-    process replaced it meanwhile."""
-    targets = {"model.pt": output, "model.ckpt": output.with_suffix(".ckpt")}
-    inputs = [options_path, *input_paths(options)]
-    if restart is not None and not _same_path(restart, targets["model.ckpt"]):
-        # a run restarted from the checkpoint it replaces keeps a copy of it in its
-        # run directory (RESTARTED_FROM), so that nothing is lost
-        inputs.append(restart)
-    check_command_outputs(
-        [("-o", output), ("the checkpoint next to -o", targets["model.ckpt"])],
-        inputs,
-        extensions,
-        protected=[
-            ("the outputs root", outputs_root),
-            ("the working directory", Path.cwd()),
-        ],
-    )
-    check_writable_directory(outputs_root, "the outputs root")
-    remove_stale_temporaries(output.parent)
-    for run in outputs_root.glob("*/*"):
-        remove_stale_temporaries(run)
-    return {name: (path, FileState.of(path)) for name, path in targets.items()}
 
 
 def _write_outputs(
@@ -360,31 +292,6 @@ def _write_outputs(
     collect_into = run_dir / "extensions" if extensions is not None else None
     save_exported(exported, run_dir / "model.pt", extensions, collect_into)
     return exported
-
-
-def _copy_outputs(
-    run_dir: Path, targets: Dict[str, Tuple[Path, FileState]]
-) -> Dict[str, Path]:
-    """Copy the run's model and checkpoint where the user asked, unless another
-    process wrote there since this run started (its file is then kept, with a
-    warning naming both); where each file now is."""
-    where = {}
-    for name, (target, state) in targets.items():
-        source = run_dir / name
-        where[name] = target
-        if target.exists() and target.resolve() == source.resolve():
-            continue
-        if FileState.of(target) != state:
-            warnings.warn(
-                f"'{target}' was written by another process while this run "
-                f"trained; it was left as it is, and this run's file is '{source}'",
-                OutputChangedWarning,
-                stacklevel=2,
-            )
-            where[name] = source
-            continue
-        copy_file(source, target, "-o")
-    return where
 
 
 def _final_evaluation(
