@@ -14,7 +14,7 @@ from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.errors import OptionsError
 from atomtrain.testing.dummy import DummyModel, DummyTrainer
 from atomtrain.training.hypers import base_trainer_defaults
-from atomtrain.training.loop import TrainingDiverged
+from atomtrain.training.step import TrainingDiverged
 
 MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 8, "hidden": 32}
 

@@ -19,6 +19,7 @@ from metatomic.torch import ModelOutput, System
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..errors import DataError, OptionsError, Problem
+from .composition_solve import fit_per_atom, fit_per_structure
 
 #: Where users set fixed per-type values, for error messages.
 FIXED_OPTION = "architecture.training.atomic_baseline"
@@ -244,7 +245,7 @@ class CompositionBaseline(torch.nn.Module):
             for atomic_type, value in values.items():
                 fixed_mask[self.atomic_types.index(int(atomic_type))] = True
                 fixed_weights[self.atomic_types.index(int(atomic_type))] = float(value)
-            fit = _fit_per_atom if head.per_atom else _fit_per_structure
+            fit = fit_per_atom if head.per_atom else fit_per_structure
             weights = fit(
                 types, labels, len(self.atomic_types), fixed_mask, fixed_weights
             )
@@ -349,58 +350,3 @@ def _collect(
             types.append(baseline.structure_type_index(structure.types, dataset, i))
             labels.append(structure.targets[target].blocks[0].to(torch.float64))
     return types, labels
-
-
-def _fit_per_structure(
-    types: List[torch.Tensor],
-    labels: List[torch.Tensor],
-    n_types: int,
-    fixed_mask: torch.Tensor,
-    fixed_weights: torch.Tensor,
-) -> torch.Tensor:
-    """Least squares on atom counts ``[n_structures, n_types]``, one property at a
-    time so that a NaN label only drops its own property."""
-    n_properties = labels[0].shape[-1] if labels else 1
-    weights = fixed_weights.unsqueeze(1).repeat(1, n_properties)
-    if not labels:
-        return weights
-    counts = torch.stack([torch.bincount(t, minlength=n_types) for t in types]).to(
-        torch.float64
-    )
-    targets = torch.cat([label.reshape(1, -1) for label in labels])
-    targets = targets - counts @ weights
-    for p in range(n_properties):
-        rows = torch.isfinite(targets[:, p])
-        free = ~fixed_mask & (counts[rows].sum(dim=0) > 0)
-        if not bool(rows.any()) or not bool(free.any()):
-            continue
-        solution = torch.linalg.lstsq(
-            counts[rows][:, free], targets[rows, p : p + 1], driver="gelsd"
-        ).solution
-        weights[free, p] = solution[:, 0]
-    return weights
-
-
-def _fit_per_atom(
-    types: List[torch.Tensor],
-    labels: List[torch.Tensor],
-    n_types: int,
-    fixed_mask: torch.Tensor,
-    fixed_weights: torch.Tensor,
-) -> torch.Tensor:
-    """Mean of each property over the atoms of each type."""
-    n_properties = labels[0].shape[-1] if labels else 1
-    weights = fixed_weights.unsqueeze(1).repeat(1, n_properties)
-    if not labels:
-        return weights
-    index = torch.cat(types)
-    values = torch.cat([label.reshape(label.shape[0], -1) for label in labels])
-    for p in range(n_properties):
-        rows = torch.isfinite(values[:, p])
-        sums = torch.zeros(n_types, dtype=torch.float64).index_add(
-            0, index[rows], values[rows, p]
-        )
-        counts = torch.bincount(index[rows], minlength=n_types)
-        free = ~fixed_mask & (counts > 0)
-        weights[free, p] = sums[free] / counts[free]
-    return weights

@@ -85,6 +85,18 @@ class ResidualDataset(Dataset):
         return self.dataset.num_atoms()
 
 
+def residuals(
+    datasets: Sequence[Dataset],
+    baseline: Optional[CompositionBaseline],
+    targets: Sequence[str],
+) -> List[Dataset]:
+    """``datasets`` with ``baseline`` subtracted from the labels of ``targets`` (as
+    they are without a baseline)."""
+    if baseline is None:
+        return list(datasets)
+    return [ResidualDataset(d, baseline, targets) for d in datasets]
+
+
 def target_scales(
     datasets: Sequence[Dataset],
     targets: Sequence[str],

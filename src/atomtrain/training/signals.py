@@ -12,6 +12,12 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any, Dict, Optional, Type
 
+from ..errors import Interrupted
+
+
+class TrainingInterrupted(Interrupted):
+    """SIGINT or SIGTERM stopped training after writing a checkpoint."""
+
 
 class StopRequest:
     """Context manager catching SIGINT/SIGTERM; ``requested`` names the signal."""

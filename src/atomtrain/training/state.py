@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -105,3 +105,33 @@ class TrainingState:
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> TrainingState:
         return cls(**data)
+
+
+def track_best(
+    state: TrainingState,
+    epoch: int,
+    key: str,
+    value: float,
+    patience: Optional[int],
+    best_weights: Callable[[], Dict[str, torch.Tensor]],
+    log: Callable[[str], None],
+) -> bool:
+    """Record ``epoch`` as the best so far when ``value`` of the metric ``key`` is
+    lower than the best one (keeping ``best_weights()``); True when early stopping
+    should stop: no improvement for ``patience`` epochs."""
+    best = state.best_metric
+    if best is None or value < best:
+        reason = "first epoch" if best is None else f"{value:.6g} < {best:.6g}"
+        log(f"epoch {epoch} is the best so far by {key} ({reason})")
+        state.best_metric, state.best_epoch = value, epoch
+        state.epochs_without_improvement = 0
+        state.best_model_state_dict = best_weights()
+        return False
+    state.epochs_without_improvement += 1
+    if patience is not None and state.epochs_without_improvement >= patience:
+        log(
+            f"early stopping at epoch {epoch}: no improvement of {key} for "
+            f"{patience} epochs (best {best:.6g} at epoch {state.best_epoch})"
+        )
+        return True
+    return False

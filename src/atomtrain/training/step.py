@@ -37,6 +37,10 @@ class OutOfMemoryWarning(UserWarning):
     """A batch did not fit in the device's memory and was split."""
 
 
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
 class StructureTooLarge(UserError):
     """One structure alone does not fit in the device's memory."""
 
