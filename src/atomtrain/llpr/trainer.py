@@ -10,12 +10,11 @@ import torch
 from metatomic.torch import ModelOutput
 
 from atomtrain.checkpoints import save_checkpoint, upgrade
-from atomtrain.data.batching import BatchBuilder
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.neighbors import requested_neighbor_lists
-from atomtrain.data.sampling import BatchPlan, plan_epoch
 from atomtrain.errors import UserError
 from atomtrain.training.logging import LOGGER
+from atomtrain.training.predict import evaluation_batches
 from atomtrain.training.uncertainty import coverage
 from atomtrain.utils.abc import (
     ModelInterface,
@@ -49,12 +48,9 @@ def collect(
             continue
         lists = requested_neighbor_lists(model, dataset.info.length_unit)
         labelled = {target: info} if target in dataset.info.targets else {}
-        builder = BatchBuilder(lists, labelled, dtype=dtype)
-        plan = BatchPlan(batch_size=batch_size, shuffle=False)
-        for indices in plan_epoch(
-            plan, dataset.num_atoms(), 0, describe=dataset.describe
+        for batch in evaluation_batches(
+            dataset, lists, labelled, dtype, batch_size=batch_size
         ):
-            batch = builder(dataset, indices)
             with torch.no_grad():
                 predicted = model(batch.systems, outputs, None)
             phi = predicted[features_name(target)].block().values.to(torch.float64)

@@ -10,15 +10,20 @@ engine compares gradients with gradients, so no sign is flipped here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Collection, Dict, Iterator, List, Sequence
 
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
 from metatomic.torch import ModelOutput
 
+from ..data.batching import BatchBuilder
+from ..data.dataset import Dataset
 from ..data.info import TargetInfo
+from ..data.sampling import BatchPlan, plan_epoch
 
 if TYPE_CHECKING:
+    from metatomic.torch import NeighborListOptions
+
     from ..data.batching import Batch
 
 
@@ -145,3 +150,21 @@ def _strain_block(
         ],
         properties=properties,
     )
+
+
+def evaluation_batches(
+    dataset: Dataset,
+    neighbor_lists: Sequence[NeighborListOptions],
+    targets: Dict[str, TargetInfo],
+    dtype: torch.dtype,
+    device: str | torch.device = "cpu",
+    batch_size: int = 16,
+    gradients: Collection[str] = (),
+) -> Iterator[Batch]:
+    """The batches of ``dataset`` in its order, with the neighbour lists and the
+    labels of ``targets`` (and their ``gradients``): the one walk over a dataset of
+    ``atomtrain eval``, the final errors of a run and LLPR."""
+    builder = BatchBuilder(list(neighbor_lists), targets, dtype=dtype, device=device)
+    plan = BatchPlan(batch_size=batch_size, shuffle=False)
+    for indices in plan_epoch(plan, dataset.num_atoms(), 0, describe=dataset.describe):
+        yield builder(dataset, indices, gradients)

@@ -23,15 +23,14 @@ from metatomic.torch import (
     System,
 )
 
-from ..data.batching import Batch, BatchBuilder
+from ..data.batching import Batch
 from ..data.dataset import Dataset
 from ..data.elements import unseen_elements_error
 from ..data.info import TargetInfo
-from ..data.sampling import BatchPlan, plan_epoch
 from ..data.validity import MAX_LISTED
 from ..errors import UserError
 from ..training.metrics import MetricAccumulator
-from ..training.predict import with_gradients
+from ..training.predict import evaluation_batches, with_gradients
 from ..training.uncertainty import Coverage, UncertaintyCalibration, calibration_lines
 from ..utils.dtype import str_to_dtype
 
@@ -131,35 +130,22 @@ def evaluate(
     }
     energy_like = [name for name, info in targets.items() if info.is_energy]
     metrics = MetricAccumulator(labelled, energy_like, dataset.info.length_unit)
-    builder = BatchBuilder(
-        model.requested_neighbor_lists(),
-        {name: dataset.info.targets[name] for name in labelled},
-        dtype=dtype,
-        device=device,
-    )
     wrapped = _Evaluated(model, dataset.info.length_unit)
     gradients = sorted({g for info in targets.values() for g in info.gradients})
     uncertainty = UncertaintyCalibration(capabilities.outputs, labelled)
     result = Evaluation(metrics={}, units=metrics.units())
     nonfinite: Dict[str, List[int]] = {}
     start = time.perf_counter()
-    plan = BatchPlan(batch_size=batch_size, shuffle=False)
-    batches = plan_epoch(plan, dataset.num_atoms(), 0, describe=dataset.describe)
-    for indices in batches:
-        batch = builder(dataset, indices, gradients)
-        outputs = {name: info.model_output() for name, info in targets.items()}
-        outputs.update(uncertainty.outputs())
-        predictions = wrapped(batch.systems, outputs, None)
-        uncertainty.update(predictions, batch.targets)
-        for name, info in targets.items():
-            wanted = list(info.gradients)
-            if name in batch.targets and len(batch.targets[name]) > 0:
-                wanted = list(batch.targets[name].block(0).gradients_list())
-            if wanted:
-                predictions[name] = with_gradients(
-                    predictions[name], batch, wanted, False
-                )
-        detached = {name: predictions[name].to(dtype=torch.float64) for name in targets}
+    for batch in evaluation_batches(
+        dataset,
+        model.requested_neighbor_lists(),
+        {name: dataset.info.targets[name] for name in labelled},
+        dtype,
+        device,
+        batch_size,
+        gradients,
+    ):
+        detached = _predict(wrapped, batch, targets, uncertainty)
         for name, tensor in detached.items():
             bad = nonfinite_systems(tensor)
             nonfinite.setdefault(name, []).extend(batch.indices[bad].tolist())
@@ -174,6 +160,28 @@ def evaluate(
     result.metrics = metrics.compute()
     result.calibration = uncertainty.coverages()
     return result
+
+
+def _predict(
+    model: _Evaluated,
+    batch: Batch,
+    targets: Dict[str, TargetInfo],
+    uncertainty: UncertaintyCalibration,
+) -> Dict[str, TensorMap]:
+    """Float64 predictions of ``targets`` for ``batch``, with the gradients their
+    labels carry (or that an unlabelled energy has), and the uncertainties fed to
+    ``uncertainty``."""
+    outputs = {name: info.model_output() for name, info in targets.items()}
+    outputs.update(uncertainty.outputs())
+    predictions = model(batch.systems, outputs, None)
+    uncertainty.update(predictions, batch.targets)
+    for name, info in targets.items():
+        wanted = list(info.gradients)
+        if name in batch.targets and len(batch.targets[name]) > 0:
+            wanted = list(batch.targets[name].block(0).gradients_list())
+        if wanted:
+            predictions[name] = with_gradients(predictions[name], batch, wanted, False)
+    return {name: predictions[name].to(dtype=torch.float64) for name in targets}
 
 
 def nonfinite_systems(tensor: TensorMap) -> torch.Tensor:
