@@ -30,6 +30,7 @@ from ..options import load_options, resolve_devices, resolve_dtype, validate_opt
 from ..options.datasets import options_sections
 from ..options.target_sections import warn_about_units
 from ..training import distributed
+from ..training.engine import EngineTrainer
 from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
 from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
@@ -249,7 +250,8 @@ def _train(
     _check_elements_known(
         model, {"validation_set": data.validation, "test_set": data.test}
     )
-    if hasattr(trainer, "external_loggers") and main:
+    if isinstance(trainer, EngineTrainer) and main:
+        # trainers on the shared engine log each epoch to TensorBoard and W&B too
         trainer.external_loggers = _external_loggers(options, run_dir)
     splits: Dict[str, List[Dataset]] = {
         "training": list(data.training),
