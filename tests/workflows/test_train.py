@@ -63,6 +63,18 @@ def test_train_export_and_evaluate_ethanol(workdir, resources, capsys):
         "training.txt",
         "validation.txt",
     ]
+    log = (run / "train.log").read_text()
+    for line in (
+        f"command: atomtrain train {options}",
+        "versions: atomtrain ",
+        "training dummy: ",
+        "training: 80 structures",
+        "epoch    1 | lr",
+        "final errors on the test set:",
+        "energy.forces.rmse = ",
+        "training finished; files written:",
+    ):
+        assert line in log, line
     expanded = yaml.safe_load((run / "options_restart.yaml").read_text())
     assert expanded["seed"] == 11
     assert expanded["architecture"]["training"]["num_epochs"] == 2

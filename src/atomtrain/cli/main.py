@@ -106,6 +106,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return EXIT_USAGE
         module = import_command(args.command)
         _log_to_console()
+        args.command_line = ["atomtrain", *argv]
         code = int(module.run(args))
         # a closed pipe shows here rather than in the interpreter's final flush
         sys.stdout.flush()

@@ -62,5 +62,6 @@ def run(args: argparse.Namespace) -> int:
         extensions=Path(args.extensions) if args.extensions else None,
         restart=args.restart,
         outputs_root=Path(args.outputs),
+        command_line=args.command_line,
     )
     return 0

@@ -105,6 +105,41 @@ class WandbLogger:
         self.run.finish()
 
 
+#: The logger every atomtrain message goes through (``atomtrain.train``,
+#: ``atomtrain.training``, ...).
+PACKAGE_LOGGER = logging.getLogger("atomtrain")
+
+
+class RunLogFile:
+    """Copies every atomtrain log message into ``path`` (``train.log``), once: a
+    second one for the same file adds nothing, so the workflow's log (summaries,
+    final errors) and the loop's (epochs) share one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.handler: Optional[logging.Handler] = None
+        target = str(path.absolute())
+        for handler in PACKAGE_LOGGER.handlers:
+            if (
+                isinstance(handler, logging.FileHandler)
+                and handler.baseFilename == target
+            ):
+                return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handler = logging.FileHandler(path)
+        self.handler.setFormatter(
+            logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+        )
+        PACKAGE_LOGGER.addHandler(self.handler)
+        if PACKAGE_LOGGER.level == logging.NOTSET:
+            PACKAGE_LOGGER.setLevel(logging.INFO)
+
+    def close(self) -> None:
+        if self.handler is not None:
+            PACKAGE_LOGGER.removeHandler(self.handler)
+            self.handler.close()
+            self.handler = None
+
+
 class EpochLog:
     """Writes epoch summaries to the console, ``train.log`` and ``train.csv``.
 
@@ -131,14 +166,7 @@ class EpochLog:
                 self.units[f"{prefix}.{name}"] = unit
         self.columns = ["epoch", *self.units]
         self.external = list(external or [])
-        self._handler: Optional[logging.Handler] = None
-        if run_dir is not None:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            self._handler = logging.FileHandler(run_dir / "train.log")
-            self._handler.setFormatter(
-                logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
-            )
-            LOGGER.addHandler(self._handler)
+        self._file = RunLogFile(run_dir / "train.log") if run_dir is not None else None
         if LOGGER.level == logging.NOTSET:
             LOGGER.setLevel(logging.INFO)
 
@@ -194,10 +222,8 @@ class EpochLog:
             )
 
     def close(self) -> None:
-        if self._handler is not None:
-            LOGGER.removeHandler(self._handler)
-            self._handler.close()
-            self._handler = None
+        if self._file is not None:
+            self._file.close()
         for logger in self.external:
             logger.close()
 

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import torch
 
+from .._version import __version__
 from ..data.dataset import Dataset
 from ..data.statistics import dataset_statistics, format_statistics
 from ..utils.dtype import dtype_to_str
+
+
+def run_header(command_line: Sequence[str] = ()) -> str:
+    """The command line (as typed; empty for a call from Python) and the versions of
+    what ran it, for the run's log."""
+    import metatensor.torch
+    import metatomic.torch
+
+    command = " ".join(command_line) or "(called from Python)"
+    versions = ", ".join(
+        f"{name} {version}"
+        for name, version in (
+            ("atomtrain", __version__),
+            ("torch", torch.__version__),
+            ("metatomic-torch", metatomic.torch.__version__),
+            ("metatensor-torch", metatensor.torch.__version__),
+            ("python", platform.python_version()),
+        )
+    )
+    return f"command: {command}\nversions: {versions}\nhost: {platform.node()}"
 
 
 def start_summary(

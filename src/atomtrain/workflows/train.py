@@ -31,7 +31,12 @@ from ..options.datasets import options_sections
 from ..options.target_sections import warn_about_units
 from ..training import distributed
 from ..training.engine import EngineTrainer
-from ..training.logging import TensorBoardLogger, WandbLogger, configure_warnings
+from ..training.logging import (
+    RunLogFile,
+    TensorBoardLogger,
+    WandbLogger,
+    configure_warnings,
+)
 from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
 from .export import require_finite_weights
@@ -50,7 +55,7 @@ from .run_outputs import (
     copy_run_outputs,
     same_path,
 )
-from .summary import end_summary, start_summary
+from .summary import end_summary, run_header, start_summary
 
 LOGGER = logging.getLogger("atomtrain.train")
 
@@ -136,13 +141,14 @@ def train(
     extensions: Optional[Path] = Path("extensions"),
     restart: Optional[str] = None,
     outputs_root: Path = Path("outputs"),
+    command_line: Sequence[str] = (),
 ) -> TrainResult:
     """Train from ``options_path`` and write ``output`` (the exported model) and its
     checkpoint (same name, ``.ckpt``), with copies in the run directory.
 
     Under a multi-process launcher (torchrun, SLURM), every process trains its share
     of each batch and only the first one writes: one run directory, one checkpoint,
-    one exported model."""
+    one exported model. ``command_line`` (the command as typed) heads ``train.log``."""
     configure_warnings()
     raw, file = load_options(options_path, overrides)
     options = validate_options(raw, file, options_path.parent)
@@ -163,6 +169,7 @@ def train(
             extensions,
             restart,
             outputs_root,
+            command_line,
         )
     finally:
         distributed.shutdown()
@@ -238,10 +245,33 @@ def _train(
     extensions: Optional[Path],
     restart: Optional[str],
     outputs_root: Path,
+    command_line: Sequence[str],
 ) -> TrainResult:
     run = _prepare(
         options_path, options, architecture, output, extensions, restart, outputs_root
     )
+    log_file = None
+    if distributed.is_main_process():
+        log_file = RunLogFile(run.run_dir / "train.log")
+        LOGGER.info(run_header(command_line))
+    try:
+        return _run(options, architecture, devices, dtype, output, extensions, run)
+    finally:
+        if log_file is not None:
+            log_file.close()
+
+
+def _run(
+    options: Dict[str, Any],
+    architecture: Any,
+    devices: List[torch.device],
+    dtype: torch.dtype,
+    output: Path,
+    extensions: Optional[Path],
+    run: _Run,
+) -> TrainResult:
+    """Build, train, save, export and evaluate, once the run directory exists; every
+    message goes to the console and to ``train.log``."""
     data, run_dir, main = run.data, run.run_dir, distributed.is_main_process()
     with in_checkpoint(run.restart_path):
         model, trainer = _build(
@@ -299,7 +329,7 @@ def _write_outputs(
 def _final_evaluation(
     model: Any, splits: Dict[str, List[Dataset]], batch_size: int, device: str
 ) -> Dict[str, List[Evaluation]]:
-    """RMSE/MAE of the exported model on every non-empty split, printed."""
+    """RMSE/MAE of the exported model on every non-empty split, logged."""
     evaluations: Dict[str, List[Evaluation]] = {}
     for split, datasets in splits.items():
         for number, dataset in enumerate(datasets):
@@ -310,5 +340,5 @@ def _final_evaluation(
             )
             evaluations.setdefault(split, []).append(evaluation)
             name = split if len(datasets) == 1 else f"{split}[{number}]"
-            print(format_metrics(f"final errors on the {name} set", evaluation))
+            LOGGER.info(format_metrics(f"final errors on the {name} set", evaluation))
     return evaluations
