@@ -7,8 +7,9 @@ of the classes it is made of — :class:`ContractTests`, :class:`OutputTests`,
 it supports (see :class:`~atomtrain.testing.base.ArchitectureFixtures`). A failing check
 raises a :class:`ConformanceError` saying what the architecture must change.
 
-The check functions are public too (:mod:`.physics_checks`, :mod:`.output_checks`),
-for architectures that want to call them on their own structures.
+The check functions are public too (:mod:`.physics_checks`, :mod:`.output_checks`,
+:mod:`.trainer_checks`, :mod:`.export_checks`), for architectures that want to call
+them on their own structures.
 
 Importing this package imports neither pytest nor torch: the suite is loaded on first
 use of one of its names, so that ``atomtrain.testing.dummy`` (the engine's test
