@@ -19,6 +19,7 @@ architecture) stays importable without the test dependencies.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,5 +63,12 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+    with warnings.catch_warnings():
+        # the first import of metatensor compiles its operations with
+        # torch.jit.script, which warns that it is deprecated hundreds of times
+        # while an architecture's test module is collected
+        warnings.filterwarnings(
+            "ignore", message=".*torch.jit.*", category=DeprecationWarning
+        )
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
     return getattr(module, name)
