@@ -15,6 +15,7 @@ version = __version__
 
 extensions = [
     "myst_parser",
+    "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
     "atomtrain_pages",
     "atomtrain_tutorials",
@@ -23,6 +24,11 @@ myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build", "README.md"]
+
+# the API reference: signatures with their types, members in the order of the source
+autodoc_typehints = "signature"
+autodoc_member_order = "bysource"
+autodoc_preserve_defaults = True
 
 html_theme = "furo"
 html_title = f"atomtrain {__version__}"

@@ -96,9 +96,15 @@ def test_build_without_warnings(tmp_path: Path) -> None:
         "generated/options",
         "generated/cli",
         "changelog",
+        "api/index",
+        "api/suite",
     ):
         assert (output / f"{page}.html").is_file(), page
     for entry in list_architectures():
         assert (output / "generated" / "architectures" / f"{entry.name}.html").is_file()
+    suite = (output / "api" / "suite.html").read_text()
+    assert "hypers_variants" in suite and "Further sets of model hypers" in suite
+    engine = (output / "api" / "engine.html").read_text()
+    assert "transform_structure" in engine and "neighbor_options" in engine
     changelog = (output / "changelog.html").read_text()
     assert "a JSON schema of the options file" in changelog

@@ -20,6 +20,8 @@ from atomtrain.data.batching import BatchBuilder
 from atomtrain.data.loading import load_datasets
 from atomtrain.errors import OptionsError, UserError
 from atomtrain.finetune import StepZeroMismatch, step_zero_check
+from atomtrain.finetune.prepare import _trainable
+from atomtrain.finetune.settings import finetune_settings
 from atomtrain.modules.lora import CHECKPOINT_SECTION
 from atomtrain.options import validate_options
 from atomtrain.workflows.train import train
@@ -260,3 +262,23 @@ def test_a_restarted_finetuning_run_continues_exactly(
         assert set(final[CHECKPOINT_SECTION]) == {"network.0", "network.2"}
     exported = load_atomistic_model(str(resumed.model))
     assert not any("lora" in name for name, _ in exported.named_parameters())
+
+
+class Backbone(torch.nn.Module):
+    """Linear layers and no heads (no WithHeads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = torch.nn.Linear(3, 4)
+        self.second = torch.nn.Linear(4, 1)
+
+
+def test_the_lora_log_says_when_no_head_is_trained():
+    settings = finetune_settings(
+        {"finetune": {"method": "lora", "read_from": "model.ckpt", "config": {}}}
+    )
+    assert settings is not None
+    description = _trainable(Backbone(), settings, ["energy"], [])
+    assert description.endswith(
+        "on first, second; also trained: no head (Backbone declares none for energy)"
+    )

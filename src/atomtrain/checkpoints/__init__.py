@@ -18,8 +18,10 @@ run code). It holds plain data only — dicts, lists, tuples, str, int, float, b
 ``ModelInterface.get_checkpoint()`` returns this dict without the trainer entries (start
 it with :func:`new_checkpoint`); ``TrainerInterface.save_checkpoint(model, path)`` adds
 them and calls :func:`save_checkpoint`. An architecture's ``upgrade_checkpoint``
-classmethods call :func:`upgrade` with their chain of one-step upgrades, and its tests
-keep one golden checkpoint per version, compared with :func:`checkpoint_fingerprint`.
+classmethods call :func:`upgrade` with their chain of one-step upgrades (a step that
+renames or changes tensors does so in every stored copy of the weights with
+:func:`rename_parameters` or :func:`upgrade_weights`), and its tests keep one golden
+checkpoint per version, compared with :func:`checkpoint_fingerprint`.
 """
 
 from .content import (
@@ -38,19 +40,28 @@ from .io import (
 )
 from .versions import (
     CheckpointVersionError,
+    IncompleteUpgradeError,
     UpgradeStep,
     checkpoint_fingerprint,
     checkpoint_signature,
     upgrade,
 )
-from .weights import model_weights, stored_model_weights
+from .weights import (
+    WeightsChange,
+    model_weights,
+    rename_parameters,
+    stored_model_weights,
+    upgrade_weights,
+)
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CheckpointContentError",
     "CheckpointError",
     "CheckpointVersionError",
+    "IncompleteUpgradeError",
     "UpgradeStep",
+    "WeightsChange",
     "check_plain_data",
     "check_weights",
     "checkpoint_fingerprint",
@@ -60,7 +71,9 @@ __all__ = [
     "load_weights",
     "model_weights",
     "new_checkpoint",
+    "rename_parameters",
     "save_checkpoint",
     "stored_model_weights",
     "upgrade",
+    "upgrade_weights",
 ]

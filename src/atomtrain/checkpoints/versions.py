@@ -18,6 +18,7 @@ import torch
 
 from .._version import __version__
 from .content import CheckpointContentError
+from .weights import copies_out_of_step
 
 Section = Literal["model", "trainer"]
 UpgradeStep = Callable[[Dict[str, Any]], Dict[str, Any]]
@@ -25,6 +26,11 @@ UpgradeStep = Callable[[Dict[str, Any]], Dict[str, Any]]
 
 class CheckpointVersionError(CheckpointContentError):
     """A checkpoint written by a newer atomtrain than this one."""
+
+
+class IncompleteUpgradeError(RuntimeError):
+    """An upgrade step of an architecture changed some copies of the model's weights
+    and not others (a bug of the architecture, not of the checkpoint)."""
 
 
 def upgrade(
@@ -42,7 +48,10 @@ def upgrade(
     :class:`CheckpointVersionError`; a missing version, or one that is not an integer
     or is older than the oldest step (no such checkpoint was ever written), raises
     :class:`CheckpointContentError`; a missing step is a bug of the architecture and
-    raises a :class:`KeyError` naming it.
+    raises a :class:`KeyError` naming it. A step of the model section must change
+    every copy of the weights the checkpoint holds (live, best, EMA: see
+    :func:`~atomtrain.checkpoints.rename_parameters`); one that leaves them out of
+    step raises :class:`IncompleteUpgradeError`.
     """
     version_key = f"{section}_checkpoint_version"
     if version_key not in checkpoint:
@@ -70,6 +79,7 @@ def upgrade(
             f"the {section} of '{checkpoint.get('architecture_name', '?')}', this "
             f"atomtrain {__version__} reads up to {current_version}); upgrade atomtrain"
         )
+    in_step = section == "model" and not copies_out_of_step(checkpoint)
     while version < current_version:
         if version not in steps:
             raise KeyError(
@@ -78,6 +88,15 @@ def upgrade(
                 "upgrade_checkpoint"
             )
         checkpoint = steps[version](checkpoint)
+        if in_step and copies_out_of_step(checkpoint):
+            raise IncompleteUpgradeError(
+                f"the upgrade step of the model of "
+                f"'{checkpoint.get('architecture_name', '?')}' from version {version} "
+                f"to {version + 1} changed the live weights only: "
+                f"{'; '.join(copies_out_of_step(checkpoint))}. Change every copy of "
+                "the weights in the step with atomtrain.checkpoints.rename_parameters "
+                "or upgrade_weights"
+            )
         version += 1
         checkpoint[version_key] = version
     return checkpoint

@@ -16,6 +16,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "entry point, instead of an experimental architecture inside atomtrain",
     )
     parser.add_argument(
+        "--author",
+        metavar="'NAME <EMAIL>'",
+        help="the author and maintainer written in __init__.py (default: a "
+        "placeholder, which the conformance suite refuses until it is replaced)",
+    )
+    parser.add_argument(
+        "--github",
+        metavar="HANDLE",
+        help="the author's GitHub handle, written in __init__.py with --author",
+    )
+    parser.add_argument(
         "--output",
         metavar="DIR",
         help="where to write: the root of the atomtrain checkout (default: the one "
@@ -34,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         output = Path.cwd()
     else:
         output = Path(__file__).resolve().parents[3]
-    scaffold = write_architecture(args.name, output, args.external)
+    scaffold = write_architecture(
+        args.name, output, args.external, author=args.author, github=args.github
+    )
     for path in scaffold.files:
         print(f"wrote {path}")
     steps = [f"run its tests: pytest {scaffold.tests}"]
@@ -42,6 +55,13 @@ def run(args: argparse.Namespace) -> int:
         root = scaffold.package.parents[1]
         steps.insert(0, f"install it: pip install -e {root}")
     steps.append(f"train it: 'architecture: {{name: {scaffold.name}}}' in the options")
+    if scaffold.placeholder_people:
+        steps.insert(
+            0,
+            f"replace the placeholder author in {scaffold.package / '__init__.py'} "
+            "(the conformance suite refuses it), or write the architecture with "
+            "--author 'Name <email>' --github handle",
+        )
     if not any(p.suffix == ".ckpt" for p in scaffold.files):
         steps.insert(
             0,

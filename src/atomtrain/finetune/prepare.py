@@ -94,7 +94,13 @@ def _trainable(
     if settings.method == "heads":
         require_heads(model, f"{OPTION}.method 'heads' trains the heads alone")
     heads = [prefixes[t] for t in trained_targets if t in prefixes]
-    description = f"heads of {', '.join(t for t in trained_targets if t in prefixes)}"
+    with_head = [t for t in trained_targets if t in prefixes]
+    description = (
+        f"heads of {', '.join(with_head)}"
+        if with_head
+        else f"no head ({type(model).__qualname__} declares none for "
+        f"{', '.join(trained_targets)})"
+    )
     if settings.method == "lora":
         lora = settings.lora
         assert lora is not None

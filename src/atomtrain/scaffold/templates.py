@@ -1,7 +1,8 @@
 """The text of the scaffold's files. Tokens replaced when writing: ``@NAME@`` (the
 Python package name), ``@MODULE@`` (its full import path), ``@ENTRY@`` (the name users
 write in ``architecture.name``), ``@CLASS@`` (a CamelCase prefix), ``@TITLE@`` and
-``@UNDERLINE@`` (the documentation title and its ``=`` line)."""
+``@UNDERLINE@`` (the documentation title and its ``=`` line), ``@PEOPLE@`` (the
+authors and maintainers, a list of ``(name-with-email, github-handle)`` pairs)."""
 
 #: The model hypers of the generated tests (small, so that the suite runs fast).
 TINY_HYPERS = {"cutoff": 4.0, "num_radial": 4, "hidden": 8}
@@ -14,8 +15,8 @@ from @MODULE@.trainer import @CLASS@Trainer
 __model__ = @CLASS@Model
 __trainer__ = @CLASS@Trainer
 
-__authors__ = [("Your Name <you@example.org>", "@your-github-handle")]
-__maintainers__ = [("Your Name <you@example.org>", "@your-github-handle")]
+__authors__ = @PEOPLE@
+__maintainers__ = @PEOPLE@
 '''
 
 DOCUMENTATION = '''"""
@@ -83,6 +84,8 @@ from atomtrain.utils.dtype import dtype_to_str
 from @MODULE@.documentation import ModelHypers
 
 #: One-step upgrades of the model checkpoint: UPGRADES[v] turns version v into v + 1.
+#: A step that renames or changes tensors does so in every copy of the weights a
+#: checkpoint holds: atomtrain.checkpoints.rename_parameters or upgrade_weights.
 UPGRADES: Dict[int, Any] = {}
 
 
@@ -302,8 +305,10 @@ class @CLASS@Trainer(EngineTrainer[TrainerHypers]):
 
 TESTS = '''"""The @ENTRY@ architecture runs atomtrain's conformance suite.
 
-After bumping a __checkpoint_version__, run the test ``format_unchanged``: it writes the
-golden checkpoint of the new version and says where to put it.
+When the checkpoint format changes, the test ``format_unchanged`` fails and says what
+to do: regenerate the golden checkpoint of a version never released, or bump the
+__checkpoint_version__ of a released one and add its upgrade (it then writes the
+golden checkpoint of the new version and says where to put it).
 """
 
 from pathlib import Path

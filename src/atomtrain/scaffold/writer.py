@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import keyword
 import logging
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import UserError
+from ..testing.placeholders import PLACEHOLDER_PERSON
 from . import templates
 
 
@@ -32,6 +34,9 @@ class Scaffold:
     tests: Path
     """The test module running the conformance suite."""
     files: List[Path] = field(default_factory=list)
+    placeholder_people: bool = False
+    """Whether ``__init__.py`` names the placeholder person (no ``author`` or
+    ``github`` given): the suite refuses it until it is replaced."""
 
 
 def _check_name(name: str) -> None:
@@ -40,6 +45,26 @@ def _check_name(name: str) -> None:
             f"'{name}' cannot name an architecture: use lower-case letters, digits and "
             "underscores, starting with a letter (it becomes a Python package name)"
         )
+
+
+def _people(author: Optional[str], github: Optional[str]) -> Tuple[str, bool]:
+    """The ``__authors__`` list written, and whether it holds a placeholder."""
+    if author is not None and not re.fullmatch(
+        r"[^<>@]+ <[^<>@\s]+@[^<>@\s]+>", author
+    ):
+        raise ScaffoldError(
+            f"--author '{author}' is not a name with an e-mail address, such as "
+            "'Ada Lovelace <ada@example.org>'"
+        )
+    if github is not None and not re.fullmatch(r"@?[A-Za-z0-9][A-Za-z0-9-]*", github):
+        raise ScaffoldError(
+            f"--github '{github}' is not a GitHub handle, such as 'ada-lovelace'"
+        )
+    name = author if author is not None else PLACEHOLDER_PERSON[0]
+    handle = "@" + github.lstrip("@") if github is not None else PLACEHOLDER_PERSON[1]
+    # JSON strings are Python literals, in the double quotes of the other files
+    person = f"({json.dumps(name, ensure_ascii=False)}, {json.dumps(handle)})"
+    return f"[{person}]", author is None or github is None
 
 
 def _render(text: str, tokens: Dict[str, str]) -> str:
@@ -54,8 +79,16 @@ def _write(path: Path, text: str, written: List[Path]) -> None:
     written.append(path)
 
 
-def write_architecture(name: str, output: Path, external: bool) -> Scaffold:
-    """Write a working minimal architecture ``name``.
+def write_architecture(
+    name: str,
+    output: Path,
+    external: bool,
+    author: Optional[str] = None,
+    github: Optional[str] = None,
+) -> Scaffold:
+    """Write a working minimal architecture ``name``, by ``author`` (``"Name
+    <email>"``) whose GitHub handle is ``github`` (a placeholder, which the suite
+    refuses, when either is None).
 
     In-tree (``external=False``), ``output`` is the root of an atomtrain checkout: the
     package goes to ``src/atomtrain/experimental/<name>/`` (users name it
@@ -65,6 +98,7 @@ def write_architecture(name: str, output: Path, external: bool) -> Scaffold:
     written next to the tests, so that the generated tests pass out of the box.
     """
     _check_name(name)
+    people, placeholder = _people(author, github)
     if external:
         root = output / f"atomtrain-{name.replace('_', '-')}"
         package, tests_dir, module, entry = (
@@ -90,6 +124,7 @@ def write_architecture(name: str, output: Path, external: bool) -> Scaffold:
         "UNDERLINE": "=" * len(title),
         "DIST": name.replace("_", "-"),
         "TINY_HYPERS": repr(templates.TINY_HYPERS),
+        "PEOPLE": people,
     }
     written: List[Path] = []
     for file_name, text in (
@@ -108,7 +143,13 @@ def write_architecture(name: str, output: Path, external: bool) -> Scaffold:
     golden = _write_golden(search_path, module, entry, tests_dir)
     if golden is not None:
         written.append(golden)
-    return Scaffold(name=entry, package=package, tests=tests, files=written)
+    return Scaffold(
+        name=entry,
+        package=package,
+        tests=tests,
+        files=written,
+        placeholder_people=placeholder,
+    )
 
 
 def _classes(module: str, search_path: Path) -> Optional[Tuple[type, type, Any]]:

@@ -16,6 +16,7 @@ from ..architectures import get_defaults, read_architecture_doc, validate_hypers
 from ..architectures.discovery import check_architecture_module, get_entry
 from ..utils.abc import ModelInterface, TrainerInterface
 from .base import ArchitectureFixtures
+from .placeholders import PLACEHOLDER_PERSON
 from .probe import fail
 
 #: Top-level modules ``documentation.py`` may import: the standard library and
@@ -73,6 +74,21 @@ def _declared_hypers(cls: type, interface: type) -> Any:
     return None
 
 
+def check_people_are_named(module: ModuleType) -> None:
+    """``__authors__`` and ``__maintainers__`` name people, not the scaffold's
+    placeholder."""
+    for attribute in ("__authors__", "__maintainers__"):
+        for person in getattr(module, attribute):
+            if any(part in PLACEHOLDER_PERSON for part in person):
+                raise fail(
+                    f"{module.__name__}.{attribute} still names the placeholder "
+                    f"{tuple(person)!r} written by atomtrain new-architecture",
+                    "write the real authors and maintainers in __init__.py, as "
+                    "('Name <email>', '@github-handle') pairs (or pass --author and "
+                    "--github to atomtrain new-architecture)",
+                )
+
+
 class ContractTests(ArchitectureFixtures):
     """Class attributes, ``__init__.py`` metadata and ``documentation.py``."""
 
@@ -121,6 +137,7 @@ class ContractTests(ArchitectureFixtures):
         self, architecture_module: ModuleType
     ) -> None:
         check_architecture_module(architecture_module)
+        check_people_are_named(architecture_module)
 
     def test_model_stores_hypers_info_and_metadata(
         self, model: ModelInterface[Any], hypers: Dict[str, Dict[str, Any]]

@@ -114,6 +114,38 @@ def check_selected_atoms(probe: Probe, structures: List[Structure], name: str) -
         raise fail("selected atoms have other values than without a selection", fix)
 
 
+def check_selected_atoms_sum(
+    probe: Probe, structures: List[Structure], name: str
+) -> None:
+    """A per-structure output with ``selected_atoms`` sums the contributions of the
+    selected atoms only (what LAMMPS relies on to leave out its ghost atoms): the
+    outputs of two complementary selections add up to the output without one."""
+    full = probe.run(structures, [name])[name].block().values
+    halves = []
+    for parity in (0, 1):
+        chosen = [
+            [s, a]
+            for s, structure in enumerate(structures)
+            for a in range(len(structure))
+            if a % 2 == parity
+        ]
+        selection = Labels(["system", "atom"], torch.tensor(chosen, dtype=torch.int32))
+        halves.append(
+            probe.run(structures, [name], selected_atoms=selection)[name].block().values
+        )
+    total = halves[0] + halves[1]
+    if not torch.allclose(total, full, rtol=1e-6, atol=1e-8):
+        raise fail(
+            f"'{name}' of the even-numbered atoms ({halves[0][:, 0].tolist()}) plus "
+            f"that of the odd-numbered ones ({halves[1][:, 0].tolist()}) is "
+            f"{total[:, 0].tolist()}, not the '{name}' of all atoms "
+            f"({full[:, 0].tolist()})",
+            "sum per-structure outputs over the atoms of selected_atoms only (the "
+            "composition baseline too: pass selected_atoms on to it); atoms outside "
+            "the selection still act as neighbours",
+        )
+
+
 def check_selected_all_atoms(
     probe: Probe, structures: List[Structure], name: str
 ) -> None:

@@ -21,6 +21,7 @@ from .output_checks import (
     check_layout,
     check_selected_all_atoms,
     check_selected_atoms,
+    check_selected_atoms_sum,
 )
 from .probe import Probe, fail
 from .systems import cluster
@@ -120,6 +121,13 @@ class OutputTests(ArchitectureFixtures):
             pytest.skip("the architecture declares no per-atom outputs")
         for name in per_atom:
             check_selected_atoms(multi_probe, structures, name)
+
+    def test_per_structure_selected_atoms(
+        self, multi_probe: Probe, structures: List[Structure]
+    ) -> None:
+        for name, info in multi_probe.targets.items():
+            if not info.per_atom and info.kind == "scalar":
+                check_selected_atoms_sum(multi_probe, structures, name)
 
     def test_selecting_every_atom_changes_nothing(
         self, probe: Probe, structures: List[Structure]

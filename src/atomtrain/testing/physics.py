@@ -12,7 +12,7 @@ from ..utils.abc import ModelInterface
 from . import physics_checks as checks
 from .base import ArchitectureFixtures
 from .probe import Probe
-from .systems import cluster
+from .systems import cluster, crystal
 
 
 class PhysicsTests(ArchitectureFixtures):
@@ -66,9 +66,20 @@ class PhysicsTests(ArchitectureFixtures):
     ) -> None:
         checks.check_far_apart_copies(probe, molecule)
 
+    def test_supercells_have_proportional_energies(
+        self, probe: Probe, model: ModelInterface[Any], periodic: Structure
+    ) -> None:
+        checks.check_supercell(probe, periodic, (2, 1, 1))
+        # a cell smaller than the cutoff: atoms are neighbours of their own images
+        cutoff = max((o.cutoff for o in requested_neighbor_lists(model)), default=4.0)
+        small = crystal(self.atomic_types, 2, seed=11, size=max(2.4, 0.6 * cutoff))
+        checks.check_supercell(probe, small, (1, 2, 1))
+
     def test_energy_is_continuous_at_the_cutoff(
         self, probe: Probe, model: ModelInterface[Any]
     ) -> None:
+        """The energy of two atoms and its derivative, the force, for every pair of
+        types, on both sides of every cutoff the model requests."""
         cutoffs = [o.cutoff for o in requested_neighbor_lists(model)]
         if not cutoffs:
             pytest.skip("the model requests no neighbour list: it has no cutoff")

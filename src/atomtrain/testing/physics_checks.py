@@ -8,14 +8,21 @@ test classes call them; an architecture's own tests may call them directly.
 from __future__ import annotations
 
 import math
-from typing import Callable, List
+from typing import Callable, List, Sequence, Tuple
 
 import torch
 from metatomic.torch.o3 import random_transformations
 
 from ..data.structure import Structure
 from .probe import Probe, fail
-from .systems import joined, make_leaves, permuted, transformed, translated
+from .systems import (
+    joined,
+    make_leaves,
+    permuted,
+    supercell,
+    transformed,
+    translated,
+)
 
 #: Step of the central finite differences, in Å (and unit strain).
 STEP = 1e-5
@@ -222,36 +229,86 @@ def check_far_apart_copies(probe: Probe, structure: Structure) -> None:
     double = float(probe.energy([joined(structure, far)])[0])
     if not math.isclose(double, 2 * single, rel_tol=1e-8, abs_tol=1e-10):
         raise fail(
-            f"two far-apart copies of a structure have energy {double:.10g}, not "
-            f"twice {single:.10g}",
+            f"two far-apart copies of a structure have energy {double!r}, "
+            f"{double - 2 * single:+.3e} from twice the energy of one ({2 * single!r})",
             "make the energy a sum of local contributions: no dependence on the "
             "number of atoms or on atoms beyond the interaction range",
         )
 
 
+def check_supercell(
+    probe: Probe, structure: Structure, repeats: Sequence[int] = (2, 1, 1)
+) -> None:
+    """A periodic structure repeated along its cell vectors has its energy times the
+    number of copies: the model sees the same periodic environments."""
+    copies = int(torch.tensor(list(repeats)).prod())
+    single = float(probe.energy([structure])[0])
+    repeated = float(probe.energy([supercell(structure, repeats)])[0])
+    if not math.isfinite(single) or not math.isclose(
+        repeated, copies * single, rel_tol=1e-8, abs_tol=1e-10
+    ):
+        raise fail(
+            f"a periodic cell of {len(structure)} atoms has energy {single!r}, and "
+            f"its {'x'.join(str(n) for n in repeats)} supercell {repeated!r}, "
+            f"{repeated - copies * single:+.3e} from {copies} times the cell's",
+            "use the pair vectors of the neighbour lists (they include the cell "
+            "shifts, r_j - r_i + S @ cell) rather than differences of positions; "
+            "pairs of an atom with its own periodic images (i == j, S != 0) are "
+            "neighbours too",
+        )
+
+
+def _pair(first: int, second: int, distance: float) -> Structure:
+    return Structure(
+        types=torch.tensor([first, second], dtype=torch.int32),
+        positions=torch.tensor(
+            [[0.0, 0.0, 0.0], [distance, 0.0, 0.0]], dtype=torch.float64
+        ),
+        cell=torch.zeros((3, 3), dtype=torch.float64),
+        pbc=torch.zeros(3, dtype=torch.bool),
+    )
+
+
+def _pair_energy_and_force(probe: Probe, pair: Structure) -> Tuple[float, float]:
+    """Energy of two atoms on the x axis and dE/dx of the second (dE/dr)."""
+    energy, leaves = probe.energy_and_gradients(pair)
+    assert leaves.positions.grad is not None
+    return float(energy), float(leaves.positions.grad[1, 0])
+
+
 def check_cutoff_continuity(
     probe: Probe, types: List[int], cutoff: float, tolerance: float = 1e-6
 ) -> None:
-    """The energy of two atoms is continuous when their distance crosses the cutoff
-    (for every pair of types)."""
+    """The energy of two atoms and its derivative (the force) are continuous when
+    their distance crosses the cutoff, for every pair of types: a jump of the force
+    makes molecular dynamics gain or lose energy at every crossing."""
     for first in types:
         for second in types:
-            energies = []
-            for distance in (cutoff - 1e-7, cutoff + 1e-7):
-                pair = Structure(
-                    types=torch.tensor([first, second], dtype=torch.int32),
-                    positions=torch.tensor(
-                        [[0.0, 0.0, 0.0], [distance, 0.0, 0.0]], dtype=torch.float64
-                    ),
-                    cell=torch.zeros((3, 3), dtype=torch.float64),
-                    pbc=torch.zeros(3, dtype=torch.bool),
-                )
-                energies.append(float(probe.energy([pair])[0]))
-            jump = abs(energies[0] - energies[1])
-            if jump > tolerance * max(1.0, abs(energies[1])):
+            inside, outside = (
+                _pair_energy_and_force(probe, _pair(first, second, distance))
+                for distance in (cutoff - 1e-7, cutoff + 1e-7)
+            )
+            jump = abs(inside[0] - outside[0])
+            if jump > tolerance * max(1.0, abs(outside[0])):
                 raise fail(
                     f"the energy of atoms of types {first} and {second} jumps by "
                     f"{jump:.2e} when their distance crosses the cutoff {cutoff}",
                     "multiply every pair contribution by a smooth cutoff function "
                     "that goes to zero (with its derivative) at the cutoff",
+                )
+            # the force scale: dE/dr of the same pair well inside the cutoff
+            scale = max(
+                abs(_pair_energy_and_force(probe, _pair(first, second, d * cutoff))[1])
+                for d in (0.6, 0.8)
+            )
+            force_jump = abs(inside[1] - outside[1])
+            if force_jump > 1e-4 * scale + 1e-9:
+                raise fail(
+                    f"the force between atoms of types {first} and {second} jumps by "
+                    f"{force_jump:.2e} (dE/dr {inside[1]:.3e} just inside, "
+                    f"{outside[1]:.3e} just outside) when their distance crosses the "
+                    f"cutoff {cutoff}, although the energy is continuous",
+                    "use a cutoff function whose derivative is zero at the cutoff too "
+                    "(e.g. (1 + cos(pi r / r_c)) / 2, or a polynomial with zero slope "
+                    "at r_c), not one that only reaches zero (such as 1 - r / r_c)",
                 )

@@ -20,13 +20,16 @@ class ArchitectureTests(
 ):
     """Every check of the suite. Subclass it in a test module, named ``Test...``::
 
-    from atomtrain.testing import ArchitectureTests
+        from atomtrain.testing import ArchitectureTests
 
-    class TestMyModel(ArchitectureTests):
-        architecture = "experimental.mymodel"
-        model_hypers = {"hidden": 8}
+        class TestMyModel(ArchitectureTests):
+            architecture = "experimental.mymodel"
+            model_hypers = {"hidden": 8}
 
-        @pytest.fixture
-        def golden_directory(self):
-            return Path(__file__).parent / "checkpoints"
+            @pytest.fixture
+            def golden_directory(self):
+                return Path(__file__).parent / "checkpoints"
+
+    The class attributes it reads are those of
+    :class:`~atomtrain.testing.base.ArchitectureFixtures`.
     """

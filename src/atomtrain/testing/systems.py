@@ -71,11 +71,17 @@ def cluster(
     )
 
 
-def crystal(atomic_types: Sequence[int], num_atoms: int, seed: int) -> Structure:
-    """A periodic sheared cell, edges 3.6 to 4.4 Å, holding ``num_atoms`` atoms."""
+def crystal(
+    atomic_types: Sequence[int], num_atoms: int, seed: int, size: float = 4.0
+) -> Structure:
+    """A periodic sheared cell holding ``num_atoms`` atoms, edges from 0.9 to 1.1
+    times ``size`` Å (3.6 to 4.4 Å by default)."""
     generator = torch.Generator().manual_seed(seed)
-    lengths = 3.6 + 0.8 * torch.rand(3, generator=generator, dtype=torch.float64)
-    shear = 0.6 * (torch.rand((3, 3), generator=generator, dtype=torch.float64) - 0.5)
+    lengths = 0.9 * size + 0.2 * size * torch.rand(
+        3, generator=generator, dtype=torch.float64
+    )
+    random_shear = torch.rand((3, 3), generator=generator, dtype=torch.float64)
+    shear = 0.15 * size * (random_shear - 0.5)
     cell = torch.diag(lengths) + torch.triu(shear, diagonal=1)
     return Structure(
         types=random_types(atomic_types, num_atoms, generator),
@@ -148,6 +154,21 @@ def translated(structure: Structure, shift: torch.Tensor) -> Structure:
         types=structure.types.clone(),
         positions=structure.positions + shift,
         cell=structure.cell.clone(),
+        pbc=structure.pbc.clone(),
+    )
+
+
+def supercell(structure: Structure, repeats: Sequence[int]) -> Structure:
+    """The periodic ``structure`` repeated ``repeats[k]`` times along its k-th cell
+    vector."""
+    ranges = [torch.arange(n, dtype=torch.float64) for n in repeats]
+    translations = torch.cartesian_prod(*ranges).reshape(-1, 3) @ structure.cell
+    positions = structure.positions[None, :, :] + translations[:, None, :]
+    factors = torch.tensor(list(repeats), dtype=torch.float64)
+    return Structure(
+        types=structure.types.repeat(len(translations)),
+        positions=positions.reshape(-1, 3),
+        cell=structure.cell * factors[:, None],
         pbc=structure.pbc.clone(),
     )
 

@@ -1,4 +1,5 @@
-"""Suite: training through the real command line (fresh, restart, fine-tune)."""
+"""Suite: training through the real command line (fresh, restart, fine-tune, export),
+and the trainer's predictions against the model's."""
 
 from __future__ import annotations
 
@@ -12,8 +13,20 @@ import pytest
 import yaml
 
 from ..checkpoints import load_checkpoint
+from ..data.structure import Structure
+from ..training.engine import EngineTrainer
+from ..utils.abc import ModelInterface
 from .base import ArchitectureFixtures
+from .export_checks import check_export_matches_checkpoint
 from .probe import fail
+from .trainer_checks import check_trainer_predictions
+
+#: The metadata file of the suite's ``atomtrain export -m`` run.
+SUITE_METADATA: Dict[str, Any] = {
+    "name": "conformance suite export",
+    "description": "exported by the conformance suite with -m metadata.yaml",
+    "authors": ["Conformance Suite <suite@atomtrain.invalid>"],
+}
 
 
 def epochs_logged(run_dir: Path) -> List[int]:
@@ -43,8 +56,10 @@ class TrainingTests(ArchitectureFixtures):
         training_targets: Dict[str, Any],
         num_epochs: int,
         finetune: Optional[Path] = None,
+        model_hypers: Optional[Dict[str, Any]] = None,
     ) -> Path:
-        """An options file training on ``training_file`` (validation: 20 %)."""
+        """An options file training on ``training_file`` (validation: 20 %), with
+        ``model_hypers`` (default: :attr:`model_hypers`)."""
         training: Dict[str, Any] = dict(self.trainer_hypers)
         if self.epoch_based:
             training.update({"num_epochs": num_epochs, "batch_size": 4})
@@ -53,7 +68,9 @@ class TrainingTests(ArchitectureFixtures):
         options = {
             "architecture": {
                 "name": architecture_name,
-                "model": dict(self.model_hypers),
+                "model": dict(
+                    self.model_hypers if model_hypers is None else model_hypers
+                ),
                 "training": training,
             },
             "base_precision": 64,
@@ -69,18 +86,68 @@ class TrainingTests(ArchitectureFixtures):
         path.write_text(yaml.safe_dump(options))
         return path
 
+    def atomtrain(self, directory: Path, *commands: List[str]) -> None:
+        """``atomtrain <command>`` for each of ``commands``, run side by side in
+        ``directory`` as a user runs them: the installed command line, each in a
+        process of its own."""
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "atomtrain", *arguments],
+                cwd=directory,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for arguments in commands
+        ]
+        for arguments, process in zip(commands, processes):
+            _, stderr = process.communicate()
+            if process.returncode != 0:
+                raise fail(
+                    f"'atomtrain {' '.join(arguments)}' exited with "
+                    f"{process.returncode}:\n{stderr.strip()}",
+                    "fix the error: the architecture must train from a plain "
+                    "options file and export its checkpoints",
+                )
+
     def train(self, directory: Path, *arguments: str) -> None:
-        """``atomtrain train options.yaml *arguments`` run in ``directory``, as a user
-        runs it: the installed command line in a process of its own."""
-        command = [sys.executable, "-m", "atomtrain", "train", "options.yaml"]
-        result = subprocess.run(
-            [*command, *arguments], cwd=directory, capture_output=True, text=True
+        """``atomtrain train options.yaml *arguments`` run in ``directory``."""
+        self.atomtrain(directory, ["train", "options.yaml", *arguments])
+
+    def check_exports(self, directory: Path) -> None:
+        """``atomtrain export model.ckpt``, without and with ``-m metadata.yaml``;
+        every exported file predicts what the checkpoint's model does."""
+        (directory / "metadata.yaml").write_text(yaml.safe_dump(SUITE_METADATA))
+        self.atomtrain(
+            directory,
+            ["export", "model.ckpt", "-o", "exported.pt", "-e", "extensions"],
+            [
+                "export",
+                "model.ckpt",
+                "-m",
+                "metadata.yaml",
+                "-o",
+                "named.pt",
+                "-e",
+                "named-extensions",
+            ],
         )
-        if result.returncode != 0:
+        for name in ("model.pt", "exported.pt"):
+            check_export_matches_checkpoint(directory / name, directory / "model.ckpt")
+        named = check_export_matches_checkpoint(
+            directory / "named.pt", directory / "model.ckpt"
+        )
+        metadata = named.metadata()
+        if metadata.name != SUITE_METADATA["name"] or not set(
+            SUITE_METADATA["authors"]
+        ) <= set(metadata.authors):
             raise fail(
-                f"'atomtrain train options.yaml {' '.join(arguments)}' exited with "
-                f"{result.returncode}:\n{result.stderr.strip()}",
-                "fix the error: the architecture must train from a plain options file",
+                f"'atomtrain export -m metadata.yaml' wrote a model named "
+                f"'{metadata.name}' by {metadata.authors}, not the metadata's "
+                f"'{SUITE_METADATA['name']}' by {SUITE_METADATA['authors']}",
+                "use the metadata given to export(metadata=None): pass "
+                "'metadata if metadata is not None else self.metadata' to "
+                "AtomisticModel",
             )
 
     def check_epochs(self, run_dir: Path, expected: List[int], what: str) -> None:
@@ -105,10 +172,13 @@ class TrainingTests(ArchitectureFixtures):
         architecture_name: str,
         training_file: Path,
         training_targets: Dict[str, Any],
+        model_overrides: Dict[str, Any],
     ) -> None:
         epochs = self.num_epochs
         arguments = (architecture_name, training_file, training_targets)
-        self.write_options(workdir, *arguments, num_epochs=epochs)
+        self.write_options(
+            workdir, *arguments, num_epochs=epochs, model_hypers=model_overrides
+        )
         self.train(workdir)
         for name in ("model.pt", "model.ckpt"):
             if not (workdir / name).is_file():
@@ -122,8 +192,11 @@ class TrainingTests(ArchitectureFixtures):
                 f"'{checkpoint.get('architecture_name')}', not '{architecture_name}'",
                 "pass the architecture's name to new_checkpoint() in get_checkpoint()",
             )
+        self.check_exports(workdir)
 
-        self.write_options(workdir, *arguments, num_epochs=epochs + 1)
+        self.write_options(
+            workdir, *arguments, num_epochs=epochs + 1, model_hypers=model_overrides
+        )
         self.train(workdir, "--restart", "auto", "-o", "restarted.pt")
         restarted = run_directories(workdir)[-1]
         self.check_epochs(restarted, [epochs], "a restart for one more epoch")
@@ -133,10 +206,29 @@ class TrainingTests(ArchitectureFixtures):
         if not self.supports_finetune:
             return
         self.write_options(
-            workdir, *arguments, num_epochs=epochs, finetune=workdir / "model.ckpt"
+            workdir,
+            *arguments,
+            num_epochs=epochs,
+            finetune=workdir / "model.ckpt",
+            model_hypers=model_overrides,
         )
         self.train(workdir, "-o", "finetuned.pt")
         finetuned = run_directories(workdir)[-1]
         self.check_epochs(finetuned, list(range(epochs)), "a fine-tuning run")
         if not (workdir / "finetuned.pt").is_file():
             raise fail("fine-tuning wrote no finetuned.pt", "export after training")
+
+    def test_trainer_predictions_are_the_energy_and_its_derivatives(
+        self,
+        trainer_class: type,
+        hypers: Dict[str, Any],
+        model: ModelInterface[Any],
+        structures: List[Structure],
+    ) -> None:
+        trainer = self.trainer(trainer_class, hypers)
+        if not isinstance(trainer, EngineTrainer):
+            pytest.skip("the trainer does not train with the engine's predict hook")
+        gradients = ["positions"] if self.depends_on_positions else []
+        if self.supports_stress and self.depends_on_positions:
+            gradients.append("strain")
+        check_trainer_predictions(trainer, model, structures, gradients)

@@ -75,7 +75,10 @@ class EngineTrainer(TrainerInterface[HypersType]):
     def transform_structure(
         self,
     ) -> Optional[Callable[[Structure, torch.Generator], Structure]]:
-        """Augmentation applied to each training structure, or None (default)."""
+        """Augmentation of each training structure: a function ``(structure,
+        generator) -> structure`` (e.g. ``atomtrain.utils.data.random_rotation``),
+        called with a generator seeded from the seed, the epoch and the structure's
+        index; None (default) for no augmentation."""
         return None
 
     def predict(
@@ -84,8 +87,12 @@ class EngineTrainer(TrainerInterface[HypersType]):
         batch: Any,
         targets: Dict[str, TargetInfo],
     ) -> Dict[str, TensorMap]:
-        """Predictions for ``batch`` with autograd gradients (see
-        :func:`atomtrain.training.predict.predict`)."""
+        """Predictions for ``batch``: target name → TensorMap in the layout of the
+        labels, with the gradients the labels carry attached (``positions``: dE/dr,
+        ``strain``: dE/dε, computed by autograd; see
+        :func:`atomtrain.training.predict.predict`). The labels hold minus the forces
+        and minus the virial, so the engine compares gradients with gradients: an
+        override must not flip their sign (the suite checks it)."""
         return predict(model, batch, targets, training=model.training)
 
     def neighbor_options(self, model: ModelInterface[Any]) -> List[NeighborListOptions]:

@@ -121,7 +121,17 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=_ModelMeta)
         outputs: Dict[str, ModelOutput],
         selected_atoms: Optional[Labels] = None,
     ) -> Dict[str, TensorMap]:
-        """Predict the requested ``outputs`` for ``systems``."""
+        """Predict the requested ``outputs`` for ``systems``.
+
+        ``outputs`` maps the names of the outputs to compute to their
+        :class:`ModelOutput` (quantity, unit, ``sample_kind``). Each result has the
+        layout of :meth:`atomtrain.data.info.TargetInfo.layout`: one sample per
+        structure (``system``) or per atom (``system``, ``atom``). With
+        ``selected_atoms`` (samples ``system``, ``atom``), per-atom outputs hold the
+        selected atoms only, and per-structure outputs sum the contributions of the
+        selected atoms only (the other atoms still act as neighbours): LAMMPS leaves
+        its ghost atoms out this way.
+        """
 
     @abstractmethod
     def supported_outputs(self) -> Dict[str, ModelOutput]:
@@ -148,7 +158,12 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=_ModelMeta)
 
     @abstractmethod
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
-        """Wrap this model as a metatomic :class:`AtomisticModel` ready to save."""
+        """Wrap this model as a metatomic :class:`AtomisticModel` ready to save.
+
+        ``metadata``, when given (``atomtrain export -m``, merged over the model's
+        own), replaces :attr:`metadata`: pass ``metadata if metadata is not None else
+        self.metadata`` to :class:`AtomisticModel`. The model is exported as it is,
+        composition baseline included."""
 
     @classmethod
     @abstractmethod
