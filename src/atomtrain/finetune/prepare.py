@@ -38,6 +38,7 @@ from ..modules.lora import (
     CHECKPOINT_SECTION,
     LoRALinear,
     inject_lora,
+    linear_layers,
     load_adapter_state,
     merge_lora,
     select_lora_targets,
@@ -79,6 +80,20 @@ def _check_compatible(old: DatasetInfo, new: DatasetInfo) -> None:
         raise OptionsError(problems)
 
 
+def _no_lora_layers(model: torch.nn.Module) -> str:
+    """Why ``lora`` found nothing to adapt in ``model``, and what to do instead."""
+    if not linear_layers(model):
+        return (
+            f"{OPTION}.method 'lora' adapts torch.nn.Linear layers, and this "
+            f"{type(model).__name__} model has none (its linear maps are of another "
+            "kind); fine-tune it with method 'full' or 'heads'"
+        )
+    return (
+        f"{OPTION}.method 'lora' found no linear layer to adapt outside the heads; "
+        "name them in config.target_modules"
+    )
+
+
 def _trainable(
     model: torch.nn.Module,
     settings: FinetuneSettings,
@@ -109,10 +124,7 @@ def _trainable(
                 model, lora.target_modules, list(prefixes.values())
             )
             if not names:
-                raise UserError(
-                    f"{OPTION}.method 'lora' found no linear layer to adapt outside "
-                    "the heads; name them in config.target_modules"
-                )
+                raise UserError(_no_lora_layers(model))
             inject_lora(model, names, lora.rank, lora.alpha)
         adapted = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
         description = (
