@@ -117,6 +117,7 @@ from atomtrain.training.hypers import (
 InteractionName = Literal[
     "RealAgnosticInteractionBlock",
     "RealAgnosticResidualInteractionBlock",
+    "RealAgnosticAttResidualInteractionBlock",
     "RealAgnosticDensityInteractionBlock",
     "RealAgnosticDensityResidualInteractionBlock",
     "RealAgnosticResidualNonLinearInteractionBlock",

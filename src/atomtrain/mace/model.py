@@ -3,6 +3,7 @@ target (:mod:`.heads`), the output scaler, the composition baseline, and the plu
 contract (checkpoints, restart, export)."""
 
 import copy
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -23,6 +24,7 @@ from atomtrain.modules.zbl import energy_conversion
 from atomtrain.utils.abc import (
     ModelCheckpointContext,
     ModelInterface,
+    ReadsForeignModels,
     RequestsNeighborLists,
     WithCompositionBaseline,
     WithHeads,
@@ -47,6 +49,7 @@ class MACE(
     WithCompositionBaseline,
     WithHeads,
     WithOutputScaler,
+    ReadsForeignModels,
 ):
     """MACE for energies, forces, stresses and invariant scalar targets."""
 
@@ -62,6 +65,10 @@ class MACE(
         },
     )
     __jit_ignored_attributes__ = ["hypers", "dataset_info", "layer_irreps"]
+
+    #: Fine-tuning can start from MACE model files (see :mod:`.model_file`).
+    foreign_model_suffixes = (".model",)
+    foreign_model_description = "a MACE model file"
 
     type_to_index: torch.Tensor
     feature_columns: torch.Tensor
@@ -262,6 +269,14 @@ class MACE(
         current dtype."""
         interaction_range = len(self.encoder.interactions) * self.neighbors.cutoff
         return export_model(self, interaction_range, metadata)
+
+    @classmethod
+    def checkpoint_from_foreign_model(cls, path: Path) -> Dict[str, Any]:
+        """The checkpoint of the MACE model file ``path`` (read once: it is a pickle
+        that runs code; see :mod:`.model_file`)."""
+        from .model_file import read_model_file
+
+        return read_model_file(cls, path).get_checkpoint()
 
     def __prepare_scriptable__(self) -> "MACE":
         """What TorchScript compiles in place of this model (in an exported model,

@@ -104,6 +104,12 @@ class FinetuneHypers(TypedDict):
     inherit_heads: NotRequired[Dict[str, str]]
     """``{new_target: old_target}``: initialise the head of a new target with the
     weights of a pretrained one (e.g. ``{energy/pbe: energy}``)."""
+    trust_pickled_code: NotRequired[bool]
+    """Allow ``read_from`` to be a model file of another code that is a Python
+    pickle (MACE's ``.model``, for the ``mace`` architecture): reading one runs any
+    code it holds, so set this only for files whose origin you trust. The file is
+    read once and converted to plain data (default false; atomtrain's own
+    checkpoints never run code)."""
 
 
 class BaseTrainerHypers(TypedDict):
