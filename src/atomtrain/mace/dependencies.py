@@ -21,20 +21,24 @@ import io
 import os
 import warnings
 from types import ModuleType
-from typing import Iterator, Tuple
+from typing import Any, ContextManager, Iterator, Tuple
 
 import torch
 
 _WEIGHTS_VARIABLE = "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 
 
+def _e3nn_constants() -> ContextManager[Any]:
+    """Allow the ``slice`` objects of e3nn's constants file (PyTorch before 2.6
+    loads them without being asked, and has no ``safe_globals``)."""
+    safe_globals = getattr(torch.serialization, "safe_globals", None)
+    return contextlib.nullcontext() if safe_globals is None else safe_globals([slice])
+
+
 def _import() -> Tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
     saved = os.environ.get(_WEIGHTS_VARIABLE)
     try:
-        with (
-            torch.serialization.safe_globals([slice]),
-            contextlib.redirect_stdout(io.StringIO()),
-        ):
+        with _e3nn_constants(), contextlib.redirect_stdout(io.StringIO()):
             import e3nn.o3
             import e3nn.util.jit
             import mace.modules

@@ -204,6 +204,12 @@ class TrainerHypers(BaseTrainerHypers):
     grad_clip_norm: Optional[PositiveFloat] = 10.0
     """Clip the global norm of the gradients to this value (``--clip_grad``;
     ``null`` = off)."""
+    scale_targets: bool = False
+    """Divide each target's errors in the loss by the spread of its labels. Off, as
+    in ``mace_run_train``, whose loss is in the labels' units: the gradient
+    clipping at norm 10 is set for such a loss (a loss divided by the spread of
+    per-atom energies, a few meV, is 10⁴ to 10⁵ times larger, and every step would
+    be clipped)."""
     ema_decay: Optional[Decay] = 0.99
     """Decay of the exponential moving average of the weights used for validation
     and the final model (``--ema --ema_decay 0.99``; ``null`` = off)."""
