@@ -144,7 +144,8 @@ class BaseTrainerHypers(TypedDict):
     """Clip the global norm of the gradients to this value (``null`` = off)."""
     ema_decay: Optional[Decay] = None
     """Decay of an exponential moving average of the weights, used for validation and
-    the final model (``null`` = off; typical 0.99 to 0.999)."""
+    the final model (``null`` = off; typical 0.99 to 0.999). It warms up over the
+    first steps: step ``n`` decays by ``min(ema_decay, (1 + n) / (10 + n))``."""
     early_stopping_patience: Optional[PositiveInt] = None
     """Stop after this many epochs without improvement of ``best_model_metric``
     (``null`` = off)."""
