@@ -4,7 +4,9 @@
 ``architecture.training.finetune.read_from`` into the model to train:
 
 1. load it (``Model.load_checkpoint(..., "finetune")``), and refuse targets whose
-   meaning or unit differ between the checkpoint and the new data;
+   meaning or unit differ between the checkpoint and the new data; a model file of
+   another code is converted first by the architecture
+   (:func:`pretrained_checkpoint`), when the user trusts it;
 2. ``model.restart(dataset_info)``: the architecture adds heads for new targets and
    variants, and new elements where it can (else its error names them);
 3. copy old heads into new ones (``inherit_heads``);
@@ -38,12 +40,13 @@ from ..modules.lora import (
     CHECKPOINT_SECTION,
     LoRALinear,
     inject_lora,
+    linear_layers,
     load_adapter_state,
     merge_lora,
     select_lora_targets,
 )
 from ..training.logging import LOGGER
-from ..utils.abc import ModelInterface
+from ..utils.abc import ModelInterface, ReadsForeignModels
 from .check import step_zero_check
 from .heads import head_prefixes, inherit_heads, require_heads
 from .settings import OPTION, FinetuneSettings, finetune_settings
@@ -79,6 +82,20 @@ def _check_compatible(old: DatasetInfo, new: DatasetInfo) -> None:
         raise OptionsError(problems)
 
 
+def _no_lora_layers(model: torch.nn.Module) -> str:
+    """Why ``lora`` found nothing to adapt in ``model``, and what to do instead."""
+    if not linear_layers(model):
+        return (
+            f"{OPTION}.method 'lora' adapts torch.nn.Linear layers, and this "
+            f"{type(model).__name__} model has none (its linear maps are of another "
+            "kind); fine-tune it with method 'full' or 'heads'"
+        )
+    return (
+        f"{OPTION}.method 'lora' found no linear layer to adapt outside the heads; "
+        "name them in config.target_modules"
+    )
+
+
 def _trainable(
     model: torch.nn.Module,
     settings: FinetuneSettings,
@@ -109,10 +126,7 @@ def _trainable(
                 model, lora.target_modules, list(prefixes.values())
             )
             if not names:
-                raise UserError(
-                    f"{OPTION}.method 'lora' found no linear layer to adapt outside "
-                    "the heads; name them in config.target_modules"
-                )
+                raise UserError(_no_lora_layers(model))
             inject_lora(model, names, lora.rank, lora.alpha)
         adapted = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
         description = (
@@ -156,17 +170,40 @@ def _log(run_dir: Optional[Path], lines: List[str]) -> None:
             handler.close()
 
 
-def finetune_model(
-    model_class: Any,
-    training: Dict[str, Any],
-    dataset_info: DatasetInfo,
-    train_datasets: Sequence[Dataset],
-    run_dir: Optional[Path] = None,
-) -> ModelInterface[Any]:
-    """The model to fine-tune, set up as the module docstring describes."""
+def _foreign_checkpoint(
+    model_class: type[ReadsForeignModels], settings: FinetuneSettings
+) -> Dict[str, Any]:
+    path = settings.read_from
+    if not settings.trust_pickled_code:
+        raise OptionsError(
+            [
+                Problem(
+                    f"{OPTION}.trust_pickled_code",
+                    f"'{path}' is {model_class.foreign_model_description}: a Python "
+                    "pickle of a whole model object, and reading it runs any code it "
+                    f"holds. Set {OPTION}.trust_pickled_code: true to read it, only "
+                    "if you trust where the file comes from; atomtrain converts it "
+                    "once into a checkpoint of plain data",
+                )
+            ]
+        )
+    if not path.is_file():
+        raise UserError(f"{OPTION}.read_from: '{path}' does not exist")
+    return model_class.checkpoint_from_foreign_model(path)
 
-    settings = finetune_settings(training)
-    assert settings is not None
+
+def pretrained_checkpoint(
+    model_class: Any, settings: FinetuneSettings
+) -> Dict[str, Any]:
+    """The checkpoint fine-tuning starts from: an atomtrain checkpoint of
+    ``model_class``'s architecture (read safely), or a model file of another code
+    that ``model_class`` converts (:class:`~atomtrain.utils.abc.ReadsForeignModels`),
+    read only when ``trust_pickled_code`` is set."""
+    suffix = settings.read_from.suffix
+    if issubclass(model_class, ReadsForeignModels) and (
+        suffix in model_class.foreign_model_suffixes
+    ):
+        return _foreign_checkpoint(model_class, settings)
     checkpoint, architecture = read_checkpoint(settings.read_from)
     if architecture.__model__ is not model_class:
         raise UserError(
@@ -175,6 +212,20 @@ def finetune_model(
             f"{model_class.__qualname__}; fine-tune with the checkpoint's "
             "architecture"
         )
+    return checkpoint
+
+
+def finetune_model(
+    model_class: Any,
+    training: Dict[str, Any],
+    dataset_info: DatasetInfo,
+    train_datasets: Sequence[Dataset],
+    run_dir: Optional[Path] = None,
+) -> ModelInterface[Any]:
+    """The model to fine-tune, set up as the module docstring describes."""
+    settings = finetune_settings(training)
+    assert settings is not None
+    checkpoint = pretrained_checkpoint(model_class, settings)
     with in_checkpoint(settings.read_from):
         pretrained = model_class.load_checkpoint(checkpoint, context="finetune")
         model = model_class.load_checkpoint(checkpoint, context="finetune")

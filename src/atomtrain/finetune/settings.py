@@ -1,11 +1,13 @@
 """The ``architecture.training.finetune`` section, checked and completed.
 
 ``{method: full | heads | lora, read_from: <checkpoint>, config: {...},
-inherit_heads: {new_target: old_target}}``. ``config`` holds the options of the method:
-``lora`` takes ``rank`` (default 4), ``alpha`` (default 8.0; adapters are scaled by
-``alpha / rank``) and ``target_modules`` (names of ``torch.nn.Linear`` modules, matched
-on the full dotted name or its last parts; default: every linear layer outside the
-heads); ``full`` and ``heads`` take none. Anything that cannot be honoured is an error.
+inherit_heads: {new_target: old_target}, trust_pickled_code: false}``. ``config``
+holds the options of the method: ``lora`` takes ``rank`` (default 4), ``alpha``
+(default 8.0; adapters are scaled by ``alpha / rank``) and ``target_modules`` (names
+of ``torch.nn.Linear`` modules, matched on the full dotted name or its last parts;
+default: every linear layer outside the heads); ``full`` and ``heads`` take none.
+``trust_pickled_code`` allows ``read_from`` to be another code's pickled model file
+(see :mod:`.prepare`). Anything that cannot be honoured is an error.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class FinetuneSettings:
     read_from: Path
     lora: Optional[LoraSettings] = None
     inherit_heads: Dict[str, str] = field(default_factory=dict)
+    trust_pickled_code: bool = False
 
 
 def finetune_settings(training: Dict[str, Any]) -> Optional[FinetuneSettings]:
@@ -87,9 +90,16 @@ def finetune_settings(training: Dict[str, Any]) -> Optional[FinetuneSettings]:
             problems.append(
                 Problem(f"{OPTION}.inherit_heads.{new}", "expected a target name", old)
             )
+    trust = section.get("trust_pickled_code", False)
+    if not isinstance(trust, bool):
+        problems.append(
+            Problem(f"{OPTION}.trust_pickled_code", "expected true or false", trust)
+        )
     if problems:
         raise OptionsError(problems)
-    return FinetuneSettings(method, Path(str(read_from)), lora, inherit)
+    return FinetuneSettings(
+        method, Path(str(read_from)), lora, inherit, trust_pickled_code=trust
+    )
 
 
 def _lora(config: Dict[str, Any], problems: List[Problem]) -> LoraSettings:

@@ -23,6 +23,12 @@ eV/Å on 160 GFN2 ethanol frames after 40 steps. A small output scale keeps the
 untrained network's random forces small, and Adam's steps then move the output by
 amounts comparable to the labels' structure-to-structure spread.
 
+An architecture may scale its energies by their forces instead
+(``OutputScaler(targets, energy_scale="forces")``): an energy whose training labels
+have forces gets the root mean square of the force components (times 1 in the length
+unit), as MACE does (``mace_run_train``'s default ``rms_forces_scaling``); energies
+without forces keep the per-atom energy scale.
+
 Scales are per property (one per subtarget), float64 whatever the model's dtype, and
 a target without labels or without spread keeps the scale 1. Each target's scale
 remembers whether it was fitted: restarts and fine-tuning keep fitted scales (the
@@ -38,6 +44,9 @@ from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..data.structure import Structure
 from .composition import CompositionBaseline
+
+#: How energies are scaled: by the spread of per-atom energies, or by the forces.
+ENERGY_SCALES = ("per_atom_energy", "forces")
 
 
 class TargetScale(torch.nn.Module):
@@ -70,8 +79,13 @@ class OutputScaler(torch.nn.Module):
 
     __jit_unused_properties__ = ["target_names"]
 
-    def __init__(self, targets: Dict[str, TargetInfo]) -> None:
+    def __init__(
+        self, targets: Dict[str, TargetInfo], energy_scale: str = "per_atom_energy"
+    ) -> None:
         super().__init__()
+        if energy_scale not in ENERGY_SCALES:
+            raise ValueError(f"energy_scale must be one of {ENERGY_SCALES}")
+        self.energy_scale = energy_scale
         self.scales = torch.nn.ModuleDict(
             {name: TargetScale(info.num_subtargets) for name, info in targets.items()}
         )
@@ -118,12 +132,22 @@ class OutputScaler(torch.nn.Module):
         for name, info in targets.items():
             if name not in self.scales or self.is_fitted(name):
                 continue
-            scales = fit_scales(datasets, name, info, baseline)
-            module = self.scales[name]
-            module.values.copy_(scales)  # type: ignore[operator]
-            module.fitted.fill_(True)  # type: ignore[operator]
+            scales = None
+            if self.energy_scale == "forces" and info.is_energy:
+                scales = force_scales(datasets, name, info)
+            if scales is None:
+                scales = fit_scales(datasets, name, info, baseline)
+            self.set_scales(name, scales)
             fitted.append(name)
         return fitted
+
+    @torch.jit.unused
+    def set_scales(self, target: str, scales: torch.Tensor) -> None:
+        """Set the scales ``[n_properties]`` of ``target`` and mark them fitted (as
+        read from another code's model file, say)."""
+        module = self.scales[target]
+        module.values.copy_(scales)  # type: ignore[operator]
+        module.fitted.fill_(True)  # type: ignore[operator]
 
 
 def fit_scales(
@@ -147,6 +171,28 @@ def fit_scales(
     rms = torch.sqrt(sums / counts.clamp_min(1.0))
     usable = (counts > 0) & (rms > 0) & torch.isfinite(rms)
     return torch.where(usable, rms, torch.ones_like(rms))
+
+
+def force_scales(
+    datasets: Sequence[Dataset], name: str, info: TargetInfo
+) -> Optional[torch.Tensor]:
+    """The root mean square of the force components of energy ``name`` over
+    ``datasets``, as scales ``[n_properties]`` (NaN labels skipped); None when no
+    structure has forces or they are all zero."""
+    total, count = 0.0, 0
+    for dataset in datasets:
+        for structure in dataset:
+            data = structure.targets.get(name)
+            if data is None or "positions" not in data.gradients:
+                continue
+            values = data.gradients["positions"].to(torch.float64)
+            known = values[~torch.isnan(values)]
+            total += float(known.pow(2).sum())
+            count += int(known.numel())
+    if count == 0 or total == 0.0:
+        return None
+    rms = (total / count) ** 0.5
+    return torch.full((info.num_subtargets,), rms, dtype=torch.float64)
 
 
 def _per_atom_residuals(

@@ -104,6 +104,12 @@ class FinetuneHypers(TypedDict):
     inherit_heads: NotRequired[Dict[str, str]]
     """``{new_target: old_target}``: initialise the head of a new target with the
     weights of a pretrained one (e.g. ``{energy/pbe: energy}``)."""
+    trust_pickled_code: NotRequired[bool]
+    """Allow ``read_from`` to be a model file of another code that is a Python
+    pickle (MACE's ``.model``, for the ``mace`` architecture): reading one runs any
+    code it holds, so set this only for files whose origin you trust. The file is
+    read once and converted to plain data (default false; atomtrain's own
+    checkpoints never run code)."""
 
 
 class BaseTrainerHypers(TypedDict):
@@ -138,7 +144,8 @@ class BaseTrainerHypers(TypedDict):
     """Clip the global norm of the gradients to this value (``null`` = off)."""
     ema_decay: Optional[Decay] = None
     """Decay of an exponential moving average of the weights, used for validation and
-    the final model (``null`` = off; typical 0.99 to 0.999)."""
+    the final model (``null`` = off; typical 0.99 to 0.999). It warms up over the
+    first steps: step ``n`` decays by ``min(ema_decay, (1 + n) / (10 + n))``."""
     early_stopping_patience: Optional[PositiveInt] = None
     """Stop after this many epochs without improvement of ``best_model_metric``
     (``null`` = off)."""

@@ -340,7 +340,7 @@ class TrainingRun:
         self.optimizer.step()
         self.schedule.after_step()
         if self.ema is not None:
-            self.ema.update(self.model)
+            self.ema.update(self.model, self.schedule.step_count)
         self.train_sums.count_batch()
         return agreed[1] > 0
 

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
+    ClassVar,
     Dict,
     Generic,
     List,
     Literal,
     Optional,
+    Tuple,
     TypeVar,
 )
 
@@ -85,7 +87,8 @@ class ModelInterface(torch.nn.Module, Generic[HypersType], metaclass=_ModelMeta)
 
     What the framework does beyond the contract is declared by subclassing the
     optional protocols below (:class:`RequestsNeighborLists`,
-    :class:`WithCompositionBaseline`, :class:`WithOutputScaler`, :class:`WithHeads`);
+    :class:`WithCompositionBaseline`, :class:`WithOutputScaler`, :class:`WithHeads`,
+    :class:`ReadsForeignModels`);
     their members are checked once, when the model is built, and the engine relies on
     nothing else. Two conventions are outputs and hypers rather than members:
 
@@ -221,6 +224,28 @@ class WithHeads(metaclass=ABCMeta):
         that target."""
 
 
+class ReadsForeignModels(metaclass=ABCMeta):
+    """A model whose fine-tuning can start from another code's model file
+    (``training.finetune.read_from``), such as MACE's ``.model``.
+
+    Such files are often pickles of whole Python objects, and reading one runs the
+    code it holds: the fine-tuning set-up calls :meth:`checkpoint_from_foreign_model`
+    only when the user set ``training.finetune.trust_pickled_code``, and only once —
+    the converted checkpoint is plain data, and so is every checkpoint of the run.
+    """
+
+    foreign_model_suffixes: ClassVar[Tuple[str, ...]]
+    """File name suffixes of the files the class reads (e.g. ``(".model",)``)."""
+    foreign_model_description: ClassVar[str]
+    """What such a file is, for messages (e.g. ``"a MACE model file"``)."""
+
+    @classmethod
+    @abstractmethod
+    def checkpoint_from_foreign_model(cls, path: Path) -> Dict[str, Any]:
+        """The checkpoint of the model in ``path``: plain data that
+        ``load_checkpoint`` reads, as ``get_checkpoint`` writes it."""
+
+
 #: The module attribute each data-member protocol requires.
 _PROTOCOL_MEMBERS: Dict[type, str] = {
     WithCompositionBaseline: "composition_baseline",
@@ -233,6 +258,7 @@ _PROTOCOL_MEMBERS: Dict[type, str] = {
 _PROTOCOL_METHODS: Dict[type, str] = {
     RequestsNeighborLists: "requested_neighbor_lists",
     WithHeads: "head_modules",
+    ReadsForeignModels: "checkpoint_from_foreign_model",
 }
 
 

@@ -214,8 +214,11 @@ def _prepare(
     checkpoint = None
     if restart_path is not None:
         checkpoint = read_restart_checkpoint(restart_path, options, architecture)
-        model_hypers = options["architecture"]["model"]
-        check_restart_hypers(checkpoint, model_hypers, restart_path)
+        # a fine-tuning run's model has the pretrained model's hypers, not the
+        # options' (which it never read)
+        if not options["architecture"]["training"].get("finetune"):
+            model_hypers = options["architecture"]["model"]
+            check_restart_hypers(checkpoint, model_hypers, restart_path)
 
     def new_run_directory() -> Path:
         run_dir = create_run_directory(outputs_root)

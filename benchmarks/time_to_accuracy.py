@@ -1,0 +1,431 @@
+"""Time to accuracy: atomtrain's ``pet``, ``soap_bpnn`` and ``mace`` and
+``mace_run_train`` itself, trained side by side on the same data.
+
+The split of ``examples/data/ethanol_gfn2_1000.xyz`` is the one of the other
+benchmarks (first 800 frames train, next 100 validation, last 100 test; energy in eV,
+forces in eV/Å). Every tool trains through its own command line in its own process,
+all of them started at the same time (so that they see the same machine load), with
+one thread each (``OMP_NUM_THREADS=1``), for the same wall-clock budget; then each is
+stopped (SIGTERM: atomtrain writes a checkpoint and stops; ``mace_run_train`` keeps
+the checkpoint of every epoch, ``--save_all_checkpoints``).
+
+MACE has the same hypers in both tools (``hidden_irreps`` 32x0e + 32x1o, ``r_max``
+4.5 Å, two interactions, ``max_ell`` 3, correlation 3, learning rate 0.01 with
+AMSGrad, reduce-on-plateau, batch 10, EMA 0.99, ``mace_run_train``'s weighted loss:
+forces 100 times energies per atom). atomtrain trains it in float32, its default for
+MACE; ``mace_run_train`` in float64, its default, and in float32
+(``mace_run_train_f32``). PET (``d_pet`` 64, two GNN layers, cutoff 4.5 Å, as
+``pet_vs_reference.py``) and SOAP-BPNN (defaults) use a learning rate of 1e-3 and
+reduce-on-plateau.
+
+Measured:
+
+- learning curves: validation force and energy MAE after every epoch, as each tool
+  logs them (with the EMA weights where EMA is on), against the wall-clock time since
+  the tool's process started and against epochs; test MAE of the weights of some
+  epochs (about ``--tested-epochs``, log-spaced, and the last), evaluated afterwards
+  (the time of that evaluation is not counted);
+- the time (and epochs) each tool took to reach a validation force MAE of each of
+  ``--thresholds`` eV/Å;
+- the speed of each model after training, as an MD engine calls it: milliseconds per
+  energy + forces call through ASE (``metatomic_ase.MetatomicCalculator`` on
+  atomtrain's exported ``model.pt``, ``mace.calculators.MACECalculator`` on
+  ``mace_run_train``'s ``.model``) on an ethanol molecule and on a periodic box of 64
+  water molecules (192 atoms), one thread, median of ``--repeats`` calls.
+
+It writes ``curves.png`` (force and energy MAE against time, log-log) and
+``results.json`` in the work directory (``--work``, default a new temporary one) and
+prints the tables.
+
+Measured on 2026-12-04 with ``--budget 240`` on two CPU cores shared with other work
+(five single-thread trainings at once, load average 2 to 6): validation force MAE
+(eV/Å) after each epoch, with the seconds since start::
+
+    mace (atomtrain, float32)   0.139 (88 s)  0.076 (158 s)
+    mace_run_train_f32          0.135 (88 s)  0.083 (157 s)
+    mace_run_train (float64)    0.117 (126 s)
+    soap_bpnn                   0.095 (26 s) ... 0.038 (210 s), 12 epochs
+    pet                         0.50 (33 s) ... 0.18 (212 s), 7 epochs
+
+Test force MAE of the first epoch's weights: 0.122 (atomtrain) and 0.119
+(``mace_run_train_f32``); of atomtrain's second, 0.067. Per epoch the two MACE
+trainings match (the same modules, loss, optimiser and EMA) and take the same time in
+the same precision; ``mace_run_train``'s default float64 takes 1.4 times longer to
+its first epoch (start-up included) and, in an earlier run, 2.6 times longer for the
+second. Energy + forces on the 192-atom water box, measured one after the
+other in one process: 450 to 550 ms for atomtrain's exported float32 model, 470 ms
+for ``MACECalculator`` in float32 and 810 ms in float64.
+
+::
+
+    .venv/bin/python benchmarks/time_to_accuracy.py [--budget 300]
+        [--tools pet,soap_bpnn,mace,mace_run_train,mace_run_train_f32]
+        [--thresholds 0.2,0.1,0.07,0.05,0.04,0.03] [--repeats 20]
+        [--tested-epochs 6] [--work DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import ase.io
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from soap_bpnn_vs_reference import ATOMTRAIN, water_box, write_split
+from soap_bpnn_vs_reference import DATA as ROOT_DATA
+from time_to_accuracy_curves import (
+    Curve,
+    atomtrain_curve,
+    atomtrain_test_curve,
+    mace_curve,
+    mace_test_curve,
+    plot_curves,
+    time_to_reach,
+)
+
+#: The command lines of the tools (``--atomtrain``, ``--mace-run-train``).
+COMMANDS = {
+    "atomtrain": [str(ATOMTRAIN)],
+    "mace_run_train": [str(ATOMTRAIN.with_name("mace_run_train"))],
+}
+MACE_HYPERS = {"hidden_irreps": "32x0e + 32x1o", "r_max": 4.5, "num_interactions": 2}
+PET_HYPERS = {
+    "d_pet": 64,
+    "d_head": 64,
+    "d_node": 128,
+    "d_feedforward": 128,
+    "num_heads": 4,
+    "num_gnn_layers": 2,
+    "cutoff": 4.5,
+}
+ATOMTRAIN_TOOLS = ("pet", "soap_bpnn", "mace")
+MACE_TOOLS = {"mace_run_train": "float64", "mace_run_train_f32": "float32"}
+#: Many epochs: every tool is stopped by the budget, not by its own schedule.
+EPOCHS = 10000
+
+
+def atomtrain_options(name: str, paths: Dict[str, Path]) -> Dict[str, Any]:
+    def section(path: Path) -> Dict[str, Any]:
+        targets = {
+            "energy": {"key": "energy", "unit": "eV", "forces": {"key": "forces"}}
+        }
+        return {"systems": str(path), "targets": targets}
+
+    training: Dict[str, Any] = {
+        "num_epochs": EPOCHS,
+        "scheduler": "plateau",
+        "checkpoint_interval": 1,
+    }
+    model: Dict[str, Any] = {}
+    if name == "mace":
+        model = dict(MACE_HYPERS)
+        training["loss"] = {"energy": {"forces": {"weight": 100.0}}}
+    else:
+        training.update(learning_rate=1e-3, batch_size=10)
+        model = dict(PET_HYPERS) if name == "pet" else {}
+    return {
+        "seed": 0,
+        "architecture": {"name": name, "model": model, "training": training},
+        "training_set": section(paths["train"]),
+        "validation_set": section(paths["validation"]),
+        "test_set": section(paths["test"]),
+        "final_eval": False,
+    }
+
+
+def mace_run_train_arguments(paths: Dict[str, Path], dtype: str) -> List[str]:
+    """``mace_run_train``'s command line for the same model and training."""
+    return [
+        *COMMANDS["mace_run_train"],
+        "--name=ethanol",
+        f"--train_file={paths['train_mace']}",
+        f"--valid_file={paths['validation_mace']}",
+        f"--test_file={paths['test_mace']}",
+        "--model=MACE",
+        f"--hidden_irreps={MACE_HYPERS['hidden_irreps']}",
+        f"--r_max={MACE_HYPERS['r_max']}",
+        f"--num_interactions={MACE_HYPERS['num_interactions']}",
+        "--E0s=average",
+        "--batch_size=10",
+        "--valid_batch_size=10",
+        "--lr=0.01",
+        "--ema",
+        "--ema_decay=0.99",
+        "--energy_weight=1",
+        "--forces_weight=100",
+        "--error_table=PerAtomMAE",
+        f"--max_num_epochs={EPOCHS}",
+        "--save_all_checkpoints",
+        f"--default_dtype={dtype}",
+        "--device=cpu",
+        "--seed=0",
+    ]
+
+
+def write_mace_files(paths: Dict[str, Path]) -> None:
+    """The split again, with MACE's label names (``REF_energy``, ``REF_forces``)."""
+    for name in ("train", "validation", "test"):
+        frames = []
+        for atoms in ase.io.read(paths[name], ":"):
+            frame = ase.Atoms(atoms.numbers, atoms.positions)
+            frame.info["REF_energy"] = atoms.get_potential_energy()
+            frame.arrays["REF_forces"] = atoms.get_forces()
+            frames.append(frame)
+        paths[f"{name}_mace"] = paths[name].with_name(f"{name}_mace.xyz")
+        ase.io.write(paths[f"{name}_mace"], frames)
+
+
+def start(tool: str, directory: Path, paths: Dict[str, Path]) -> subprocess.Popen:
+    directory.mkdir(parents=True)
+    if tool in MACE_TOOLS:
+        command = mace_run_train_arguments(paths, MACE_TOOLS[tool])
+    else:
+        options = atomtrain_options(tool, paths)
+        (directory / "options.yaml").write_text(yaml.safe_dump(options))
+        command = [*COMMANDS["atomtrain"], "train", "options.yaml"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    log = (directory / "stdout.log").open("w")
+    return subprocess.Popen(
+        command, cwd=directory, env=environment, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+def train_all(
+    tools: List[str], work: Path, paths: Dict[str, Path], budget: float
+) -> Dict[str, float]:
+    """Start every tool at once, stop them after ``budget`` seconds; their start
+    times (``time.time()``)."""
+    processes, started = {}, {}
+    for tool in tools:
+        started[tool] = time.time()
+        processes[tool] = start(tool, work / tool, paths)
+    deadline = time.time() + budget
+    while time.time() < deadline and any(p.poll() is None for p in processes.values()):
+        time.sleep(1.0)
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes.values():
+        process.wait()
+    return started
+
+
+def finish_mace_run_train(tool: str, directory: Path, paths: Dict[str, Path]) -> Path:
+    """Write the ``.model`` of a stopped ``mace_run_train`` run: the same command
+    with ``--restart_latest`` and no epoch left to train, which loads the last
+    checkpoint and saves the model. The checkpoints of the epochs are kept aside
+    first, in ``trained/``. Returns the model file."""
+    shutil.copytree(directory / "checkpoints", directory / "trained")
+    epochs = sorted(
+        int(p.stem.rsplit("epoch-", 1)[1]) for p in (directory / "trained").glob("*.pt")
+    )
+    arguments = mace_run_train_arguments(paths, MACE_TOOLS[tool])
+    arguments = [a for a in arguments if not a.startswith("--max_num_epochs")]
+    # training restarts at the epoch of the checkpoint it loads: none is left
+    arguments += ["--restart_latest", f"--max_num_epochs={epochs[-1]}"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with (directory / "finish.log").open("w") as log:
+        subprocess.run(
+            arguments,
+            cwd=directory,
+            env=environment,
+            stdout=log,
+            stderr=log,
+            check=True,
+        )
+    return directory / "ethanol.model"
+
+
+def export_last(directory: Path) -> Path:
+    """Export the last epoch's checkpoint of a stopped atomtrain run."""
+    run = next((directory / "outputs").glob("*/*"))
+    checkpoints = sorted(
+        run.glob("model_[0-9]*.ckpt"), key=lambda p: int(p.stem.split("_")[1])
+    )
+    subprocess.run(
+        [*COMMANDS["atomtrain"], "export", str(checkpoints[-1]), "-o", "model.pt"],
+        cwd=directory,
+        check=True,
+        capture_output=True,
+    )
+    return directory / "model.pt"
+
+
+def calculator(tool: str, model: Path) -> Any:
+    if tool in MACE_TOOLS:
+        from mace.calculators import MACECalculator
+
+        return MACECalculator(
+            model_paths=str(model), device="cpu", default_dtype=MACE_TOOLS[tool]
+        )
+    from metatomic_ase import MetatomicCalculator
+
+    return MetatomicCalculator(
+        str(model), extensions_directory=str(model.parent / "extensions")
+    )
+
+
+def milliseconds_per_call(calc: Any, atoms: ase.Atoms, repeats: int) -> float:
+    """Median milliseconds of one energy + forces evaluation through ASE."""
+    atoms = atoms.copy()
+    atoms.calc = calc
+    atoms.get_forces()  # warm-up: TorchScript profiling runs
+    atoms.get_forces()
+    times = []
+    for step in range(repeats):
+        atoms.positions[0, 0] += 1e-4 * (-1) ** step
+        begin = time.perf_counter()
+        atoms.get_forces()
+        times.append(time.perf_counter() - begin)
+    times.sort()
+    return 1e3 * times[len(times) // 2]
+
+
+def curves_of(
+    tools: List[str],
+    work: Path,
+    paths: Dict[str, Path],
+    started: Dict[str, float],
+    tested: int,
+) -> Dict[str, Curve]:
+    """Each tool's learning curves, with the test errors of about ``tested``
+    epochs."""
+    curves = {}
+    for tool in tools:
+        directory = work / tool
+        if tool in MACE_TOOLS:
+            curves[tool] = mace_curve(directory, started[tool])
+            model = finish_mace_run_train(tool, directory, paths)
+            mace_test_curve(curves[tool], directory, model, paths["test"], tested)
+        else:
+            curves[tool] = atomtrain_curve(directory, started[tool])
+            atomtrain_test_curve(curves[tool], directory, paths["test"], tested)
+            export_last(directory)
+    return curves
+
+
+def speeds(tools: List[str], work: Path, repeats: int) -> Dict[str, Dict[str, float]]:
+    """Milliseconds per energy + forces call of each trained model."""
+    molecule = ase.io.read(ROOT_DATA, 0)
+    systems = {"ethanol": molecule, "water_box": water_box()}
+    result: Dict[str, Dict[str, float]] = {}
+    for tool in tools:
+        directory = work / tool
+        model = directory / ("ethanol.model" if tool in MACE_TOOLS else "model.pt")
+        calc = calculator(tool, model)
+        result[tool] = {
+            name: milliseconds_per_call(calc, atoms, repeats)
+            for name, atoms in systems.items()
+        }
+    return result
+
+
+def _final_row(curve: Curve, speed: Dict[str, float]) -> List[str]:
+    if not curve.epochs:
+        return ["0"] + ["-"] * 6
+    last = curve.epochs[-1]
+    values = [
+        curve.val_force[-1],
+        curve.test_force.get(last, float("nan")),
+        curve.val_energy[-1],
+        curve.test_energy.get(last, float("nan")),
+        speed["ethanol"],
+        speed["water_box"],
+    ]
+    return [str(len(curve.epochs))] + [f"{v:.3g}" for v in values]
+
+
+def print_tables(
+    curves: Dict[str, Curve],
+    speed: Dict[str, Dict[str, float]],
+    thresholds: List[float],
+) -> None:
+    print("\ntime (s) / epochs to reach a validation force MAE (eV/Å) of")
+    print(f"{'':20}" + "".join(f"{x:>14}" for x in thresholds))
+    for tool, curve in curves.items():
+        cells = []
+        for threshold in thresholds:
+            reached = time_to_reach(curve, threshold)
+            cells.append("-" if reached is None else f"{reached[0]:.0f} / {reached[1]}")
+        print(f"{tool:20}" + "".join(f"{c:>14}" for c in cells))
+    columns = [
+        "epochs",
+        "val F eV/Å",
+        "test F eV/Å",
+        "val E meV/at",
+        "test E meV/at",
+        "ethanol ms",
+        "water ms",
+    ]
+    print("\nafter the last epoch; MD speed: ms per energy + forces call")
+    print(f"{'':20}" + "".join(f"{c:>14}" for c in columns))
+    for tool, curve in curves.items():
+        row = _final_row(curve, speed[tool])
+        print(f"{tool:20}" + "".join(f"{c:>14}" for c in row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--budget", type=float, default=300.0, help="seconds")
+    parser.add_argument(
+        "--tools", default="pet,soap_bpnn,mace,mace_run_train,mace_run_train_f32"
+    )
+    parser.add_argument("--thresholds", default="0.2,0.1,0.07,0.05,0.04,0.03")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--tested-epochs", type=int, default=6, help="epochs with test errors"
+    )
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument(
+        "--atomtrain", default=None, help="atomtrain's command (default: .venv's)"
+    )
+    parser.add_argument(
+        "--mace-run-train", default=None, help="mace_run_train's command"
+    )
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    if args.atomtrain:
+        COMMANDS["atomtrain"] = shlex.split(args.atomtrain)
+    if args.mace_run_train:
+        COMMANDS["mace_run_train"] = shlex.split(args.mace_run_train)
+    tools = args.tools.split(",")
+    work = args.work or Path(tempfile.mkdtemp(prefix="time_to_accuracy_"))
+    work.mkdir(parents=True, exist_ok=True)
+    paths = write_split(work)
+    write_mace_files(paths)
+    load = os.getloadavg()[0]
+    started = train_all(tools, work, paths, args.budget)
+    print(
+        f"trained for {args.budget:.0f} s each; load average before: {load:.2f}, "
+        f"after: {os.getloadavg()[0]:.2f}"
+    )
+    curves = curves_of(tools, work, paths, started, args.tested_epochs)
+    speed = speeds(tools, work, args.repeats)
+    plot_curves(curves, work / "curves.png")
+    thresholds = [float(x) for x in args.thresholds.split(",")]
+    print_tables(curves, speed, thresholds)
+    results = {
+        tool: {**vars(curve), "speed_ms": speed[tool]} for tool, curve in curves.items()
+    }
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"\nwork directory {work}: curves.png, results.json")
+
+
+if __name__ == "__main__":
+    main()
