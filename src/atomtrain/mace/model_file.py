@@ -17,9 +17,11 @@ model, whose checkpoint is plain data:
   its scale the target's output scale.
 """
 
+from __future__ import annotations
+
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Type
 
 import torch
 
@@ -28,7 +30,10 @@ from atomtrain.errors import UserError
 
 from .dependencies import modules, o3, quiet_construction, scripts_utils
 from .documentation import ModelHypers
-from .model import MACE
+
+if TYPE_CHECKING:
+    # the model class is passed in: MACE.read_foreign_model imports this module
+    from .model import MACE
 
 #: The energy of a MACE head: eV, with forces and stress by autograd.
 HEAD_ENERGY = TargetInfo(
