@@ -28,6 +28,10 @@ class Dataset(ABC):
     def origin(self, index: int) -> Tuple[str, int]:
         """``(file, index in that file)`` of structure ``index``."""
 
+    @abstractmethod
+    def subset(self, indices: Sequence[int]) -> Dataset:
+        """The structures at ``indices``, in that order."""
+
     def describe(self, index: int) -> str:
         """``"structure 7 of 'ethanol.xyz'"``: for error messages."""
         file, position = self.origin(index)

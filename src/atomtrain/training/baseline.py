@@ -41,7 +41,10 @@ def without_baseline(model: Any) -> Iterator[None]:
 
 
 class ResidualDataset(Dataset):
-    """``dataset`` with the baseline of ``targets`` subtracted from the labels."""
+    """``dataset`` with the baseline of ``targets`` subtracted from the labels.
+
+    Residuals are computed when a structure is read (a look-up of one weight per
+    atom), not kept: a dataset larger than memory stays on disk."""
 
     def __init__(
         self, dataset: Dataset, baseline: CompositionBaseline, targets: Sequence[str]
@@ -50,15 +53,16 @@ class ResidualDataset(Dataset):
         self.info = dataset.info
         self.baseline = baseline
         self.targets = [t for t in targets if t in baseline.supported_targets]
-        self._cache: Dict[int, Structure] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def subset(self, indices: Sequence[int]) -> ResidualDataset:
+        return ResidualDataset(
+            self.dataset.subset(indices), self.baseline, self.targets
+        )
+
     def __getitem__(self, index: int) -> Structure:
-        cached = self._cache.get(index)
-        if cached is not None:
-            return cached
         structure = self.dataset[index]
         targets = dict(structure.targets)
         for name in self.targets:
@@ -67,7 +71,7 @@ class ResidualDataset(Dataset):
                 data = targets[name]
                 residual = data.blocks[0].to(torch.float64) - contribution
                 targets[name] = TargetData([residual, *data.blocks[1:]], data.gradients)
-        result = Structure(
+        return Structure(
             structure.types,
             structure.positions,
             structure.cell,
@@ -75,8 +79,6 @@ class ResidualDataset(Dataset):
             targets,
             structure.extra_data,
         )
-        self._cache[index] = result
-        return result
 
     def origin(self, index: int) -> Tuple[str, int]:
         return self.dataset.origin(index)
