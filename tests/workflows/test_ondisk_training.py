@@ -138,3 +138,52 @@ def _errors(output: str, split: str) -> List[str]:
             break
         names.append(line.split("=")[0].strip())
     return names
+
+
+@pytest.mark.parametrize(
+    ("validation", "fragments"),
+    [
+        (
+            {
+                "systems": "ethanol_reduced_100.xyz",
+                "targets": {"energy": {"unit": "eV"}},
+            },
+            [
+                "validation_set.targets.energy.unit: differs from 'kcal/mol' in "
+                "training_set ('{root}/ds')",
+                "(here '{root}/ethanol_reduced_100.xyz')",
+            ],
+        ),
+        (
+            {"systems": "qm9.xyz", "targets": {"mtt::U0": {"unit": "kcal/mol"}}},
+            [
+                "validation_set.targets: '{root}/qm9.xyz' has no target 'energy', "
+                "which the training set trains on ('{root}/ds' (training_set))"
+            ],
+        ),
+        (
+            {
+                "systems": "qm9.xyz",
+                "targets": {"energy": {"key": "U0", "unit": "kcal/mol"}},
+            },
+            ["qm9.xyz", "element N (atomic number 7)", "of the validation_set"],
+        ),
+    ],
+    ids=["units", "targets", "elements"],
+)
+def test_sets_that_disagree_leave_no_run_directory(
+    workdir, resources, capsys, validation, fragments
+):
+    shutil.copy(resources / "qm9_reduced_100.xyz", workdir / "qm9.xyz")
+    options = _options(
+        workdir / "options.yaml",
+        training_set={"systems": "ds"},
+        validation_set=validation,
+    )
+    capsys.readouterr()
+    assert main(["train", str(options)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "a bug in atomtrain" not in error
+    for fragment in fragments:
+        assert fragment.format(root=workdir) in error, error
+    assert not (workdir / "outputs").exists()

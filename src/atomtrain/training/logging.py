@@ -11,11 +11,12 @@ validation set, in evaluation mode, with the EMA weights when EMA is on.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Protocol, Type
+from typing import Any, Dict, Iterator, List, Optional, Protocol, Type
 
 from ..errors import UserError
 
@@ -105,6 +106,43 @@ class WandbLogger:
         self.run.finish()
 
 
+#: The format of ``train.log`` lines.
+LOG_FORMAT = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
+class _Held(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: List[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def held_records() -> Iterator[List[logging.LogRecord]]:
+    """The records of the training logger emitted within the block (they still reach
+    the console), kept for :func:`write_held` once the run directory exists: a run
+    is prepared before its directory is made, so that a refused run leaves none."""
+    handler = _Held()
+    LOGGER.addHandler(handler)
+    if LOGGER.level == logging.NOTSET:
+        LOGGER.setLevel(logging.INFO)
+    try:
+        yield handler.records
+    finally:
+        LOGGER.removeHandler(handler)
+
+
+def write_held(run_dir: Path, records: List[logging.LogRecord]) -> None:
+    """Append ``records`` (of :func:`held_records`) to ``run_dir/train.log``."""
+    if not records:
+        return
+    with open(run_dir / "train.log", "a") as log:
+        for record in records:
+            log.write(LOG_FORMAT.format(record) + "\n")
+
+
 class EpochLog:
     """Writes epoch summaries to the console, ``train.log`` and ``train.csv``.
 
@@ -135,9 +173,7 @@ class EpochLog:
         if run_dir is not None:
             run_dir.mkdir(parents=True, exist_ok=True)
             self._handler = logging.FileHandler(run_dir / "train.log")
-            self._handler.setFormatter(
-                logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
-            )
+            self._handler.setFormatter(LOG_FORMAT)
             LOGGER.addHandler(self._handler)
         if LOGGER.level == logging.NOTSET:
             LOGGER.setLevel(logging.INFO)
