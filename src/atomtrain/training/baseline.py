@@ -19,6 +19,7 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
+from ..data.statistics import CHUNK, RunningStatistics
 from ..data.structure import Structure, TargetData
 from ..modules.composition import CompositionBaseline
 from ..utils.abc import WithCompositionBaseline, WithOutputScaler
@@ -105,13 +106,14 @@ def target_scales(
     per_atom_normalised: Sequence[str],
 ) -> Dict[str, float]:
     """Standard deviation of each target's labels over ``datasets`` (per atom for the
-    normalised per-structure targets; NaN labels skipped). A target without spread
-    gets 1."""
-    scales: Dict[str, float] = {}
-    for name in targets:
-        values = []
-        for dataset in datasets:
-            for structure in dataset:
+    normalised per-structure targets; NaN labels skipped), in one streaming pass. A
+    target without spread gets 1."""
+    running = {name: RunningStatistics() for name in targets}
+    pending: Dict[str, List[torch.Tensor]] = {name: [] for name in targets}
+    for dataset in datasets:
+        for index in range(len(dataset)):
+            structure = dataset[index]
+            for name in targets:
                 if name not in structure.targets:
                     continue
                 block = torch.cat(
@@ -119,15 +121,13 @@ def target_scales(
                 ).to(torch.float64)
                 if name in per_atom_normalised:
                     block = block / len(structure)
-                values.append(block)
-        if not values:
-            scales[name] = 1.0
-            continue
-        flat = torch.cat(values)
-        flat = flat[~torch.isnan(flat)]
-        std = float(flat.std()) if flat.numel() > 1 else 0.0
-        scales[name] = std if std > 0 else 1.0
-    return scales
+                pending[name].append(block)
+            if (index + 1) % CHUNK == 0 or index + 1 == len(dataset):
+                for name, values in pending.items():
+                    if values:
+                        running[name].add(torch.cat(values))
+                    values.clear()
+    return {name: running[name].std or 1.0 for name in targets}
 
 
 def fit_output_scales(
