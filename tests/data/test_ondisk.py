@@ -260,3 +260,14 @@ def test_unusable_structures_are_refused_when_converted(tmp_path, resources):
     ):
         convert([tmp_path / "bad.xyz"], tmp_path / "a", [])
     assert not (tmp_path / "a").exists()
+
+
+def test_a_truncated_array_is_reported_when_read(tmp_path, resources):
+    output = tmp_path / "ethanol"
+    convert([resources / "ethanol_reduced_100.xyz"], output, [])
+    positions = output / "positions.bin"
+    positions.write_bytes(positions.read_bytes()[: 24 * 9 * 50])
+    dataset = DiskDataset(output)
+    assert len(dataset[49]) == 9
+    with pytest.raises(DiskFormatError, match=r"positions\.bin' is shorter than its"):
+        dataset[50]

@@ -1,4 +1,4 @@
-"""A memory-mapped dataset on disk, for data larger than memory.
+"""A dataset on disk, for data larger than memory.
 
 Format (version 1): a directory holding flat binary arrays (C order, little endian,
 no header) and ``header.json``, which gives the :class:`DatasetInfo`, the input files,
@@ -24,8 +24,9 @@ and the dtype and shape of every array::
 one per atom (indexed with ``atom_offsets``). Values are in the declared units.
 
 Datasets are written by :class:`~.ondisk_writer.DiskDatasetWriter` (``atomtrain
-convert``) and read by :class:`DiskDataset` through memory maps: a structure is read
-from disk when it is indexed, so a dataset of any size opens in constant memory. A
+convert``) and read by :class:`DiskDataset`: a structure is read from disk when it
+is indexed (positioned reads, cached by the kernel), so a dataset of any size opens
+in the memory of its atom offsets (8 bytes per structure). A
 :class:`DiskDataset` may read only some of the stored targets (and some of their
 gradients), under other names (:class:`StoredEntry`), and only some structures
 (:meth:`DiskDataset.subset`): what a dataset section of the options asks for.
@@ -96,7 +97,7 @@ class StoredEntry:
 
 class DiskDataset(Dataset):
     """A dataset written by :class:`~.ondisk_writer.DiskDatasetWriter` (or
-    ``atomtrain convert``), read through memory maps.
+    ``atomtrain convert``), read a structure at a time.
 
     ``targets`` and ``extra_data`` select what structures carry (default: every
     stored target with all its gradients, and every extra-data entry); ``info``
@@ -129,27 +130,18 @@ class DiskDataset(Dataset):
         self._open()
 
     def _open(self) -> None:
-        self._arrays: Dict[str, np.ndarray] = {}
-        for name, spec in self.header["arrays"].items():
-            shape = tuple(spec["shape"])
-            if int(np.prod(shape)) == 0:
-                self._arrays[name] = np.zeros(shape, dtype=np.dtype(spec["dtype"]))
-                continue
-            self._arrays[name] = np.memmap(
-                self.path / f"{name}.bin",
-                dtype=np.dtype(spec["dtype"]),
-                mode="r",
-                shape=shape,
-            )
-        self._offsets = np.asarray(self._arrays["atom_offsets"])
+        self._arrays = _Arrays(self.path, self.header["arrays"])
+        self._offsets = self._arrays.rows(
+            "atom_offsets", 0, int(self.header["num_structures"]) + 1
+        )
 
     def __getstate__(self) -> Dict[str, Any]:
-        # memory maps are opened again where the dataset is unpickled
-        return {k: v for k, v in self.__dict__.items() if k not in ("_arrays",)}
+        # files are opened again where the dataset is unpickled
+        return {k: v for k, v in self.__dict__.items() if k != "_arrays"}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._open()
+        self._arrays = _Arrays(self.path, self.header["arrays"])
 
     def __len__(self) -> int:
         if self._rows is not None:
@@ -175,12 +167,12 @@ class DiskDataset(Dataset):
     def __getitem__(self, index: int) -> Structure:
         stored = self.stored_index(index)
         start, stop = int(self._offsets[stored]), int(self._offsets[stored + 1])
-        arrays = self._arrays
+        read = self._read
         return Structure(
-            types=_tensor(arrays["types"][start:stop]),
-            positions=_tensor(arrays["positions"][start:stop]),
-            cell=_tensor(arrays["cells"][stored]),
-            pbc=_tensor(arrays["pbc"][stored]),
+            types=read("types", start, stop),
+            positions=read("positions", start, stop),
+            cell=read("cells", stored, stored + 1)[0],
+            pbc=read("pbc", stored, stored + 1)[0],
             targets=self._entries("targets", stored, start, stop),
             extra_data=self._entries("extra_data", stored, start, stop),
         )
@@ -192,27 +184,29 @@ class DiskDataset(Dataset):
         for name, (column, entry) in self._columns[group].items():
             info = entry.info
             prefix = f"{group}/{column}"
-            rows = slice(start, stop) if info.per_atom else slice(stored, stored + 1)
+            rows = (start, stop) if info.per_atom else (stored, stored + 1)
             blocks = [
-                _tensor(self._arrays[f"{prefix}/block_{b}"][rows])
+                self._read(f"{prefix}/block_{b}", *rows)
                 for b in range(len(info.block_components()))
             ]
             gradients = {}
             if "positions" in info.gradients:
-                gradients["positions"] = _tensor(
-                    self._arrays[f"{prefix}/positions"][start:stop]
-                )
+                gradients["positions"] = self._read(f"{prefix}/positions", start, stop)
             if "strain" in info.gradients:
-                strain = _tensor(self._arrays[f"{prefix}/strain"][stored])
+                strain = self._read(f"{prefix}/strain", stored, stored + 1)[0]
                 if not torch.isnan(strain).all():
                     gradients["strain"] = strain
             entries[name] = TargetData(blocks=blocks, gradients=gradients)
         return entries
 
+    def _read(self, name: str, start: int, stop: int) -> torch.Tensor:
+        return torch.from_numpy(self._arrays.rows(name, start, stop))
+
     def origin(self, index: int) -> Tuple[str, int]:
         stored = self.stored_index(index)
-        file = self.header["files"][int(self._arrays["origin_file"][stored])]
-        return file, int(self._arrays["origin_index"][stored])
+        file = self._arrays.rows("origin_file", stored, stored + 1)[0]
+        position = self._arrays.rows("origin_index", stored, stored + 1)[0]
+        return self.header["files"][int(file)], int(position)
 
     def describe(self, index: int) -> str:
         """``"structure 7 of 'ethanol.xyz' (structure 7 of the dataset 'ds')"``:
@@ -257,6 +251,38 @@ def _select(
     return columns
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    """A tensor owning a copy of a memory-mapped slice."""
-    return torch.from_numpy(np.array(array))
+class _Arrays:
+    """The arrays of a dataset directory, read with positioned reads
+    (``os.preadv``) into new arrays: what is read often stays in the kernel's page
+    cache, and nothing read stays in the process's memory (memory maps would count
+    every page ever read in the process's resident memory)."""
+
+    def __init__(self, path: Path, specs: Dict[str, Any]) -> None:
+        self.path = path
+        self.specs = {
+            name: (np.dtype(spec["dtype"]), tuple(spec["shape"]))
+            for name, spec in specs.items()
+        }
+        self.files: Dict[str, int] = {}
+        for name, (_, shape) in self.specs.items():
+            if int(np.prod(shape)) > 0:
+                self.files[name] = os.open(path / f"{name}.bin", os.O_RDONLY)
+
+    def __del__(self) -> None:
+        for descriptor in getattr(self, "files", {}).values():
+            os.close(descriptor)
+
+    def rows(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` of array ``name``."""
+        dtype, shape = self.specs[name]
+        out = np.empty((stop - start, *shape[1:]), dtype=dtype)
+        if out.nbytes == 0:
+            return out
+        offset = start * (out.nbytes // len(out))
+        buffer: Any = out  # numpy arrays are writable buffers
+        if os.preadv(self.files[name], [buffer], offset) != out.nbytes:
+            raise DiskFormatError(
+                f"'{self.path / name}.bin' is shorter than its header says: the "
+                "dataset is damaged; convert it again"
+            )
+        return out
