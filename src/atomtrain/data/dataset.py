@@ -24,6 +24,14 @@ class Dataset(ABC):
     @abstractmethod
     def __getitem__(self, index: int) -> Structure: ...
 
+    def geometry(self, index: int) -> Structure:
+        """Structure ``index`` without its labels, for what needs only atoms and
+        cell (neighbour lists): datasets on disk read less."""
+        structure = self[index]
+        return Structure(
+            structure.types, structure.positions, structure.cell, structure.pbc
+        )
+
     @abstractmethod
     def origin(self, index: int) -> Tuple[str, int]:
         """``(file, index in that file)`` of structure ``index``."""

@@ -200,7 +200,7 @@ class NeighborCache:
             return cached
         self.misses += 1
         if structure is None:
-            structure = dataset[index]
+            structure = dataset.geometry(index)
         topology = compute_topology(structure, key[0], key[1])
         self._keep(entry, topology)
         return topology

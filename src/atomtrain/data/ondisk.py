@@ -165,16 +165,21 @@ class DiskDataset(Dataset):
         return int(self._rows[index]) if self._rows is not None else index
 
     def __getitem__(self, index: int) -> Structure:
+        structure = self.geometry(index)
         stored = self.stored_index(index)
         start, stop = int(self._offsets[stored]), int(self._offsets[stored + 1])
-        read = self._read
+        structure.targets = self._entries("targets", stored, start, stop)
+        structure.extra_data = self._entries("extra_data", stored, start, stop)
+        return structure
+
+    def geometry(self, index: int) -> Structure:
+        stored = self.stored_index(index)
+        start, stop = int(self._offsets[stored]), int(self._offsets[stored + 1])
         return Structure(
-            types=read("types", start, stop),
-            positions=read("positions", start, stop),
-            cell=read("cells", stored, stored + 1)[0],
-            pbc=read("pbc", stored, stored + 1)[0],
-            targets=self._entries("targets", stored, start, stop),
-            extra_data=self._entries("extra_data", stored, start, stop),
+            types=self._read("types", start, stop),
+            positions=self._read("positions", start, stop),
+            cell=self._read("cells", stored, stored + 1)[0],
+            pbc=self._read("pbc", stored, stored + 1)[0],
         )
 
     def _entries(

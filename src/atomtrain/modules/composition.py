@@ -12,6 +12,7 @@ dtype the surrounding model is moved to; predictions are cast to the systems' dt
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
 from metatomic.torch import ModelOutput, System
@@ -61,7 +62,7 @@ class CompositionBaseline(torch.nn.Module):
     TorchScript-compatible.
     """
 
-    __jit_ignored_attributes__ = ["target_infos"]
+    __jit_ignored_attributes__ = ["target_infos", "_lookup"]
     __jit_unused_properties__ = ["supported_targets"]
 
     type_to_index: torch.Tensor
@@ -80,6 +81,7 @@ class CompositionBaseline(torch.nn.Module):
         lookup[self.atomic_types] = torch.arange(len(self.atomic_types))
         # derived from atomic_types: not stored in checkpoints
         self.register_buffer("type_to_index", lookup, persistent=False)
+        self._lookup = lookup.numpy()
         self.heads = torch.nn.ModuleList(
             _TargetWeights(
                 len(self.atomic_types),
@@ -209,8 +211,21 @@ class CompositionBaseline(torch.nn.Module):
         ``[1, n_properties]`` for a per-structure target (summed), ``[n_atoms,
         n_properties]`` for a per-atom one — the shape of its label block."""
         head = self._head(target)
-        values = head.weights[self._type_index(types.to(head.weights.device))]
+        index = self._eager_type_index(types).to(head.weights.device)
+        values = head.weights[index]
         return values if head.per_atom else values.sum(dim=0, keepdim=True)
+
+    @torch.jit.unused
+    def _eager_type_index(self, types: torch.Tensor) -> torch.Tensor:
+        """:meth:`_type_index` with numpy, for the engine's passes over the data
+        (several times faster on the few atoms of one structure)."""
+        lookup = self._lookup
+        values = types.cpu().numpy()
+        known = (values >= 0) & (values < len(lookup))
+        index = np.where(known, lookup[np.where(known, values, 0)], -1)
+        if (index < 0).any():
+            return self._type_index(types)  # raises, naming the type
+        return torch.from_numpy(index)
 
     @torch.jit.unused
     def fit(
@@ -280,7 +295,7 @@ class CompositionBaseline(torch.nn.Module):
     ) -> torch.Tensor:
         """Like the type lookup of ``forward``, with an error naming the structure."""
         try:
-            return self._type_index(types)
+            return self._eager_type_index(types)
         except ValueError as error:
             raise unknown_type_error(error, dataset, index) from None
 

@@ -81,6 +81,9 @@ class ResidualDataset(Dataset):
             structure.extra_data,
         )
 
+    def geometry(self, index: int) -> Structure:
+        return self.dataset.geometry(index)
+
     def origin(self, index: int) -> Tuple[str, int]:
         return self.dataset.origin(index)
 

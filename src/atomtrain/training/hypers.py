@@ -38,6 +38,10 @@ Decay = Annotated[float, Ge(0), Lt(1)]
 
 LossType = Literal["mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber"]
 
+#: Shared trainer keys that choose how a run is carried out, not what it computes:
+#: left out of checkpoints and of the fingerprint a restart compares.
+RUN_SETTINGS = ("num_workers",)
+
 #: ``best_model_metric`` values that multiply every RMSE or every MAE of the run
 #: (metatrain's ``rmse_prod`` and ``mae_prod``), the suffix of the metrics multiplied
 PRODUCT_METRICS: Dict[str, str] = {"rmse_prod": ".rmse", "mae_prod": ".mae"}
