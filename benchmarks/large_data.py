@@ -18,6 +18,7 @@ an epoch of 10^5 structures takes far longer than the measure needs.
 
     .venv/bin/python benchmarks/large_data.py [--sizes 10000 100000 1000000]
         [--steps 60] [--warmup 10] [--memory-up-to 100000] [--work DIR]
+        [--largest-architectures soap_bpnn] [--distributed-architectures soap_bpnn]
 """
 
 from __future__ import annotations
@@ -284,6 +285,18 @@ def main() -> None:
     parser.add_argument("--memory-up-to", type=int, default=100_000)
     parser.add_argument("--distributed-size", type=int, default=100_000)
     parser.add_argument("--architectures", nargs="+", default=["pet", "soap_bpnn"])
+    parser.add_argument(
+        "--largest-architectures",
+        nargs="+",
+        default=None,
+        help="architectures trained at the largest size (default: all)",
+    )
+    parser.add_argument(
+        "--distributed-architectures",
+        nargs="+",
+        default=None,
+        help="architectures trained on 2 processes (default: all)",
+    )
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
 
@@ -305,7 +318,10 @@ def main() -> None:
             print(
                 json.dumps({f"convert-{size}": results[f"convert-{size}"]}), flush=True
             )
-        for architecture in args.architectures:
+        architectures = args.architectures
+        if size == largest and args.largest_architectures is not None:
+            architectures = args.largest_architectures
+        for architecture in architectures:
             runs = {"disk": str(dataset)}
             if size <= args.memory_up_to:
                 runs["memory"] = str(xyz)
@@ -313,7 +329,8 @@ def main() -> None:
                 key = f"train-{architecture}-{kind}-{size}"
                 results[key] = measure_training(work, architecture, data, args)
                 print(json.dumps({key: results[key]}), flush=True)
-                if size == args.distributed_size:
+                distributed = args.distributed_architectures or args.architectures
+                if size == args.distributed_size and architecture in distributed:
                     key = f"train-{architecture}-{kind}-{size}-2proc"
                     results[key] = measure_training(work, architecture, data, args, 2)
                     print(json.dumps({key: results[key]}), flush=True)

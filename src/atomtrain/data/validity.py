@@ -27,6 +27,9 @@ from .structure import Structure, TargetData
 
 #: Atoms closer than this (in Å) are taken to overlap.
 OVERLAP_DISTANCE_ANGSTROM = 0.5
+#: Atoms of a non-periodic structure up to which overlaps are found from all the
+#: distances rather than a neighbour list.
+SMALL_MOLECULE = 64
 #: How many structures an error lists before saying how many more there are.
 MAX_LISTED = 5
 #: The gradient sections of a target section that each gradient is read from.
@@ -97,17 +100,30 @@ def closest_overlap(
     (positions in ``length_unit``) when they are closer than
     :data:`OVERLAP_DISTANCE_ANGSTROM`, else None."""
     to_angstrom = float(unit_conversion_factor(length_unit, "angstrom"))
-    pairs, distances = pairs_within(
-        structure.positions.numpy(),
-        structure.cell.numpy(),
-        structure.pbc.numpy(),
-        OVERLAP_DISTANCE_ANGSTROM / to_angstrom,
-    )
+    cutoff = OVERLAP_DISTANCE_ANGSTROM / to_angstrom
+    positions = structure.positions.numpy()
+    if not structure.pbc.any() and len(positions) <= SMALL_MOLECULE:
+        pairs, distances = _pairs_within_molecule(positions, cutoff)
+    else:
+        pairs, distances = pairs_within(
+            positions, structure.cell.numpy(), structure.pbc.numpy(), cutoff
+        )
     if len(pairs) == 0:
         return None
     closest = int(np.argmin(distances))
     i, j = (int(atom) for atom in pairs[closest])
     return i, j, float(distances[closest]) * to_angstrom
+
+
+def _pairs_within_molecule(
+    positions: np.ndarray, cutoff: float
+) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`pairs_within` for a small non-periodic structure, from every
+    distance (faster than a neighbour list on a few atoms)."""
+    distances = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
+    i, j = np.nonzero(distances < cutoff)
+    distinct = i != j
+    return np.stack([i[distinct], j[distinct]], axis=1), distances[i, j][distinct]
 
 
 def overlap_message(i: int, j: int, distance: float, length_unit: str) -> str:
