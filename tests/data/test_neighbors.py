@@ -1,5 +1,6 @@
 """Neighbour topologies against a brute-force reference; the cache; vector maths."""
 
+import pickle
 from pathlib import Path
 from typing import List, Set, Tuple
 
@@ -182,9 +183,23 @@ def test_cache_keys_by_dataset_and_options(resources):
     assert cache.misses == 2
     half = NeighborListOptions(cutoff=CUTOFF, full_list=False, strict=True)
     assert len(cache.topology(first, 0, half)) * 2 == len(reference)
-    assert cache.num_edges(first, options) == [
-        len(compute_topology(s, CUTOFF, True)) for s in structures
-    ]
+
+
+def test_cache_bounded_least_recently_used_evicted(resources):
+    structures = read_structures(resources / "ethanol_reduced_100.xyz", 6)
+    dataset = InMemoryDataset(structures, DatasetInfo(), [("e", i) for i in range(6)])
+    options = NeighborListOptions(cutoff=CUTOFF, full_list=True, strict=True)
+    size = 20 * len(compute_topology(structures[0], CUTOFF, True))
+    cache = NeighborCache(max_bytes=3 * size)
+    for index in (0, 1, 2, 0, 3):  # 3 evicts 1, the least recently used
+        cache.topology(dataset, index, options)
+    assert (cache.hits, cache.misses, cache.nbytes) == (1, 4, 3 * size)
+    cache.topology(dataset, 0, options)
+    cache.topology(dataset, 1, options)
+    assert (cache.hits, cache.misses) == (2, 5)
+    assert cache.nbytes <= cache.max_bytes
+    restored = pickle.loads(pickle.dumps(cache))
+    assert (restored.max_bytes, restored.nbytes, restored.misses) == (3 * size, 0, 0)
 
 
 class _Radial(torch.nn.Module):

@@ -10,8 +10,9 @@ import torch
 
 from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
-from atomtrain.data.ondisk import DiskDataset, DiskDatasetWriter
+from atomtrain.data.ondisk import DiskDataset, DiskFormatError, StoredEntry
 from atomtrain.data.ondisk_convert import ConvertTarget, convert, frame_to_structure
+from atomtrain.data.ondisk_writer import DiskDatasetWriter
 from atomtrain.data.structure import Structure
 from atomtrain.errors import DataError, UserError
 from atomtrain.files import OutputError
@@ -135,7 +136,9 @@ def test_several_input_files_and_in_memory_writer(tmp_path, resources):
     output = tmp_path / "both"
     assert convert(files, output, []) == 200
     dataset = DiskDataset(output)
-    assert dataset.describe(150) == f"structure 50 of '{files[1]}'"
+    assert dataset.describe(150) == (
+        f"structure 50 of '{files[1]}' (structure 150 of the dataset '{output}')"
+    )
     assert dataset.info.atomic_types == [1, 6, 7, 8]
     memory = InMemoryDataset(
         [dataset[i] for i in range(3)], dataset.info, [("x", 0)] * 3
@@ -161,9 +164,9 @@ def test_newer_format_refused_and_pickling(tmp_path, resources):
     header = json.loads((output / "header.json").read_text())
     header["version"] = 99
     (output / "header.json").write_text(json.dumps(header))
-    with pytest.raises(ValueError, match=r"version 99.*upgrade atomtrain"):
+    with pytest.raises(DiskFormatError, match=r"version 99.*upgrade atomtrain"):
         DiskDataset(output)
-    with pytest.raises(FileNotFoundError, match="not an atomtrain on-disk dataset"):
+    with pytest.raises(DiskFormatError, match="not an atomtrain on-disk dataset"):
         DiskDataset(tmp_path)
 
 
@@ -206,3 +209,65 @@ def test_truncated_input_names_the_frame(tmp_path, resources):
     )
     assert "after 5 structures read" in str(error.value)
     assert not (tmp_path / "data").exists()
+
+
+def test_selected_targets_gradients_and_rows(tmp_path, resources):
+    path = resources / "carbon_reduced_100.xyz"
+    output = tmp_path / "carbon"
+    energy = ConvertTarget(
+        "energy", "energy", ENERGY, forces_key="force", virial_key="virial"
+    )
+    convert([path], output, [energy])
+    full = DiskDataset(output)
+    forces_only = TargetInfo(quantity="energy", unit="eV", gradients=("positions",))
+    renamed = DiskDataset(output, {"energy/pbe": StoredEntry("energy", forces_only)})
+    assert list(renamed.info.targets) == ["energy/pbe"]
+    data = renamed[3].targets["energy/pbe"]
+    assert list(data.gradients) == ["positions"]
+    torch.testing.assert_close(
+        data.gradients["positions"], full[3].targets["energy"].gradients["positions"]
+    )
+    view = full.subset([7, 2, 9]).subset([2, 0])
+    assert len(view) == 2 and view.num_atoms() == [full.num_atoms()[i] for i in (9, 7)]
+    assert_same(view[0], full[9])
+    assert view.origin(1) == (str(path), 7)
+    assert view.describe(0).endswith(f"(structure 9 of the dataset '{output}')")
+    with pytest.raises(IndexError, match="out of range for 3"):
+        full.subset([7, 2, 9]).subset([3])
+    with pytest.raises(DiskFormatError, match="has no target 'dipole'"):
+        DiskDataset(output, {"dipole": StoredEntry("dipole", ENERGY)})
+    stress = TargetInfo(quantity="energy", unit="eV", gradients=("strain",))
+    convert([path], tmp_path / "plain", [ConvertTarget("energy", "energy", ENERGY)])
+    with pytest.raises(DiskFormatError, match="has no target 'energy' described"):
+        DiskDataset(tmp_path / "plain", {"energy": StoredEntry("energy", stress)})
+
+
+def test_unusable_structures_are_refused_when_converted(tmp_path, resources):
+    frames = ase.io.read(resources / "ethanol_reduced_100.xyz", ":4")
+    frames[2].calc.results["energy"] = float("nan")
+    ase.io.write(tmp_path / "nan.xyz", frames)
+    energy = [ConvertTarget("energy", "energy", ENERGY, forces_key="forces")]
+    with pytest.raises(DataError, match="structure 2, key 'energy': NaN or infinite"):
+        convert([tmp_path / "nan.xyz"], tmp_path / "a", energy)
+    frames = ase.io.read(resources / "ethanol_reduced_100.xyz", ":4")
+    frames[1].calc.results["forces"][0, 0] = float("inf")
+    frames[3].positions[4] = frames[3].positions[0] + 0.1  # 0.173 Å along (1, 1, 1)
+    ase.io.write(tmp_path / "bad.xyz", frames)
+    with pytest.raises(DataError, match="structure 1, key 'forces': NaN or infinite"):
+        convert([tmp_path / "bad.xyz"], tmp_path / "a", energy)
+    with pytest.raises(
+        DataError, match=r"structure 3: atoms 0 and 4 are 0.173 Å apart"
+    ):
+        convert([tmp_path / "bad.xyz"], tmp_path / "a", [])
+    assert not (tmp_path / "a").exists()
+
+
+def test_a_truncated_array_is_reported_when_read(tmp_path, resources):
+    output = tmp_path / "ethanol"
+    convert([resources / "ethanol_reduced_100.xyz"], output, [])
+    positions = output / "positions.bin"
+    positions.write_bytes(positions.read_bytes()[: 24 * 9 * 50])
+    dataset = DiskDataset(output)
+    assert len(dataset[49]) == 9
+    with pytest.raises(DiskFormatError, match=r"positions\.bin' is shorter than its"):
+        dataset[50]

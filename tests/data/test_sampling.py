@@ -1,4 +1,4 @@
-"""Batch plans: caps, errors, determinism, rank shares and the DataLoader path."""
+"""Batch plans: caps, errors, determinism, and batches built by DataLoader workers."""
 
 from pathlib import Path
 
@@ -14,7 +14,8 @@ from atomtrain.data.neighbors import NeighborCache
 from atomtrain.data.sampling import (
     BatchingError,
     BatchPlan,
-    EpochBatchSampler,
+    BatchRequests,
+    CollatedBatches,
     batch_loader,
     plan_epoch,
 )
@@ -65,7 +66,8 @@ def test_atom_cap_respected_and_balanced(carbon_atoms):
 def test_edge_cap_respected(resources):
     dataset = carbon(resources / "carbon_reduced_100.xyz")
     options = NeighborListOptions(cutoff=4.5, full_list=True, strict=True)
-    edges = NeighborCache().num_edges(dataset, options)
+    cache = NeighborCache()
+    edges = [len(cache.topology(dataset, i, options)) for i in range(len(dataset))]
     plan = BatchPlan(batch_size=100, max_edges=20000)
     batches = plan_epoch(plan, dataset.num_atoms(), 0, num_edges=edges)
     assert max(sum(edges[i] for i in batch) for batch in batches) <= 20000
@@ -96,48 +98,33 @@ def test_shuffle_deterministic_per_epoch(carbon_atoms):
     assert ordered[0] == list(range(0, 100, 10))
 
 
-@pytest.mark.parametrize("replicas", [2, 3, 4])
-def test_ranks_share_equal_numbers_of_batches(carbon_atoms, replicas):
-    plan = BatchPlan(batch_size=7, max_atoms=150, seed=1)
-    shares = [
-        plan_epoch(plan, carbon_atoms, 5, num_replicas=replicas, rank=r)
-        for r in range(replicas)
-    ]
-    assert len({len(share) for share in shares}) == 1
-    assert flatten([b for share in shares for b in share]) == list(range(100))
-    for step in zip(*shares):
-        loads = [sum(carbon_atoms[i] for i in batch) for batch in step]
-        assert max(loads) - min(loads) <= 2 * max(carbon_atoms)
-
-
-def test_single_structure_batches_padded_for_ranks():
-    shares = [
-        plan_epoch(BatchPlan(batch_size=1), [5] * 5, 0, num_replicas=2, rank=r)
-        for r in range(2)
-    ]
-    assert len(shares[0]) == len(shares[1]) == 3
-    assert set(flatten(shares[0] + shares[1])) == set(range(5))
-    with pytest.raises(BatchingError, match="2 structures cannot be shared between 3"):
-        plan_epoch(BatchPlan(batch_size=1), [5, 5], 0, num_replicas=3, rank=0)
-
-
-@pytest.mark.parametrize("workers", [0, 1])
-def test_data_loader_path_matches_in_process(resources, workers):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_batches_built_by_workers_match_those_built_here(resources, workers):
     dataset = carbon(resources / "carbon_reduced_100.xyz").subset(range(24))
+    other = carbon(resources / "carbon_reduced_100.xyz").subset(range(50, 60))
     options = NeighborListOptions(cutoff=4.0, full_list=True, strict=True)
     builder = BatchBuilder([options], {}, cache=NeighborCache())
-    sampler = EpochBatchSampler(BatchPlan(batch_size=6, seed=2), dataset.num_atoms())
-    loader = batch_loader(dataset, builder, sampler, num_workers=workers)
+    requests = BatchRequests()
+    loader = batch_loader(
+        CollatedBatches([dataset, other], builder, builder), requests, workers
+    )
     for epoch in (0, 1):
-        sampler.set_epoch(epoch)
         expected = plan_epoch(
             BatchPlan(batch_size=6, seed=2), dataset.num_atoms(), epoch
         )
-        for indices, collated in zip(expected, loader):
-            batch = builder.finalize(collated)
-            direct = builder(dataset, indices)
+        requests.set(
+            [(0, epoch, indices, True) for indices in expected]
+            + [(1, epoch, [3, 1], False), (1, epoch, [], False)]
+        )
+        collated = list(loader)
+        assert collated[-1] is None and len(collated) == len(expected) + 2
+        pairs = [(dataset, i) for i in expected] + [(other, [3, 1])]
+        for (source, indices), first_stage in zip(pairs, collated):
+            batch = builder.finalize(first_stage)
+            direct = builder(source, indices)
             assert batch.indices.tolist() == indices
             for a, b in zip(batch.systems, direct.systems):
+                torch.testing.assert_close(a.positions, b.positions)
                 torch.testing.assert_close(
                     a.get_neighbor_list(options).values,
                     b.get_neighbor_list(options).values,

@@ -28,7 +28,10 @@ def test_gradient_units() -> None:
 
 
 def _section(length: str, unit: str) -> dict:
-    return {"systems": {"length_unit": length}, "targets": {"energy": {"unit": unit}}}
+    return {
+        "systems": {"read_from": f"{unit}.xyz", "length_unit": length},
+        "targets": {"energy": {"unit": unit}},
+    }
 
 
 def test_units_agree_across_sections() -> None:
@@ -45,7 +48,8 @@ def test_units_agree_across_sections() -> None:
         "b.systems.length_unit",
         "b.targets.energy.unit",
     ]
-    assert "differs from 'eV' in a" in str(problems[1])
+    assert "differs from 'eV' in a ('eV.xyz')" in str(problems[1])
+    assert "(here 'Hartree.xyz')" in str(problems[1])
 
 
 def test_a_macroscopic_energy_unit_was_probably_meant_per_mole() -> None:

@@ -74,6 +74,14 @@ def _periodic_stress(results: Dict[str, Any]) -> None:
         assert abs(pressure - slope) < 0.05 * max(abs(pressure), 0.05)
 
 
+def _ondisk_dataset(results: Dict[str, Any]) -> None:
+    assert results["num_structures"] == [900, 100]
+    assert results["num_predictions"] == 100
+    # positions, forces, energy and indices of 9 atoms: about 500 bytes
+    assert 400 < results["bytes_per_structure"] < 800
+    assert results["force_mae_eV_per_angstrom"] < 0.5 * results["mean_absolute_force"]
+
+
 CHECKS: Dict[str, Callable[[Dict[str, Any]], None]] = {
     "pet_md": _pet_md,
     "parity_plot": _parity_plot,
@@ -81,6 +89,7 @@ CHECKS: Dict[str, Callable[[Dict[str, Any]], None]] = {
     "finetuning": _finetuning,
     "uncertainty_md": _uncertainty_md,
     "periodic_stress": _periodic_stress,
+    "ondisk_dataset": _ondisk_dataset,
 }
 
 

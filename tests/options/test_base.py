@@ -210,4 +210,4 @@ def test_units_must_agree_between_sets(resources, tmp_path):
             "targets": {"mtt::U0": {"unit": "eV"}},
         },
     }
-    assert "validation_set[0].targets.mtt::U0.unit" in problems_of(raw, tmp_path)
+    assert "validation_set.targets.mtt::U0.unit" in problems_of(raw, tmp_path)

@@ -10,7 +10,6 @@ from atomtrain.options.reference_keys import (
 )
 
 HARMLESS = {
-    "num_workers": 4,
     "log_mae": True,
     "log_separate_blocks": False,
     "distributed": False,
@@ -49,7 +48,6 @@ def test_harmless_values_are_ignored_with_a_warning():
         ("log_separate_blocks", True, "only as false"),
         ("fixed_scaling_weights", {"energy": 2.0}, "fixed output scales"),
         ("min_atoms_per_batch", 10, "only as 0"),
-        ("num_workers", -1, "an integer ≥ 0 or null"),
         ("distributed_port", "auto", "a port number"),
     ],
 )
@@ -62,9 +60,20 @@ def test_values_atomtrain_cannot_honour_are_problems(key, value, expected):
 
 
 def test_an_option_the_architecture_declares_is_its_own():
-    training = {"num_workers": -1, "log_mae": True}
+    training = {"min_atoms_per_batch": -1, "log_mae": True}
     with pytest.warns(IgnoredOptionWarning, match="log_mae"):
         kept, problems = without_reference_keys(
-            training, {"num_workers"}, "architecture.training"
+            training, {"min_atoms_per_batch"}, "architecture.training"
         )
-    assert kept == {"num_workers": -1} and problems == []
+    assert kept == {"min_atoms_per_batch": -1} and problems == []
+
+
+@pytest.mark.parametrize("value", [0, 3, None])
+def test_num_workers_is_a_hyperparameter_of_every_engine_trainer(value):
+    section = {"name": "pet", "training": {"num_workers": value}}
+    expanded, problems, _ = validate_architecture(section)
+    assert problems == [] and expanded["training"]["num_workers"] == value
+    _, problems, _ = validate_architecture(
+        {"name": "pet", "training": {"num_workers": -1}}
+    )
+    assert [p.path for p in problems] == ["architecture.training.num_workers"]

@@ -90,7 +90,7 @@ def test_shares_respect_the_caps_of_each_process(qm9):
 
 def test_edge_caps_balance_edges(qm9):
     builder = factory(qm9, batch_size=10, max_edges_per_batch=4000)
-    edges = builder._edges(qm9)
+    edges = builder._edges_if_needed(qm9)
     assert edges is not None
     plan = builder.plan([qm9], 1, 0, world_size=2)
     for step in plan:

@@ -270,6 +270,115 @@ def test_two_processes_match_one_process_with_the_same_global_batch(
     assert sorted(p.name for p in distributed_run.glob("*.ckpt")) == ["model_1.ckpt"]
 
 
+DISK_WORKER = textwrap.dedent(
+    """
+    import json, torch
+    from atomtrain.data.batching import BatchBuilder
+    from atomtrain.data.ondisk import DiskDataset
+    from atomtrain.testing.dummy import DummyModel, DummyTrainer
+    from atomtrain.training import distributed
+    from atomtrain.training.hypers import base_trainer_defaults
+
+    collated = []
+    original = BatchBuilder.collate
+
+    def recording(self, dataset, indices, epoch=0):
+        collated.append([epoch, len(dataset), [int(i) for i in indices]])
+        return original(self, dataset, indices, epoch)
+
+    BatchBuilder.collate = recording
+    devices = distributed.initialize([torch.device("cpu")])
+    data = DiskDataset({data!r})
+    hypers = {{**base_trainer_defaults(), **{hypers!r}}}
+    torch.manual_seed(0)
+    model = DummyModel({model!r}, data.info)
+    DummyTrainer(hypers).train(
+        model, torch.float64, devices,
+        [data.subset(range(30))], [data.subset(range(30, 40))], {run!r},
+    )
+    with open(f"{reports}/rank-{{distributed.rank()}}.json", "w") as report:
+        json.dump({{"rank": distributed.rank(), "collated": collated}}, report)
+    distributed.shutdown()
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [0, 1])
+def test_two_processes_on_a_dataset_on_disk_read_their_shares(
+    resources, tmp_path, workers
+):
+    from atomtrain.data.info import TargetInfo
+    from atomtrain.data.ondisk import DiskDataset
+    from atomtrain.data.ondisk_convert import ConvertTarget, convert
+
+    energy = TargetInfo(quantity="energy", unit="kcal/mol")
+    convert(
+        [resources / "ethanol_reduced_100.xyz"],
+        tmp_path / "ds",
+        [ConvertTarget("energy", "energy", energy, forces_key="forces")],
+    )
+    worker = tmp_path / "worker.py"
+    worker.write_text(
+        DISK_WORKER.format(
+            data=str(tmp_path / "ds"),
+            hypers={**HYPERS, "num_workers": workers},
+            model=MODEL_HYPERS,
+            run=str(tmp_path / "two"),
+            reports=str(tmp_path),
+        )
+    )
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node", "2", str(worker)]
+    result = subprocess.run(
+        command,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    data = DiskDataset(tmp_path / "ds")
+    hypers = {**base_trainer_defaults(), **HYPERS, "batch_size": 8}
+    torch.manual_seed(0)
+    model = DummyModel(dict(MODEL_HYPERS), data.info)  # type: ignore[arg-type]
+    DummyTrainer(hypers).train(  # type: ignore[arg-type]
+        model,
+        torch.float64,
+        [torch.device("cpu")],
+        [data.subset(range(30))],
+        [data.subset(range(30, 40))],
+        tmp_path / "one",
+    )
+    one, two = read_rows(tmp_path / "one"), read_rows(tmp_path / "two")
+    assert [r["epoch"] for r in two] == ["0", "1", "2"]
+    for expected, actual in zip(one, two):
+        for key, value in expected.items():
+            if key != "epoch" and value:
+                assert float(actual[key]) == pytest.approx(float(value), rel=1e-10)
+
+    if workers:
+        return  # batches collated in worker processes are not recorded
+    # each process collates (reads) only its own shares of the training batches:
+    # disjoint, together every structure once per epoch (the first collation of
+    # each process is the memory guard's measure on one structure)
+    reports = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    for epoch in range(3):
+        shares = [
+            [
+                i
+                for e, size, indices in r["collated"][1:]
+                if e == epoch and size == 30
+                for i in indices
+            ]
+            for r in reports
+        ]
+        assert shares[0] and shares[1] and not set(shares[0]) & set(shares[1])
+        assert sorted(shares[0] + shares[1]) == list(range(30))
+
+
 INTERRUPTED_WORKER = textwrap.dedent(
     """
     import os, sys, torch

@@ -144,3 +144,9 @@ def test_nan_loss_names_the_structures(ethanol, tmp_path):
     assert "epoch 0, batch 0" in message
     assert "structure 3 of '" in message and "ethanol_reduced_100.xyz'" in message
     assert "no checkpoint was written yet" in message
+
+
+def test_batches_built_by_workers_give_the_same_run(ethanol, tmp_path):
+    here = train(ethanol, tmp_path / "here", num_epochs=2)
+    workers = train(ethanol, tmp_path / "workers", num_epochs=2, num_workers=2)
+    assert workers == here

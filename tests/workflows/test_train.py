@@ -156,7 +156,7 @@ def test_units_that_differ_between_sets_leave_no_run_directory(
     options.write_text(yaml.safe_dump(raw))
     assert main(["train", str(options)]) == 1
     error = capsys.readouterr().err
-    assert "validation_set[0].targets.energy.unit" in error, error
+    assert "validation_set.targets.energy.unit" in error, error
     assert not (workdir / "outputs").exists()
 
 

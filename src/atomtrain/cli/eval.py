@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "options",
         help="YAML file with the dataset(s) to evaluate on, in the grammar of a "
-        "training set: a file name, a section with systems and targets, or a list",
+        "training set: a file name, a section with systems and targets, or a list; "
+        "or an on-disk dataset (a directory written by atomtrain convert)",
     )
     parser.add_argument(
         "-o",

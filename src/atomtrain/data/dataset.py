@@ -24,9 +24,21 @@ class Dataset(ABC):
     @abstractmethod
     def __getitem__(self, index: int) -> Structure: ...
 
+    def geometry(self, index: int) -> Structure:
+        """Structure ``index`` without its labels, for what needs only atoms and
+        cell (neighbour lists): datasets on disk read less."""
+        structure = self[index]
+        return Structure(
+            structure.types, structure.positions, structure.cell, structure.pbc
+        )
+
     @abstractmethod
     def origin(self, index: int) -> Tuple[str, int]:
         """``(file, index in that file)`` of structure ``index``."""
+
+    @abstractmethod
+    def subset(self, indices: Sequence[int]) -> Dataset:
+        """The structures at ``indices``, in that order."""
 
     def describe(self, index: int) -> str:
         """``"structure 7 of 'ethanol.xyz'"``: for error messages."""

@@ -17,6 +17,7 @@ from metatomic.torch import unit_conversion_factor
 
 from .dataset import Dataset
 from .info import TargetInfo
+from .statistics import CHUNK
 from .validity import (
     OVERLAP_DISTANCE_ANGSTROM,
     nonfinite_labels,
@@ -55,14 +56,20 @@ class Finding:
 
 
 def check_finite_labels(dataset: Dataset, name: str) -> List[Finding]:
-    """NaN or infinite labels (a whole-NaN stress marks a missing stress: allowed)."""
+    """NaN or infinite labels (a whole-NaN stress marks a missing stress: allowed),
+    looked for :data:`CHUNK` structures at a time."""
     findings = []
     for target in list(dataset.info.targets) + list(dataset.info.extra_data):
-        data = [
-            dataset[i].targets.get(target) or dataset[i].extra_data[target]
-            for i in range(len(dataset))
-        ]
-        bad = sorted({i for part in nonfinite_labels(data).values() for i in part})
+        bad: List[int] = []
+        for start in range(0, len(dataset), CHUNK):
+            data = []
+            for i in range(start, min(start + CHUNK, len(dataset))):
+                structure = dataset[i]
+                data.append(
+                    structure.targets.get(target) or structure.extra_data[target]
+                )
+            found = nonfinite_labels(data).values()
+            bad += sorted({start + i for part in found for i in part})
         if bad:
             findings.append(
                 Finding(

@@ -7,6 +7,11 @@ builds the :class:`DatasetInfo` the model is built from. Each section's structur
 checked as they are read (:func:`~atomtrain.data.validity.require_valid`: no NaN or
 infinite label, no overlapping atoms), except for ``atomtrain check``, which lists
 every such problem instead of stopping at the first.
+
+A section on an on-disk dataset (``reader: disk``) opens it as a
+:class:`~atomtrain.data.ondisk.DiskDataset` reading the section's targets: nothing is
+read into memory, and nothing is checked again (``atomtrain convert`` refused unusable
+structures). Its atomic types are those of the whole stored dataset.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..errors import DataError, UserError
-from .dataset import InMemoryDataset
+from .dataset import Dataset, InMemoryDataset
 from .info import DatasetInfo, IncompatibleInfoError, TargetInfo
+from .ondisk import DiskDataset, StoredEntry
 from .readers import FileCache, read_target
 from .splits import SPLITS, SplitIndices, draw_splits, read_indices, write_indices
 from .structure import Structure
-from .targets import dataset_info
+from .targets import dataset_info, target_info
 from .validity import require_valid
 
 SET_KEYS = {
@@ -36,9 +42,9 @@ class LoadedData:
     """The datasets of a run: one per dataset section (or per training section for
     fraction splits), and the :class:`DatasetInfo` of the training data."""
 
-    training: List[InMemoryDataset]
-    validation: List[InMemoryDataset]
-    test: List[InMemoryDataset]
+    training: List[Dataset]
+    validation: List[Dataset]
+    test: List[Dataset]
     dataset_info: DatasetInfo
     splits: SplitIndices = field(default_factory=dict)
     cache: FileCache = field(default_factory=FileCache)
@@ -46,10 +52,12 @@ class LoadedData:
 
 def load_section(
     section: Dict[str, Any], cache: FileCache, validate: bool = True
-) -> InMemoryDataset:
+) -> Dataset:
     """The dataset of one expanded section, restricted to its ``indices``; with
     ``validate``, NaN or infinite labels and overlapping atoms are a
     :class:`DataError`."""
+    if section["systems"]["reader"] == "disk":
+        return open_disk_section(section)
     file = section["systems"]["read_from"]
     base = cache.structures(file)
     structures = [Structure(s.types, s.positions, s.cell, s.pbc) for s in base]
@@ -81,6 +89,32 @@ def load_section(
     return dataset
 
 
+def open_disk_section(section: Dict[str, Any]) -> DiskDataset:
+    """The on-disk dataset of an expanded section, reading its targets, extra data
+    and gradients (checked against the header when the options were validated)."""
+    selection: Dict[str, Dict[str, StoredEntry]] = {}
+    for group in ("targets", "extra_data"):
+        selection[group] = {}
+        for name, spec in section.get(group, {}).items():
+            gradients = [
+                gradient
+                for gradient, names in (
+                    ("positions", ("forces",)),
+                    ("strain", ("stress", "virial")),
+                )
+                if any(spec.get(n) for n in names)
+            ]
+            info = target_info(spec, gradients)
+            selection[group][name] = StoredEntry(spec["key"], info)
+    dataset = DiskDataset(
+        section["systems"]["read_from"],
+        selection["targets"],
+        selection["extra_data"],
+    )
+    indices = section.get("indices")
+    return dataset if indices is None else dataset.subset(indices)
+
+
 def load_datasets(
     options: Dict[str, Any],
     run_dir: Optional[Path] = None,
@@ -98,7 +132,7 @@ def load_datasets(
     """
     cache = cache if cache is not None else FileCache()
     training = [load_section(s, cache, validate) for s in options["training_set"]]
-    loaded: Dict[str, List[InMemoryDataset]] = {"training": training}
+    loaded: Dict[str, List[Dataset]] = {"training": training}
     for split in ("validation", "test"):
         value = options.get(SET_KEYS[split], 0.0)
         if not isinstance(value, (int, float)):
@@ -130,9 +164,7 @@ def _splits(
     return draw_splits(sizes, float(validation), float(test), int(options["seed"]))
 
 
-def _training_info(
-    training: Sequence[InMemoryDataset], options: Dict[str, Any]
-) -> DatasetInfo:
+def _training_info(training: Sequence[Dataset], options: Dict[str, Any]) -> DatasetInfo:
     info = training[0].info
     try:
         for dataset in training[1:]:

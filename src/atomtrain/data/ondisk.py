@@ -1,4 +1,4 @@
-"""A memory-mapped dataset on disk, for data larger than memory.
+"""A dataset on disk, for data larger than memory.
 
 Format (version 1): a directory holding flat binary arrays (C order, little endian,
 no header) and ``header.json``, which gives the :class:`DatasetInfo`, the input files,
@@ -23,27 +23,28 @@ and the dtype and shape of every array::
 ``/`` and ``::``); per-structure blocks have one sample per structure, per-atom blocks
 one per atom (indexed with ``atom_offsets``). Values are in the declared units.
 
-:class:`DiskDatasetWriter` appends structures one at a time, buffering a chunk in
-memory; the directory is written under a temporary name and renamed when complete.
+Datasets are written by :class:`~.ondisk_writer.DiskDatasetWriter` (``atomtrain
+convert``) and read by :class:`DiskDataset`: a structure is read from disk when it
+is indexed (positioned reads, cached by the kernel), so a dataset of any size opens
+in the memory of its atom offsets (8 bytes per structure). A
+:class:`DiskDataset` may read only some of the stored targets (and some of their
+gradients), under other names (:class:`StoredEntry`), and only some structures
+(:meth:`DiskDataset.subset`): what a dataset section of the options asks for.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from ..files import (
-    OutputError,
-    check_writable_directory,
-    remove_stale_temporaries,
-    temporary_path,
-)
+from ..errors import UserError
 from .dataset import Dataset
 from .info import DatasetInfo, TargetInfo
 from .structure import Structure, TargetData
@@ -52,252 +53,241 @@ FORMAT_NAME = "atomtrain-disk-dataset"
 FORMAT_VERSION = 1
 
 
-class DiskDatasetWriter:
-    """Writes a dataset to ``path`` one structure at a time.
+class DiskFormatError(UserError):
+    """A directory that is not an on-disk dataset this atomtrain can read."""
 
-    ``info`` describes the targets and extra data every appended structure must hold;
-    the atomic types in the header are those actually seen. Use as a context manager:
-    the dataset appears at ``path`` only when the block exits without an exception.
-    """
 
-    def __init__(
-        self, path: str | os.PathLike[str], info: DatasetInfo, chunk_size: int = 4096
-    ) -> None:
-        self.path = Path(path)
-        if self.path.exists() or self.path.is_symlink():
-            raise OutputError(
-                f"'{self.path}' exists already: an on-disk dataset is written into a "
-                "new directory; choose another name"
-            )
-        check_writable_directory(self.path.parent, "the dataset")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.path.parent)
-        self._tmp = temporary_path(self.path)
-        self._tmp.mkdir()
-        self.info = info
-        self.chunk_size = chunk_size
-        self._files: Dict[str, IO[bytes]] = {}
-        self._buffers: Dict[str, List[np.ndarray]] = {}
-        self._shapes: Dict[str, Tuple[str, List[int]]] = {}
-        self._input_files: List[str] = []
-        self._types_seen: set[int] = set()
-        self._num_structures = 0
-        self._num_atoms = 0
-        self._pending = 0
+def is_disk_dataset(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a directory holding a dataset header."""
+    return Path(path).is_dir() and (Path(path) / "header.json").is_file()
 
-    def __enter__(self) -> DiskDatasetWriter:
-        return self
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self._abort()
-
-    def append(self, structure: Structure, origin: Tuple[str, int]) -> None:
-        """Add one structure, read from ``origin = (file, index in file)``."""
-        file, position = origin
-        if file not in self._input_files:
-            self._input_files.append(file)
-        n_atoms = len(structure)
-        self._push("types", structure.types.numpy().astype(np.int32))
-        self._push("positions", structure.positions.numpy().astype(np.float64))
-        self._push("cells", structure.cell.numpy().astype(np.float64)[None])
-        self._push("pbc", structure.pbc.numpy().astype(bool)[None])
-        self._push("atom_offsets", np.array([self._num_atoms], dtype=np.int64))
-        self._push(
-            "origin_file", np.array([self._input_files.index(file)], dtype=np.int32)
+def read_header(path: str | os.PathLike[str]) -> Dict[str, Any]:
+    """The header of the on-disk dataset at ``path``; :class:`DiskFormatError` when
+    it is not one, or one written by a newer atomtrain."""
+    header_file = Path(path) / "header.json"
+    if not header_file.is_file():
+        raise DiskFormatError(
+            f"'{path}' is not an atomtrain on-disk dataset (no header.json); write "
+            "one from structure files with atomtrain convert"
         )
-        self._push("origin_index", np.array([position], dtype=np.int64))
-        for group, infos, entries in (
-            ("targets", self.info.targets, structure.targets),
-            ("extra_data", self.info.extra_data, structure.extra_data),
-        ):
-            for k, (name, info) in enumerate(infos.items()):
-                self._push_entry(f"{group}/{k}", name, info, entries, structure)
-        self._types_seen.update(int(t) for t in torch.unique(structure.types))
-        self._num_structures += 1
-        self._num_atoms += n_atoms
-        self._pending += 1
-        if self._pending >= self.chunk_size:
-            self._flush()
-
-    def _push_entry(
-        self,
-        prefix: str,
-        name: str,
-        info: TargetInfo,
-        entries: Dict[str, TargetData],
-        structure: Structure,
-    ) -> None:
-        if name not in entries:
-            raise KeyError(f"the structure has no entry '{name}'")
-        data = entries[name]
-        for b, block in enumerate(data.blocks):
-            self._push(f"{prefix}/block_{b}", block.numpy().astype(np.float64))
-        for gradient in info.gradients:
-            values = data.gradients.get(gradient)
-            if values is None:
-                shape = [len(structure), 3] if gradient == "positions" else [3, 3]
-                values = torch.full([*shape, info.num_subtargets], float("nan"))
-            array = values.numpy().astype(np.float64)
-            self._push(
-                f"{prefix}/{gradient}",
-                array if gradient == "positions" else array[None],
-            )
-
-    def _push(self, name: str, array: np.ndarray) -> None:
-        if name not in self._buffers:
-            self._buffers[name] = []
-            self._shapes[name] = (array.dtype.str, [0, *array.shape[1:]])
-            file = self._tmp / f"{name}.bin"
-            file.parent.mkdir(parents=True, exist_ok=True)
-            self._files[name] = open(file, "wb")  # noqa: SIM115
-        self._buffers[name].append(array)
-        self._shapes[name][1][0] += array.shape[0]
-
-    def _flush(self) -> None:
-        for name, buffer in self._buffers.items():
-            if buffer:
-                np.ascontiguousarray(np.concatenate(buffer)).tofile(self._files[name])
-                buffer.clear()
-        self._pending = 0
-
-    def close(self) -> None:
-        """Write what is buffered and the header, then move the dataset in place."""
-        self._push("atom_offsets", np.array([self._num_atoms], dtype=np.int64))
-        self._flush()
-        for file in self._files.values():
-            file.close()
-        info = DatasetInfo(
-            length_unit=self.info.length_unit,
-            atomic_types=sorted(self._types_seen),
-            targets=self.info.targets,
-            extra_data=self.info.extra_data,
+    try:
+        header = json.loads(header_file.read_text())
+    except (OSError, ValueError) as error:
+        raise DiskFormatError(f"'{header_file}' cannot be read: {error}") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise DiskFormatError(f"'{header_file}' is not an atomtrain dataset header")
+    if header["version"] > FORMAT_VERSION:
+        raise DiskFormatError(
+            f"'{path}' uses on-disk format version {header['version']}, newer than "
+            f"this atomtrain reads ({FORMAT_VERSION}); upgrade atomtrain"
         )
-        header = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "info": info.to_dict(),
-            "num_structures": self._num_structures,
-            "num_atoms": self._num_atoms,
-            "files": self._input_files,
-            "targets": list(info.targets),
-            "extra_data": list(info.extra_data),
-            "arrays": {
-                name: {"dtype": dtype, "shape": shape}
-                for name, (dtype, shape) in self._shapes.items()
-            },
-        }
-        (self._tmp / "header.json").write_text(json.dumps(header, indent=1))
-        self._tmp.rename(self.path)
+    return header
 
-    def _abort(self) -> None:
-        for file in self._files.values():
-            file.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """What one target (or extra-data entry) of a :class:`DiskDataset` reads:
+    ``key``, the name of a stored target, and ``info``, its description with the
+    gradients to read (some or all of those stored)."""
+
+    key: str
+    info: TargetInfo
 
 
 class DiskDataset(Dataset):
-    """A dataset written by :class:`DiskDatasetWriter` (or ``atomtrain convert``),
-    read through memory maps: structures are read from disk when indexed."""
+    """A dataset written by :class:`~.ondisk_writer.DiskDatasetWriter` (or
+    ``atomtrain convert``), read a structure at a time.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``targets`` and ``extra_data`` select what structures carry (default: every
+    stored target with all its gradients, and every extra-data entry); ``info``
+    then describes the selection, with the atomic types of the whole stored
+    dataset."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        targets: Optional[Dict[str, StoredEntry]] = None,
+        extra_data: Optional[Dict[str, StoredEntry]] = None,
+    ) -> None:
         self.path = Path(path)
-        header_file = self.path / "header.json"
-        if not header_file.is_file():
-            raise FileNotFoundError(
-                f"'{self.path}' is not an atomtrain on-disk dataset (no header.json)"
-            )
-        header = json.loads(header_file.read_text())
-        if header.get("format") != FORMAT_NAME:
-            raise ValueError(f"'{header_file}' is not an atomtrain on-disk dataset")
-        if header["version"] > FORMAT_VERSION:
-            raise ValueError(
-                f"'{self.path}' uses on-disk format version {header['version']}, "
-                f"newer than this atomtrain reads ({FORMAT_VERSION}); upgrade atomtrain"
-            )
-        self.header = header
-        self.info = DatasetInfo.from_dict(header["info"])
+        self.header = read_header(self.path)
+        stored = DatasetInfo.from_dict(self.header["info"])
+        self._columns = {
+            "targets": _select(self.path, self.header["targets"], stored, targets),
+            "extra_data": _select(
+                self.path, self.header["extra_data"], stored, extra_data, True
+            ),
+        }
+        self.info = DatasetInfo(
+            length_unit=stored.length_unit,
+            atomic_types=stored.atomic_types,
+            targets={n: e.info for n, (_, e) in self._columns["targets"].items()},
+            extra_data={n: e.info for n, (_, e) in self._columns["extra_data"].items()},
+        )
+        #: the stored structures this dataset holds, in order (None: all of them)
+        self._rows: Optional[np.ndarray] = None
         self._open()
 
     def _open(self) -> None:
-        self._arrays: Dict[str, np.ndarray] = {}
-        for name, spec in self.header["arrays"].items():
-            shape = tuple(spec["shape"])
-            if int(np.prod(shape)) == 0:
-                self._arrays[name] = np.zeros(shape, dtype=np.dtype(spec["dtype"]))
-                continue
-            self._arrays[name] = np.memmap(
-                self.path / f"{name}.bin",
-                dtype=np.dtype(spec["dtype"]),
-                mode="r",
-                shape=shape,
-            )
-        self._offsets = np.asarray(self._arrays["atom_offsets"])
+        self._arrays = _Arrays(self.path, self.header["arrays"])
+        self._offsets = self._arrays.rows(
+            "atom_offsets", 0, int(self.header["num_structures"]) + 1
+        )
 
     def __getstate__(self) -> Dict[str, Any]:
-        return {"path": self.path, "header": self.header, "info": self.info}
+        # files are opened again where the dataset is unpickled
+        return {k: v for k, v in self.__dict__.items() if k != "_arrays"}
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._open()
+        self._arrays = _Arrays(self.path, self.header["arrays"])
 
     def __len__(self) -> int:
+        if self._rows is not None:
+            return len(self._rows)
         return int(self.header["num_structures"])
 
-    def __getitem__(self, index: int) -> Structure:
+    def subset(self, indices: Sequence[int]) -> DiskDataset:
+        """The structures at ``indices`` (of this dataset), in that order, reading
+        the same files."""
+        rows = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"indices out of range for {len(self)} structures")
+        view = copy.copy(self)
+        view._rows = rows if self._rows is None else self._rows[rows]
+        return view
+
+    def stored_index(self, index: int) -> int:
+        """The position in the stored dataset of structure ``index``."""
         if not 0 <= index < len(self):
             raise IndexError(f"structure {index} out of range for {len(self)}")
-        start, stop = int(self._offsets[index]), int(self._offsets[index + 1])
-        arrays = self._arrays
+        return int(self._rows[index]) if self._rows is not None else index
+
+    def __getitem__(self, index: int) -> Structure:
+        structure = self.geometry(index)
+        stored = self.stored_index(index)
+        start, stop = int(self._offsets[stored]), int(self._offsets[stored + 1])
+        structure.targets = self._entries("targets", stored, start, stop)
+        structure.extra_data = self._entries("extra_data", stored, start, stop)
+        return structure
+
+    def geometry(self, index: int) -> Structure:
+        stored = self.stored_index(index)
+        start, stop = int(self._offsets[stored]), int(self._offsets[stored + 1])
         return Structure(
-            types=_tensor(arrays["types"][start:stop]),
-            positions=_tensor(arrays["positions"][start:stop]),
-            cell=_tensor(arrays["cells"][index]),
-            pbc=_tensor(arrays["pbc"][index]),
-            targets=self._entries("targets", self.info.targets, index, start, stop),
-            extra_data=self._entries(
-                "extra_data", self.info.extra_data, index, start, stop
-            ),
+            types=self._read("types", start, stop),
+            positions=self._read("positions", start, stop),
+            cell=self._read("cells", stored, stored + 1)[0],
+            pbc=self._read("pbc", stored, stored + 1)[0],
         )
 
     def _entries(
-        self,
-        group: str,
-        infos: Dict[str, TargetInfo],
-        index: int,
-        start: int,
-        stop: int,
+        self, group: str, stored: int, start: int, stop: int
     ) -> Dict[str, TargetData]:
         entries = {}
-        for k, (name, info) in enumerate(infos.items()):
-            prefix = f"{group}/{k}"
-            rows = slice(start, stop) if info.per_atom else slice(index, index + 1)
+        for name, (column, entry) in self._columns[group].items():
+            info = entry.info
+            prefix = f"{group}/{column}"
+            rows = (start, stop) if info.per_atom else (stored, stored + 1)
             blocks = [
-                _tensor(self._arrays[f"{prefix}/block_{b}"][rows])
+                self._read(f"{prefix}/block_{b}", *rows)
                 for b in range(len(info.block_components()))
             ]
             gradients = {}
             if "positions" in info.gradients:
-                gradients["positions"] = _tensor(
-                    self._arrays[f"{prefix}/positions"][start:stop]
-                )
+                gradients["positions"] = self._read(f"{prefix}/positions", start, stop)
             if "strain" in info.gradients:
-                strain = _tensor(self._arrays[f"{prefix}/strain"][index])
+                strain = self._read(f"{prefix}/strain", stored, stored + 1)[0]
                 if not torch.isnan(strain).all():
                     gradients["strain"] = strain
             entries[name] = TargetData(blocks=blocks, gradients=gradients)
         return entries
 
+    def _read(self, name: str, start: int, stop: int) -> torch.Tensor:
+        return torch.from_numpy(self._arrays.rows(name, start, stop))
+
     def origin(self, index: int) -> Tuple[str, int]:
-        file = self.header["files"][int(self._arrays["origin_file"][index])]
-        return file, int(self._arrays["origin_index"][index])
+        stored = self.stored_index(index)
+        file = self._arrays.rows("origin_file", stored, stored + 1)[0]
+        position = self._arrays.rows("origin_index", stored, stored + 1)[0]
+        return self.header["files"][int(file)], int(position)
+
+    def describe(self, index: int) -> str:
+        """``"structure 7 of 'ethanol.xyz' (structure 7 of the dataset 'ds')"``:
+        where the structure came from, and where it is stored."""
+        return (
+            f"{super().describe(index)} (structure {self.stored_index(index)} of the "
+            f"dataset '{self.path}')"
+        )
 
     def num_atoms(self) -> List[int]:
-        return np.diff(self._offsets).tolist()
+        counts = np.diff(self._offsets)
+        return (counts if self._rows is None else counts[self._rows]).tolist()
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    """A tensor owning a copy of a memory-mapped slice."""
-    return torch.from_numpy(np.array(array))
+def _select(
+    path: Path,
+    names: List[str],
+    stored: DatasetInfo,
+    selection: Optional[Dict[str, StoredEntry]],
+    extra: bool = False,
+) -> Dict[str, Tuple[int, StoredEntry]]:
+    """``{name: (column of the stored entry, entry)}``; a selection that the
+    stored dataset cannot give is a :class:`DiskFormatError`."""
+    infos = stored.extra_data if extra else stored.targets
+    if selection is None:
+        selection = {name: StoredEntry(name, infos[name]) for name in names}
+    columns = {}
+    for name, entry in selection.items():
+        stored_info = infos.get(entry.key)
+        missing = (
+            stored_info is None
+            or not stored_info.is_compatible_with(entry.info)
+            or not set(entry.info.gradients) <= set(stored_info.gradients)
+        )
+        if missing:
+            raise DiskFormatError(
+                f"the dataset '{path}' has no {'extra data' if extra else 'target'} "
+                f"'{entry.key}' described as {entry.info.to_dict()}; it holds "
+                f"{ {k: v.to_dict() for k, v in infos.items()} }"
+            )
+        columns[name] = (names.index(entry.key), entry)
+    return columns
+
+
+class _Arrays:
+    """The arrays of a dataset directory, read with positioned reads
+    (``os.preadv``) into new arrays: what is read often stays in the kernel's page
+    cache, and nothing read stays in the process's memory (memory maps would count
+    every page ever read in the process's resident memory)."""
+
+    def __init__(self, path: Path, specs: Dict[str, Any]) -> None:
+        self.path = path
+        self.specs = {
+            name: (np.dtype(spec["dtype"]), tuple(spec["shape"]))
+            for name, spec in specs.items()
+        }
+        self.files: Dict[str, int] = {}
+        for name, (_, shape) in self.specs.items():
+            if int(np.prod(shape)) > 0:
+                self.files[name] = os.open(path / f"{name}.bin", os.O_RDONLY)
+
+    def __del__(self) -> None:
+        for descriptor in getattr(self, "files", {}).values():
+            os.close(descriptor)
+
+    def rows(self, name: str, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` of array ``name``."""
+        dtype, shape = self.specs[name]
+        out = np.empty((stop - start, *shape[1:]), dtype=dtype)
+        if out.nbytes == 0:
+            return out
+        offset = start * (out.nbytes // len(out))
+        buffer: Any = out  # numpy arrays are writable buffers
+        if os.preadv(self.files[name], [buffer], offset) != out.nbytes:
+            raise DiskFormatError(
+                f"'{self.path / name}.bin' is shorter than its header says: the "
+                "dataset is damaged; convert it again"
+            )
+        return out

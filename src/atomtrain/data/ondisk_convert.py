@@ -4,6 +4,11 @@
 :class:`~atomtrain.data.ondisk.DiskDatasetWriter`, so a file of any size converts in
 bounded memory. Values come from ``atoms.info`` / ``atoms.arrays`` or, for the keys ASE
 moves there (``energy``, ``forces``, ``stress``), from the frame's calculator.
+
+Every structure is checked as it is converted, as ``train`` checks the structures it
+reads from files: NaN or infinite labels (a stress entirely NaN is an absent one) and
+atoms closer than 0.5 Å are refused, naming the file, the key and the frame, so that a
+dataset on disk holds only usable structures and training need not check it again.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import torch
 
 from ..errors import DataError, UserError
 from .info import DatasetInfo, TargetInfo
-from .ondisk import DiskDatasetWriter
+from .ondisk_writer import DiskDatasetWriter
 from .readers.ase import read_frames
 from .structure import Structure, TargetData, cell_problem
+from .validity import closest_overlap, overlap_message
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,23 @@ def convert(
             if not Path(file).is_file():
                 raise UserError(f"input file '{file}' does not exist")
             for position, atoms in enumerate(read_frames(file)):
-                structure = frame_to_structure(atoms, targets, file, position)
+                structure = frame_to_structure(
+                    atoms, targets, file, position, length_unit
+                )
                 writer.append(structure, (file, position))
                 count += 1
     return count
 
 
 def frame_to_structure(
-    atoms: Any, targets: Sequence[ConvertTarget], file: str, position: int
+    atoms: Any,
+    targets: Sequence[ConvertTarget],
+    file: str,
+    position: int,
+    length_unit: str = "angstrom",
 ) -> Structure:
-    """One ASE frame as a :class:`Structure` with the requested labels."""
+    """One ASE frame as a :class:`Structure` with the requested labels; a frame no
+    model should see (see the module docstring) is a :class:`DataError`."""
     pbc = torch.tensor(np.asarray(atoms.pbc, dtype=bool))
     cell = torch.tensor(np.asarray(atoms.cell.array, dtype=np.float64))
     cell = cell * pbc.reshape(3, 1)
@@ -101,6 +114,11 @@ def frame_to_structure(
         cell=cell,
         pbc=pbc,
     )
+    overlap = closest_overlap(structure, length_unit)
+    if overlap is not None:
+        raise DataError(
+            overlap_message(*overlap, length_unit), file=file, structure=position
+        )
     for target in targets:
         read = _FrameReader(atoms, file, position)
         structure.targets[target.name] = _target_data(read, target, structure)
@@ -134,6 +152,17 @@ class _FrameReader:
     def error(self, key: str, message: str) -> DataError:
         return DataError(message, file=self.file, key=key, structure=self.position)
 
+    def require_finite(self, key: str, values: np.ndarray, absent_nan: bool) -> None:
+        """Refuse NaN or infinite ``values`` (all NaN is allowed with
+        ``absent_nan``: an absent stress)."""
+        if np.isfinite(values).all() or (absent_nan and np.isnan(values).all()):
+            return
+        raise self.error(
+            key,
+            "NaN or infinite value: nothing can be learned from or compared with it; "
+            "fix it, or leave the structure out of the input",
+        )
+
 
 def _target_data(
     read: _FrameReader, target: ConvertTarget, structure: Structure
@@ -148,6 +177,7 @@ def _target_data(
             f"expected {int(np.prod(shape))} numbers for target '{target.name}' "
             f"(shape {shape}), found {values.size}",
         )
+    read.require_finite(target.key, values, absent_nan=False)
     data = TargetData(blocks=[torch.from_numpy(values.reshape(shape).copy())])
     if target.forces_key is not None:
         forces = read(target.forces_key, per_atom=True)
@@ -155,6 +185,7 @@ def _target_data(
             raise read.error(
                 target.forces_key, f"expected forces of shape ({len(structure)}, 3)"
             )
+        read.require_finite(target.forces_key, forces, absent_nan=False)
         data.gradients["positions"] = -torch.from_numpy(forces.copy()).unsqueeze(-1)
     strain = _strain_gradient(read, target, structure)
     if strain is not None:
@@ -175,6 +206,7 @@ def _strain_gradient(
         values = np.array([xx, xy, xz, xy, yy, yz, xz, yz, zz])
     if values.size != 9:
         raise read.error(key, f"expected 9 (or 6 Voigt) numbers, found {values.size}")
+    read.require_finite(key, values, absent_nan=True)
     tensor = torch.from_numpy(values.reshape(3, 3).copy())
     if target.virial_key is not None:
         return -tensor

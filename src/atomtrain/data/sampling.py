@@ -1,17 +1,20 @@
-"""Which structures go in which batch, epoch after epoch.
+"""Which structures go in which batch, epoch after epoch, and batches built in worker
+processes.
 
 :func:`plan_epoch` splits a dataset into batches of at most ``batch_size`` structures,
 optionally capped in atoms and in neighbour pairs (edges). It is deterministic in
-``(seed, epoch)``, so every distributed rank computes the same plan and takes its share;
-each rank gets the same number of batches, and the batches run at the same step on
-different ranks have similar sizes.
+``(seed, epoch)``, so every distributed process computes the same plan (the engine
+then shares each batch between processes, see :mod:`atomtrain.training.batches`).
 
 Packing: the number of batches is the smallest that the caps allow; structures are
 taken in shuffled order and each goes to the least-loaded batch (in atoms) that still
-has room, which keeps batches random from one epoch to the next and their sizes even.
+has room, which keeps batches random from one epoch to the next and their sizes even;
+the order of the batches is shuffled too.
 
-:class:`EpochBatchSampler` and :class:`StructureBatches` plug the plan into
-:class:`torch.utils.data.DataLoader` to build batches in worker processes.
+:func:`batch_loader` builds batches in :class:`torch.utils.data.DataLoader` worker
+processes: the first stage of :class:`~atomtrain.data.batching.BatchBuilder`
+(reading, augmentation, neighbour topologies, concatenation) runs there, for the
+batches asked by :class:`BatchRequests`, and the training process finalizes them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+import signal
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
@@ -61,35 +65,28 @@ def plan_epoch(
     epoch: int,
     num_edges: Optional[Sequence[int]] = None,
     describe: Callable[[int], str] = lambda i: f"structure {i}",
-    num_replicas: int = 1,
-    rank: int = 0,
 ) -> List[List[int]]:
-    """The batches (lists of dataset indices) of ``rank`` at ``epoch``.
+    """The batches (lists of dataset indices) at ``epoch``.
 
     ``num_edges`` is required when ``plan.max_edges`` is set (see
     :meth:`NeighborCache.num_edges`). A structure larger than a cap raises
     :class:`BatchingError` naming it with ``describe(index)``; none is ever dropped.
     """
-    if not 0 <= rank < num_replicas:
-        raise ValueError(f"rank {rank} is not in [0, {num_replicas})")
     if plan.max_edges is not None and num_edges is None:
         raise ValueError("max_edges needs the number of edges of every structure")
     atoms = [int(n) for n in num_atoms]
     edges = [int(n) for n in num_edges] if num_edges is not None else [0] * len(atoms)
     _check_caps(plan, atoms, edges, describe)
-    if len(atoms) < num_replicas:
-        raise BatchingError(
-            f"{len(atoms)} structures cannot be shared between {num_replicas} processes"
-        )
-
     generator = epoch_generator(plan.seed, epoch)
     if plan.shuffle:
         order = torch.randperm(len(atoms), generator=generator).tolist()
     else:
         order = list(range(len(atoms)))
-    batches = _pack(plan, order, atoms, edges, num_replicas)
-    batches = _equalise(batches, atoms, order, num_replicas)
-    return _share(batches, atoms, generator, plan.shuffle, num_replicas)[rank]
+    batches = _pack(plan, order, atoms, edges)
+    if plan.shuffle:
+        permutation = torch.randperm(len(batches), generator=generator).tolist()
+        batches = [batches[k] for k in permutation]
+    return batches
 
 
 def _check_caps(
@@ -112,20 +109,16 @@ def _check_caps(
 
 
 def _pack(
-    plan: BatchPlan,
-    order: List[int],
-    atoms: List[int],
-    edges: List[int],
-    num_replicas: int,
+    plan: BatchPlan, order: List[int], atoms: List[int], edges: List[int]
 ) -> List[List[int]]:
     """Least-loaded packing in the given order, starting from the fewest batches the
-    caps allow (rounded up to a multiple of ``num_replicas``)."""
+    caps allow."""
     needed = math.ceil(len(order) / plan.batch_size)
     if plan.max_atoms is not None:
         needed = max(needed, math.ceil(sum(atoms) / plan.max_atoms))
     if plan.max_edges is not None:
         needed = max(needed, math.ceil(sum(edges) / plan.max_edges))
-    needed = min(len(order), num_replicas * math.ceil(needed / num_replicas))
+    needed = min(len(order), needed)
 
     batches: List[List[int]] = [[] for _ in range(needed)]
     batch_atoms = [0] * needed
@@ -165,142 +158,86 @@ def _pack(
     return [batch for batch in batches if batch]
 
 
-def _equalise(
-    batches: List[List[int]], atoms: List[int], order: List[int], num_replicas: int
-) -> List[List[int]]:
-    """Make the number of batches a multiple of ``num_replicas``: split the largest
-    batches of several structures in two; when every batch holds one structure, repeat
-    the first structures of the epoch's order (as ``DistributedSampler`` pads)."""
-    batches = list(batches)
-    padding = iter(order)
-    while len(batches) % num_replicas:
-        candidates = [b for b, batch in enumerate(batches) if len(batch) > 1]
-        if not candidates:
-            batches.append([next(padding)])
-            continue
-        largest = max(candidates, key=lambda b: sum(atoms[i] for i in batches[b]))
-        batch = batches[largest]
-        half = len(batch) // 2
-        batches[largest : largest + 1] = [batch[:half], batch[half:]]
-    return batches
+#: One batch to build: ``(dataset number, epoch, dataset indices, train)``; a
+#: training batch is augmented, an evaluation one is not.
+Request = Tuple[int, int, List[int], bool]
 
 
-def _share(
-    batches: List[List[int]],
-    atoms: List[int],
-    generator: torch.Generator,
-    shuffle: bool,
-    num_replicas: int,
-) -> List[List[List[int]]]:
-    """Give each rank one batch per step; the batches of one step have similar sizes,
-    and the order of steps is shuffled."""
-    if num_replicas == 1:
-        steps = [[batch] for batch in batches]
-    else:
-        by_size = sorted(batches, key=lambda batch: sum(atoms[i] for i in batch))
-        steps = [
-            by_size[k : k + num_replicas] for k in range(0, len(by_size), num_replicas)
-        ]
-    if shuffle:
-        permutation = torch.randperm(len(steps), generator=generator).tolist()
-        steps = [steps[k] for k in permutation]
-    return [[step[rank] for step in steps] for rank in range(num_replicas)]
+class BatchRequests(torch.utils.data.Sampler[Request]):
+    """The batches a :func:`batch_loader` builds in its next pass, in order: set
+    them with :meth:`set` before iterating over the loader."""
+
+    def __init__(self) -> None:
+        self.requests: List[Request] = []
+
+    def set(self, requests: Sequence[Request]) -> None:
+        self.requests = list(requests)
+
+    def __iter__(self) -> Iterator[Request]:
+        return iter(self.requests)
+
+    def __len__(self) -> int:
+        return len(self.requests)
 
 
-class EpochBatchSampler(torch.utils.data.Sampler[List[int]]):
-    """A batch sampler for :class:`torch.utils.data.DataLoader`: yields the batches of
-    :func:`plan_epoch` for the current epoch (call :meth:`set_epoch` before each)."""
+class CollatedBatches(torch.utils.data.Dataset[Optional[CollatedBatch]]):
+    """Batches as items of a :class:`torch.utils.data.Dataset`: the item of a
+    :data:`Request` is the first stage (:meth:`BatchBuilder.collate`) of its
+    structures, by ``train_builder`` or ``eval_builder``; None for no structure
+    (a process's empty share of a small batch)."""
 
     def __init__(
         self,
-        plan: BatchPlan,
-        num_atoms: Sequence[int],
-        num_edges: Optional[Sequence[int]] = None,
-        describe: Callable[[int], str] = lambda i: f"structure {i}",
-        num_replicas: int = 1,
-        rank: int = 0,
+        datasets: Sequence[Dataset],
+        train_builder: BatchBuilder,
+        eval_builder: BatchBuilder,
     ) -> None:
-        self.plan = plan
-        self.num_atoms = list(num_atoms)
-        self.num_edges = None if num_edges is None else list(num_edges)
-        self.describe = describe
-        self.num_replicas = num_replicas
-        self.rank = rank
-        self.epoch = 0
-        self._batches = self._plan()
+        self.datasets = list(datasets)
+        self.train_builder = train_builder
+        self.eval_builder = eval_builder
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        self._batches = self._plan()
-
-    def _plan(self) -> List[List[int]]:
-        return plan_epoch(
-            self.plan,
-            self.num_atoms,
-            self.epoch,
-            self.num_edges,
-            self.describe,
-            self.num_replicas,
-            self.rank,
-        )
-
-    def __iter__(self) -> Iterator[List[int]]:
-        return iter(self._batches)
+    def __getitem__(self, request: Request) -> Optional[CollatedBatch]:
+        number, epoch, indices, train = request
+        if not indices:
+            return None
+        builder = self.train_builder if train else self.eval_builder
+        return builder.collate(self.datasets[number], indices, epoch)
 
     def __len__(self) -> int:
-        return len(self._batches)
+        return sum(len(dataset) for dataset in self.datasets)
 
 
-class StructureBatches(torch.utils.data.Dataset[CollatedBatch]):
-    """Batches as items of a :class:`torch.utils.data.Dataset`: the item of
-    ``(epoch, indices)`` is :meth:`BatchBuilder.collate` of those structures, so it
-    runs in :class:`~torch.utils.data.DataLoader` workers."""
-
-    def __init__(self, dataset: Dataset, builder: BatchBuilder) -> None:
-        self.dataset = dataset
-        self.builder = builder
-
-    def __getitem__(self, request: Tuple[int, List[int]]) -> CollatedBatch:
-        epoch, indices = request
-        return self.builder.collate(self.dataset, indices, epoch)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
+def _start_worker(worker: int) -> None:
+    """A worker leaves SIGINT and SIGTERM to the training process (which stops
+    training cleanly and ends its workers), uses one thread, and keeps its share of
+    the neighbour-topology cache."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    torch.set_num_threads(1)
+    info = torch.utils.data.get_worker_info()
+    if info is not None and isinstance(info.dataset, CollatedBatches):
+        builders = (info.dataset.train_builder, info.dataset.eval_builder)
+        for cache in {id(b.cache): b.cache for b in builders}.values():
+            cache.max_bytes //= info.num_workers
 
 
-class _EpochRequests(torch.utils.data.Sampler[Tuple[int, List[int]]]):
-    def __init__(self, sampler: EpochBatchSampler) -> None:
-        self.sampler = sampler
-
-    def __iter__(self) -> Iterator[Tuple[int, List[int]]]:
-        epoch = self.sampler.epoch
-        return ((epoch, batch) for batch in self.sampler)
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-
-def _unchanged(items: Any) -> Any:
-    return items
+def _unchanged(item: Any) -> Any:
+    return item
 
 
 def batch_loader(
-    dataset: Dataset,
-    builder: BatchBuilder,
-    sampler: EpochBatchSampler,
-    num_workers: int,
+    batches: CollatedBatches, requests: BatchRequests, num_workers: int
 ) -> torch.utils.data.DataLoader:
-    """A DataLoader yielding :class:`CollatedBatch` es built by ``num_workers``
-    persistent worker processes; pass each to :meth:`BatchBuilder.finalize` in the
-    training process. The neighbour cache is filled first, so workers share it
-    instead of each recomputing every topology."""
-    builder.cache.fill(dataset, builder.neighbor_options)
+    """A DataLoader yielding the :class:`CollatedBatch` of each of ``requests``,
+    built ahead by ``num_workers`` persistent worker processes; pass each to
+    :meth:`BatchBuilder.finalize` in the training process."""
     return torch.utils.data.DataLoader(
-        StructureBatches(dataset, builder),
-        sampler=_EpochRequests(sampler),
+        batches,
+        sampler=requests,
         batch_size=None,
         collate_fn=_unchanged,
         num_workers=num_workers,
-        persistent_workers=num_workers > 0,
-        prefetch_factor=4 if num_workers > 0 else None,
+        persistent_workers=True,
+        prefetch_factor=4,
+        worker_init_fn=_start_worker,
     )

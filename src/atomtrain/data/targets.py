@@ -209,6 +209,31 @@ def target_info(section: Dict[str, Any], gradients: Sequence[str] = ()) -> Targe
     )
 
 
+def target_section(
+    info: TargetInfo, key: str, read_from: str, reader: str
+) -> Dict[str, Any]:
+    """The expanded target (or extra-data) section, without gradients, that
+    :func:`target_info` turns into ``info``: the inverse, for data that describe
+    themselves (on-disk datasets), read from ``key`` of ``read_from``."""
+    target_type: TargetType = "scalar"
+    if info.kind == "cartesian":
+        target_type = {"cartesian": {"rank": info.rank}}
+    elif info.kind == "spherical":
+        irreps = [{"o3_lambda": lam, "o3_sigma": sigma} for lam, sigma in info.irreps]
+        target_type = {"spherical": {"irreps": irreps}}
+    return {
+        "quantity": info.quantity,
+        "read_from": read_from,
+        "reader": reader,
+        "key": key,
+        "unit": info.unit,
+        "sample_kind": info.sample_kind,
+        "type": target_type,
+        "num_subtargets": info.num_subtargets,
+        "description": info.description,
+    }
+
+
 def dataset_info(
     length_unit: str,
     atomic_types: Sequence[int],

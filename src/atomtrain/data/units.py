@@ -96,14 +96,16 @@ def units_agree(
 ) -> List[Problem]:
     """Problems where expanded dataset sections (each with its dotted path) disagree:
     a different ``systems.length_unit``, or a different ``unit`` for the same target or
-    extra-data name. The first section to name a unit sets it."""
+    extra-data name. The first section to name a unit sets it; messages name the
+    files of both sections."""
     problems: List[Problem] = []
     length: Optional[Tuple[str, str]] = None
     seen: Dict[Tuple[str, str], Tuple[str, str]] = {}
     for path, section in sections:
         unit = section["systems"]["length_unit"]
+        where = f"{path} ('{section['systems']['read_from']}')"
         if length is None:
-            length = (unit, path)
+            length = (unit, where)
         elif unit != length[0]:
             problems.append(
                 Problem(
@@ -115,13 +117,14 @@ def units_agree(
             )
         for group in ("targets", "extra_data"):
             for name, target in section.get(group, {}).items():
-                first = seen.setdefault((group, name), (target["unit"], path))
+                first = seen.setdefault((group, name), (target["unit"], where))
                 if target["unit"] != first[0]:
                     problems.append(
                         Problem(
                             f"{path}.{group}.{name}.unit",
                             f"differs from '{first[0]}' in {first[1]}: "
-                            f"'{name}' must have the same unit in every dataset",
+                            f"'{name}' must have the same unit in every dataset "
+                            f"(here '{section['systems']['read_from']}')",
                             target["unit"],
                         )
                     )

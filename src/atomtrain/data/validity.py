@@ -14,7 +14,7 @@ losses leave entries out through a ``<target>_mask`` extra-data entry, not throu
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -23,10 +23,13 @@ from metatomic.torch import unit_conversion_factor
 
 from ..errors import DataError
 from .dataset import Dataset
-from .structure import TargetData
+from .structure import Structure, TargetData
 
 #: Atoms closer than this (in Å) are taken to overlap.
 OVERLAP_DISTANCE_ANGSTROM = 0.5
+#: Atoms of a non-periodic structure up to which overlaps are found from all the
+#: distances rather than a neighbour list.
+SMALL_MOLECULE = 64
 #: How many structures an error lists before saying how many more there are.
 MAX_LISTED = 5
 #: The gradient sections of a target section that each gradient is read from.
@@ -82,22 +85,54 @@ def overlapping_atoms(dataset: Dataset) -> Dict[int, Tuple[int, int, float]]:
     """``{structure: (atom i, atom j, distance in Å)}``: the closest pair of atoms of
     every structure of ``dataset`` with atoms closer than
     :data:`OVERLAP_DISTANCE_ANGSTROM`."""
-    to_angstrom = float(unit_conversion_factor(dataset.info.length_unit, "angstrom"))
-    cutoff = OVERLAP_DISTANCE_ANGSTROM / to_angstrom
     found = {}
     for index in range(len(dataset)):
-        structure = dataset[index]
-        pairs, distances = pairs_within(
-            structure.positions.numpy(),
-            structure.cell.numpy(),
-            structure.pbc.numpy(),
-            cutoff,
-        )
-        if len(pairs) > 0:
-            closest = int(np.argmin(distances))
-            i, j = (int(atom) for atom in pairs[closest])
-            found[index] = (i, j, float(distances[closest]) * to_angstrom)
+        closest = closest_overlap(dataset[index], dataset.info.length_unit)
+        if closest is not None:
+            found[index] = closest
     return found
+
+
+def closest_overlap(
+    structure: Structure, length_unit: str
+) -> Optional[Tuple[int, int, float]]:
+    """The closest pair of atoms ``(i, j, distance in Å)`` of ``structure``
+    (positions in ``length_unit``) when they are closer than
+    :data:`OVERLAP_DISTANCE_ANGSTROM`, else None."""
+    to_angstrom = float(unit_conversion_factor(length_unit, "angstrom"))
+    cutoff = OVERLAP_DISTANCE_ANGSTROM / to_angstrom
+    positions = structure.positions.numpy()
+    if not structure.pbc.any() and len(positions) <= SMALL_MOLECULE:
+        pairs, distances = _pairs_within_molecule(positions, cutoff)
+    else:
+        pairs, distances = pairs_within(
+            positions, structure.cell.numpy(), structure.pbc.numpy(), cutoff
+        )
+    if len(pairs) == 0:
+        return None
+    closest = int(np.argmin(distances))
+    i, j = (int(atom) for atom in pairs[closest])
+    return i, j, float(distances[closest]) * to_angstrom
+
+
+def _pairs_within_molecule(
+    positions: np.ndarray, cutoff: float
+) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`pairs_within` for a small non-periodic structure, from every
+    distance (faster than a neighbour list on a few atoms)."""
+    distances = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
+    i, j = np.nonzero(distances < cutoff)
+    distinct = i != j
+    return np.stack([i[distinct], j[distinct]], axis=1), distances[i, j][distinct]
+
+
+def overlap_message(i: int, j: int, distance: float, length_unit: str) -> str:
+    """Why atoms ``i`` and ``j``, ``distance`` Å apart, make a structure unusable."""
+    return (
+        f"atoms {i} and {j} are {distance:.3g} Å apart, closer than "
+        f"{OVERLAP_DISTANCE_ANGSTROM} Å (duplicated atoms, or positions in another "
+        f"unit than length_unit '{length_unit}')"
+    )
 
 
 def require_valid(dataset: Dataset, section: Dict[str, Any]) -> None:
@@ -123,9 +158,7 @@ def require_valid(dataset: Dataset, section: Dict[str, Any]) -> None:
         first = min(overlapping)
         i, j, distance = overlapping[first]
         raise DataError(
-            f"atoms {i} and {j} are {distance:.3g} Å apart, closer than "
-            f"{OVERLAP_DISTANCE_ANGSTROM} Å (duplicated atoms, or positions in "
-            f"another unit than length_unit '{dataset.info.length_unit}'); "
+            f"{overlap_message(i, j, distance, dataset.info.length_unit)}; "
             f"overlapping atoms in {_listed(dataset, sorted(overlapping))}",
             file=dataset.origin(first)[0],
             structure=dataset.origin(first)[1],

@@ -1,30 +1,26 @@
 """The solves behind the composition baseline's fit: least squares on atom counts for
-per-structure targets, means per type for per-atom targets. Pure float64 tensor math;
-``fixed_mask``/``fixed_weights`` ``[n_types]`` keep the user's per-type values."""
-
-from typing import List
+per-structure targets, means per type for per-atom targets. Pure float64 tensor math
+on what a pass over the data gathers (compact: a row of atom counts and the labels per
+structure, or sums and counts per type); ``fixed_mask``/``fixed_weights``
+``[n_types]`` keep the user's per-type values."""
 
 import torch
 
 
 def fit_per_structure(
-    types: List[torch.Tensor],
-    labels: List[torch.Tensor],
-    n_types: int,
+    counts: torch.Tensor,
+    labels: torch.Tensor,
     fixed_mask: torch.Tensor,
     fixed_weights: torch.Tensor,
 ) -> torch.Tensor:
-    """Least squares on atom counts ``[n_structures, n_types]``, one property at a
-    time so that a NaN label only drops its own property."""
-    n_properties = labels[0].shape[-1] if labels else 1
+    """Least squares on atom counts ``[n_structures, n_types]`` against labels
+    ``[n_structures, n_properties]``, one property at a time so that a NaN label
+    only drops its own property."""
+    n_properties = labels.shape[1]
     weights = fixed_weights.unsqueeze(1).repeat(1, n_properties)
-    if not labels:
+    if len(labels) == 0:
         return weights
-    counts = torch.stack([torch.bincount(t, minlength=n_types) for t in types]).to(
-        torch.float64
-    )
-    targets = torch.cat([label.reshape(1, -1) for label in labels])
-    targets = targets - counts @ weights
+    targets = labels - counts @ weights
     for p in range(n_properties):
         rows = torch.isfinite(targets[:, p])
         free = ~fixed_mask & (counts[rows].sum(dim=0) > 0)
@@ -38,25 +34,14 @@ def fit_per_structure(
 
 
 def fit_per_atom(
-    types: List[torch.Tensor],
-    labels: List[torch.Tensor],
-    n_types: int,
+    sums: torch.Tensor,
+    counts: torch.Tensor,
     fixed_mask: torch.Tensor,
     fixed_weights: torch.Tensor,
 ) -> torch.Tensor:
-    """Mean of each property over the atoms of each type."""
-    n_properties = labels[0].shape[-1] if labels else 1
-    weights = fixed_weights.unsqueeze(1).repeat(1, n_properties)
-    if not labels:
-        return weights
-    index = torch.cat(types)
-    values = torch.cat([label.reshape(label.shape[0], -1) for label in labels])
-    for p in range(n_properties):
-        rows = torch.isfinite(values[:, p])
-        sums = torch.zeros(n_types, dtype=torch.float64).index_add(
-            0, index[rows], values[rows, p]
-        )
-        counts = torch.bincount(index[rows], minlength=n_types)
-        free = ~fixed_mask & (counts > 0)
-        weights[free, p] = sums[free] / counts[free]
+    """Mean of each property over the atoms of each type, from the ``sums`` and
+    ``counts`` ``[n_types, n_properties]`` of the finite labels."""
+    weights = fixed_weights.unsqueeze(1).repeat(1, sums.shape[1])
+    free = ~fixed_mask.unsqueeze(1) & (counts > 0)
+    weights[free] = sums[free] / counts[free]
     return weights

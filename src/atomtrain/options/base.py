@@ -29,13 +29,13 @@ import secrets
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..data.units import units_agree
 from ..errors import OptionsError, Problem
 from ..training.hypers import best_metric_problem
 from . import datasets as dataset_sections
 from .architecture import ArchitectureSupport, validate_architecture
 from .devices import check_device, check_precision, normalize_device, parse_precision
 from .files import unknown_keys
+from .set_agreement import sets_agree
 from .target_sections import metric_names
 
 TOP_LEVEL_KEYS = (
@@ -86,22 +86,12 @@ def validate_options(
     problems += _expand_loggers(raw, expanded)
     problems += _expand_flags(raw, expanded)
     problems += _check_best_model_metric(expanded)
-    problems += _check_units_across_sets(expanded)
+    # units within one set are also checked when the set is expanded: each once
+    reported = {str(p) for p in problems}
+    problems += [p for p in sets_agree(expanded) if str(p) not in reported]
     if problems:
         raise OptionsError(problems, file)
     return expanded
-
-
-def _check_units_across_sets(out: Dict[str, Any]) -> List[Problem]:
-    """Every dataset section of the training, validation and test sets in the same
-    length unit and the same unit per target (checked here, before any run directory
-    exists, not when the data are read)."""
-    sections = []
-    for key in ("training_set", "validation_set", "test_set"):
-        value = out.get(key)
-        if isinstance(value, list):
-            sections += [(f"{key}[{i}]", s) for i, s in enumerate(value)]
-    return units_agree(sections)
 
 
 def _check_best_model_metric(out: Dict[str, Any]) -> List[Problem]:

@@ -20,18 +20,29 @@ which exports a model without a length unit; ASE always gives positions in Å);
 ``unit`` is empty; ``key`` is the target name without its ``mtt::`` prefix;
 ``quantity`` is ``energy`` for ``energy`` and its variants and empty otherwise.
 
-Targets and their gradients are expanded by :mod:`.target_sections`.
+Targets and their gradients are expanded by :mod:`.target_sections`. A ``read_from``
+naming a directory written by ``atomtrain convert`` is an on-disk dataset, whose
+sections are expanded from its header by :mod:`.disk_sections`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from ..data.ondisk import is_disk_dataset
 from ..data.splits import read_index_file
 from ..data.targets import target_name_problem
 from ..data.units import unit_problem, units_agree
 from ..errors import Problem
+from .disk_sections import (
+    DISK_READER,
+    disk_length_unit,
+    expand_disk_entries,
+    stored_count,
+    stored_info,
+)
 from .files import expand_reader, resolve_file, unknown_keys
 from .target_sections import TARGET_KEYS, expand_fields, expand_target
 
@@ -48,7 +59,13 @@ def expand_dataset_section(
     """Every dataset section in ``value`` (found at ``path``) in the expanded form, with
     all the problems found. Relative file names are resolved against ``base_dir``."""
     if isinstance(value, str):
-        value = {"systems": value, "targets": {"energy": value}}
+        on_disk = is_disk_dataset(base_dir / Path(value).expanduser())
+        # an on-disk dataset describes its targets; a file is read for an energy
+        value = (
+            {"systems": value}
+            if on_disk
+            else {"systems": value, "targets": {"energy": value}}
+        )
     if isinstance(value, dict):
         items = [(path, value)]
     elif isinstance(value, list) and value:
@@ -111,6 +128,8 @@ def _expand_one(
     problems += unknown_keys(raw, SECTION_KEYS, path)
     systems = _expand_systems(raw.get("systems"), f"{path}.systems", base_dir, problems)
     read_from = systems.get("read_from")
+    if systems["reader"] == DISK_READER:
+        return _expand_disk(raw, path, systems, base_dir, problems)
     targets: Dict[str, Any] = {}
     raw_targets = raw.get("targets")
     if raw_targets is None and require_targets:
@@ -166,6 +185,9 @@ def _expand_systems(
         )
         return {"read_from": None, "reader": None, "length_unit": DEFAULT_LENGTH_UNIT}
     problems += unknown_keys(raw, SYSTEMS_KEYS, path)
+    on_disk = _disk_dataset(raw["read_from"], base_dir)
+    if on_disk is not None:
+        return _expand_disk_systems(raw, on_disk, path, problems)
     read_from = resolve_file(raw["read_from"], f"{path}.read_from", base_dir, problems)
     reader = expand_reader(raw.get("reader"), read_from, f"{path}.reader", problems)
     if reader == "metatensor":
@@ -180,6 +202,85 @@ def _expand_systems(
     length_unit = DEFAULT_LENGTH_UNIT if length_unit is None else length_unit
     problems += unit_problem(length_unit, f"{path}.length_unit", "length")
     return {"read_from": read_from, "reader": reader, "length_unit": length_unit}
+
+
+def _disk_dataset(value: Any, base_dir: Path) -> Optional[str]:
+    """``value`` as the absolute path of an on-disk dataset, or None when it does
+    not name one."""
+    if not isinstance(value, str) or not value:
+        return None
+    resolved = os.path.abspath(base_dir / Path(value).expanduser())
+    return resolved if is_disk_dataset(resolved) else None
+
+
+def _expand_disk_systems(
+    raw: Dict[str, Any], read_from: str, path: str, problems: List[Problem]
+) -> Dict[str, Any]:
+    reader = raw.get("reader")
+    if reader is not None and reader != DISK_READER:
+        problems.append(
+            Problem(
+                f"{path}.reader",
+                f"'{read_from}' is an on-disk dataset, read by the '{DISK_READER}' "
+                "reader",
+                reader,
+            )
+        )
+    stored = stored_info(read_from, f"{path}.read_from", problems)
+    length_unit = disk_length_unit(
+        raw.get("length_unit"), stored, f"{path}.length_unit", problems
+    )
+    return {"read_from": read_from, "reader": DISK_READER, "length_unit": length_unit}
+
+
+def _expand_disk(
+    raw: Dict[str, Any],
+    path: str,
+    systems: Dict[str, Any],
+    base_dir: Path,
+    problems: List[Problem],
+) -> Section:
+    """A section on an on-disk dataset (see :mod:`.disk_sections`)."""
+    read_from = systems["read_from"]
+    found: List[Problem] = []
+    stored = stored_info(read_from, f"{path}.systems.read_from", found)
+    problems += found
+    if found:
+        return {"systems": systems, "targets": {}, "extra_data": {}, "indices": None}
+    targets = expand_disk_entries(
+        raw.get("targets"),
+        f"{path}.targets",
+        read_from,
+        stored.targets,
+        base_dir,
+        problems,
+        is_target=True,
+    )
+    extra_data = expand_disk_entries(
+        raw.get("extra_data"),
+        f"{path}.extra_data",
+        read_from,
+        stored.extra_data,
+        base_dir,
+        problems,
+        is_target=False,
+    )
+    indices = _expand_indices(raw.get("indices"), f"{path}.indices", base_dir, problems)
+    count = stored_count(read_from)
+    if indices is not None and any(i >= count for i in indices):
+        problems.append(
+            Problem(
+                f"{path}.indices",
+                f"the indices go up to {max(indices)}, but the dataset '{read_from}' "
+                f"holds {count} structures (0 to {count - 1})",
+            )
+        )
+    return {
+        "systems": systems,
+        "targets": targets,
+        "extra_data": extra_data,
+        "indices": indices,
+    }
 
 
 def _expand_indices(

@@ -45,9 +45,23 @@ def resolve_file(
         problems.append(Problem(path, "expected a file name", value))
         return None
     resolved = Path(os.path.abspath(base_dir / Path(value).expanduser()))
-    if not resolved.is_file():
+    if resolved.is_dir():
+        problems.append(Problem(path, _directory_message(resolved), value))
+    elif not resolved.is_file():
         problems.append(Problem(path, f"file '{resolved}' does not exist", value))
     return str(resolved)
+
+
+def _directory_message(directory: Path) -> str:
+    if (directory / "header.json").is_file():
+        return (
+            f"'{directory}' is an on-disk dataset: name it in systems.read_from of a "
+            "dataset section, which reads its targets too"
+        )
+    return (
+        f"'{directory}' is a directory, not a file (nor an on-disk dataset written "
+        "by atomtrain convert: it has no header.json)"
+    )
 
 
 def expand_reader(

@@ -37,11 +37,6 @@ def _count(value: Any) -> bool:
 
 
 REFERENCE_TRAINING_KEYS: Dict[str, ReferenceKey] = {
-    "num_workers": ReferenceKey(
-        lambda value: value is None or _count(value),
-        "an integer ≥ 0 or null",
-        "batches are built in the training process",
-    ),
     "log_mae": ReferenceKey(
         lambda value: isinstance(value, bool),
         "true or false",

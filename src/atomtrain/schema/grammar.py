@@ -31,7 +31,7 @@ def _any_case(word: str) -> str:
 _ONE_DEVICE = f"({_any_case('cpu')}|{_any_case('mps')}|{_any_case('cuda')}(:[0-9]+)?)"
 _ALIASES = "|".join(_any_case(alias) for alias in ("auto", "gpu", "multi-gpu"))
 
-Reader = Literal["ase", "metatensor"]
+Reader = Literal["ase", "metatensor", "disk"]
 OneDevice = Annotated[str, JsonSchema(pattern=f"^{_ONE_DEVICE}$")]
 Device = Union[
     Annotated[str, JsonSchema(pattern=f"^({_ALIASES}|{_ONE_DEVICE})$")],
@@ -46,12 +46,15 @@ class SystemsSection(TypedDict):
     """Where the structures of a dataset are read from."""
 
     read_from: str
-    """File holding the structures (any format ASE reads), relative to the options
-    file."""
-    reader: NotRequired[Literal["ase"]]
-    """Library reading the file; structures are always read by ASE."""
+    """File holding the structures (any format ASE reads), or an on-disk dataset (a
+    directory written by ``atomtrain convert``, which also gives the targets),
+    relative to the options file."""
+    reader: NotRequired[Literal["ase", "disk"]]
+    """Library reading the file: ASE for files, ``disk`` for on-disk datasets (the
+    default for a directory)."""
     length_unit: str = "angstrom"
-    """Unit of the positions and cell in the file (ASE gives ångström)."""
+    """Unit of the positions and cell in the file (ASE gives ångström; an on-disk
+    dataset gives its own)."""
 
 
 class GradientSection(TypedDict):

@@ -19,6 +19,7 @@ import torch
 
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
+from ..data.statistics import CHUNK, RunningStatistics
 from ..data.structure import Structure, TargetData
 from ..modules.composition import CompositionBaseline
 from ..utils.abc import WithCompositionBaseline, WithOutputScaler
@@ -41,7 +42,10 @@ def without_baseline(model: Any) -> Iterator[None]:
 
 
 class ResidualDataset(Dataset):
-    """``dataset`` with the baseline of ``targets`` subtracted from the labels."""
+    """``dataset`` with the baseline of ``targets`` subtracted from the labels.
+
+    Residuals are computed when a structure is read (a look-up of one weight per
+    atom), not kept: a dataset larger than memory stays on disk."""
 
     def __init__(
         self, dataset: Dataset, baseline: CompositionBaseline, targets: Sequence[str]
@@ -50,15 +54,16 @@ class ResidualDataset(Dataset):
         self.info = dataset.info
         self.baseline = baseline
         self.targets = [t for t in targets if t in baseline.supported_targets]
-        self._cache: Dict[int, Structure] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)
 
+    def subset(self, indices: Sequence[int]) -> ResidualDataset:
+        return ResidualDataset(
+            self.dataset.subset(indices), self.baseline, self.targets
+        )
+
     def __getitem__(self, index: int) -> Structure:
-        cached = self._cache.get(index)
-        if cached is not None:
-            return cached
         structure = self.dataset[index]
         targets = dict(structure.targets)
         for name in self.targets:
@@ -67,7 +72,7 @@ class ResidualDataset(Dataset):
                 data = targets[name]
                 residual = data.blocks[0].to(torch.float64) - contribution
                 targets[name] = TargetData([residual, *data.blocks[1:]], data.gradients)
-        result = Structure(
+        return Structure(
             structure.types,
             structure.positions,
             structure.cell,
@@ -75,8 +80,9 @@ class ResidualDataset(Dataset):
             targets,
             structure.extra_data,
         )
-        self._cache[index] = result
-        return result
+
+    def geometry(self, index: int) -> Structure:
+        return self.dataset.geometry(index)
 
     def origin(self, index: int) -> Tuple[str, int]:
         return self.dataset.origin(index)
@@ -103,13 +109,14 @@ def target_scales(
     per_atom_normalised: Sequence[str],
 ) -> Dict[str, float]:
     """Standard deviation of each target's labels over ``datasets`` (per atom for the
-    normalised per-structure targets; NaN labels skipped). A target without spread
-    gets 1."""
-    scales: Dict[str, float] = {}
-    for name in targets:
-        values = []
-        for dataset in datasets:
-            for structure in dataset:
+    normalised per-structure targets; NaN labels skipped), in one streaming pass. A
+    target without spread gets 1."""
+    running = {name: RunningStatistics() for name in targets}
+    pending: Dict[str, List[torch.Tensor]] = {name: [] for name in targets}
+    for dataset in datasets:
+        for index in range(len(dataset)):
+            structure = dataset[index]
+            for name in targets:
                 if name not in structure.targets:
                     continue
                 block = torch.cat(
@@ -117,15 +124,13 @@ def target_scales(
                 ).to(torch.float64)
                 if name in per_atom_normalised:
                     block = block / len(structure)
-                values.append(block)
-        if not values:
-            scales[name] = 1.0
-            continue
-        flat = torch.cat(values)
-        flat = flat[~torch.isnan(flat)]
-        std = float(flat.std()) if flat.numel() > 1 else 0.0
-        scales[name] = std if std > 0 else 1.0
-    return scales
+                pending[name].append(block)
+            if (index + 1) % CHUNK == 0 or index + 1 == len(dataset):
+                for name, values in pending.items():
+                    if values:
+                        running[name].add(torch.cat(values))
+                    values.clear()
+    return {name: running[name].std or 1.0 for name in targets}
 
 
 def fit_output_scales(

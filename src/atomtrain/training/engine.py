@@ -37,6 +37,7 @@ from ..utils.abc import (
     TrainerInterface,
     WithCompositionBaseline,
 )
+from .hypers import RUN_SETTINGS
 from .logging import ExternalLogger
 from .predict import predict
 from .state import TrainingState
@@ -141,8 +142,9 @@ class EngineTrainer(TrainerInterface[HypersType]):
         if adapters:
             data[CHECKPOINT_SECTION] = adapters
         data["trainer_checkpoint_version"] = self.__checkpoint_version__
+        hypers = dict(self.hypers)  # type: ignore[call-overload]
         data["trainer"] = {
-            "hypers": dict(self.hypers),  # type: ignore[call-overload]
+            "hypers": {k: v for k, v in hypers.items() if k not in RUN_SETTINGS},
             "state": None if self.state is None else self.state.to_dict(),
         }
         return data

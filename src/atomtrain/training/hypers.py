@@ -38,6 +38,10 @@ Decay = Annotated[float, Ge(0), Lt(1)]
 
 LossType = Literal["mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber"]
 
+#: Shared trainer keys that choose how a run is carried out, not what it computes:
+#: left out of checkpoints and of the fingerprint a restart compares.
+RUN_SETTINGS = ("num_workers",)
+
 #: ``best_model_metric`` values that multiply every RMSE or every MAE of the run
 #: (metatrain's ``rmse_prod`` and ``mae_prod``), the suffix of the metrics multiplied
 PRODUCT_METRICS: Dict[str, str] = {"rmse_prod": ".rmse", "mae_prod": ".mae"}
@@ -123,6 +127,12 @@ class BaseTrainerHypers(TypedDict):
     """Cap on the number of atoms in a batch (``null`` = no cap)."""
     max_edges_per_batch: Optional[PositiveInt] = None
     """Cap on the number of neighbour pairs in a batch (``null`` = no cap)."""
+    num_workers: Optional[NonNegativeInt] = 0
+    """Worker processes building batches (reading, augmenting, neighbour lists) ahead
+    of the training process; 0 (or ``null``) builds each batch in the training
+    process between steps. Worth it when building takes a noticeable share of a step
+    and cores are free (see :mod:`atomtrain.training.batches`); the results do not
+    depend on it."""
     optimizer: Literal["adam", "adamw"] = "adam"
     """``adam`` (L2 penalty in the gradient) or ``adamw`` (decoupled weight decay)."""
     learning_rate: PositiveFloat = 1e-3

@@ -11,15 +11,19 @@ validation set, in evaluation mode, with the EMA weights when EMA is on.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Protocol, Type
+from typing import Any, Dict, Iterator, List, Optional, Protocol, Type
 
 from ..errors import UserError
 
 LOGGER = logging.getLogger("atomtrain.training")
+#: The logger every atomtrain message goes through (``atomtrain.train``,
+#: ``atomtrain.training``, ...).
+PACKAGE_LOGGER = logging.getLogger("atomtrain")
 
 #: Known third-party notices that say nothing to a user of atomtrain.
 WARNING_FILTERS = [
@@ -105,9 +109,41 @@ class WandbLogger:
         self.run.finish()
 
 
-#: The logger every atomtrain message goes through (``atomtrain.train``,
-#: ``atomtrain.training``, ...).
-PACKAGE_LOGGER = logging.getLogger("atomtrain")
+#: The format of ``train.log`` lines.
+LOG_FORMAT = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+
+
+class _Held(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: List[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def held_records() -> Iterator[List[logging.LogRecord]]:
+    """The records of atomtrain's loggers emitted within the block (they still reach
+    the console), kept for :func:`write_held` once the run directory exists: a run
+    is prepared before its directory is made, so that a refused run leaves none."""
+    handler = _Held()
+    PACKAGE_LOGGER.addHandler(handler)
+    if PACKAGE_LOGGER.level == logging.NOTSET:
+        PACKAGE_LOGGER.setLevel(logging.INFO)
+    try:
+        yield handler.records
+    finally:
+        PACKAGE_LOGGER.removeHandler(handler)
+
+
+def write_held(run_dir: Path, records: List[logging.LogRecord]) -> None:
+    """Append ``records`` (of :func:`held_records`) to ``run_dir/train.log``."""
+    if not records:
+        return
+    with open(run_dir / "train.log", "a") as log:
+        for record in records:
+            log.write(LOG_FORMAT.format(record) + "\n")
 
 
 class RunLogFile:
@@ -126,9 +162,7 @@ class RunLogFile:
                 return
         path.parent.mkdir(parents=True, exist_ok=True)
         self.handler = logging.FileHandler(path)
-        self.handler.setFormatter(
-            logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
-        )
+        self.handler.setFormatter(LOG_FORMAT)
         PACKAGE_LOGGER.addHandler(self.handler)
         if PACKAGE_LOGGER.level == logging.NOTSET:
             PACKAGE_LOGGER.setLevel(logging.INFO)

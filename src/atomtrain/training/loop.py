@@ -16,7 +16,8 @@ called through the trainer's ``predict`` hook, which differentiates the energy w
 respect to positions and strain with ``create_graph=True`` before the backward pass,
 a pattern DDP's reducer does not support; one flat all-reduce after ``backward`` is
 exact and needs nothing from the architecture. The composition baseline and the loss
-scales are computed on every process and rank 0's values broadcast; the model starts
+scales are computed on the first process only (each of them is a pass over the
+training data, which the other processes need not read) and broadcast; the model starts
 from rank 0's weights. Epoch sums are added over processes, so logs show global
 values; a SIGINT/SIGTERM on any process stops every process after the same step (the
 stop flag is summed with the loss of each step); only rank 0 writes logs, the CSV and
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ContextManager, Dict, List, Optional, Tup
 
 import torch
 
+from ..data.batching import CollatedBatch
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..errors import OptionsError
@@ -106,7 +108,8 @@ class TrainingRun:
         trainer.state = self.state
         self._prepare_targets(train_datasets, val_datasets, restored)
         model.to(device=self.device, dtype=dtype)
-        fit_output_scales(
+        distributed.run_on_main(
+            fit_output_scales,
             model,
             train_datasets,
             model.dataset_info.targets,
@@ -133,6 +136,9 @@ class TrainingRun:
             self.train_sets,
             self.val_sets,
             self.device,
+        )
+        self.batches.use_workers(
+            [*self.train_sets, *self.val_sets], self.hypers["num_workers"] or 0
         )
         self.optimizer = self._optimizer()
         self.schedule = self._schedule()
@@ -177,8 +183,8 @@ class TrainingRun:
             self.state.seed = int(torch.initial_seed()) % (2**63)
             self.state.fingerprint = fingerprint(self.hypers, train_datasets)
             if self.hypers["scale_targets"]:
-                self.state.scales = target_scales(
-                    self.train_sets, list(self.targets), self.per_atom
+                self.state.scales = distributed.run_on_main(
+                    target_scales, self.train_sets, list(self.targets), self.per_atom
                 )
         self.state.seed, self.state.scales = distributed.broadcast_object(
             (self.state.seed, self.state.scales)
@@ -209,7 +215,7 @@ class TrainingRun:
     ) -> Tuple[List[Dataset], List[Dataset]]:
         baseline = self.trainer.composition_baseline(self.model)
         if baseline is not None and fit:
-            baseline.fit(train, self.hypers["atomic_baseline"])
+            distributed.run_on_main(baseline.fit, train, self.hypers["atomic_baseline"])
             distributed.broadcast_module(baseline)
         names = list(self.targets)
         return residuals(train, baseline, names), residuals(val, baseline, names)
@@ -277,12 +283,13 @@ class TrainingRun:
         plan = self.batches.plan(self.train_sets, self.state.seed, epoch)
         start = self.state.batch
         atoms = {id(d): d.num_atoms() for d in self.train_sets}
+        collated = self.batches.collated(plan[start:], epoch, train=True)
         with EpochProgress(
             len(plan) - start, f"epoch {epoch}", None if self.main else False
         ) as progress:
-            for number in range(start, len(plan)):
+            for number, first_stage in zip(range(start, len(plan)), collated):
                 step = plan[number]
-                stopping = self._step(epoch, number, step, stop)
+                stopping = self._step(epoch, number, step, stop, first_stage)
                 indices = step.indices
                 counts = atoms[id(step.dataset)]
                 progress.update(len(indices), sum(counts[i] for i in indices))
@@ -307,8 +314,16 @@ class TrainingRun:
             signal.Signals[requested or "SIGTERM"],
         )
 
-    def _step(self, epoch: int, number: int, step: Step, stop: StopRequest) -> bool:
-        """One optimiser step; True when a process received SIGINT/SIGTERM."""
+    def _step(
+        self,
+        epoch: int,
+        number: int,
+        step: Step,
+        stop: StopRequest,
+        first_stage: Optional[CollatedBatch],
+    ) -> bool:
+        """One optimiser step (``first_stage``: this process's share collated);
+        True when a process received SIGINT/SIGTERM."""
         self.optimizer.zero_grad(set_to_none=True)
         indices = step.shares[self.rank]
         names = [term.name for term in self.loss.terms]
@@ -316,7 +331,9 @@ class TrainingRun:
         counts: Dict[str, int] = {}
         batch = None
         try:
-            counts, batch = self.gradient.local_counts(step.dataset, indices, epoch)
+            counts, batch = self.gradient.local_counts(
+                step.dataset, indices, epoch, first_stage
+            )
         except Exception as error:
             failure = error
         agreed = sum_over_processes([counts.get(n, 0) for n in names], failure)
@@ -362,11 +379,12 @@ class TrainingRun:
             return {}
         self.model.eval()
         self.val_sums.reset()
+        plan = self.batches.plan(self.val_sets, None, 0)
         with self._evaluation_weights():
-            for step in self.batches.plan(self.val_sets, None, 0):
+            for step, first_stage in zip(plan, self.batches.collated(plan, 0, False)):
                 self.val_sums.count_batch()
                 self.gradient.evaluate(
-                    step.dataset, step.shares[self.rank], self.val_sums
+                    step.dataset, step.shares[self.rank], self.val_sums, first_stage
                 )
         self.val_sums.all_reduce()
         return self.val_sums.values("val")

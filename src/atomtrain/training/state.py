@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..data.dataset import Dataset
+from .hypers import RUN_SETTINGS
 
 
 def capture_rng() -> Dict[str, Any]:
@@ -54,7 +55,11 @@ def fingerprint(hypers: Dict[str, Any], datasets: Sequence[Dataset]) -> Dict[str
     The data hash covers the number of structures of each dataset and the types,
     positions and labels of up to 64 evenly spaced structures, so that it stays cheap
     for large datasets while catching a changed or reordered file."""
-    options = json.dumps(hypers, sort_keys=True, default=str)
+    options = json.dumps(
+        {k: v for k, v in hypers.items() if k not in RUN_SETTINGS},
+        sort_keys=True,
+        default=str,
+    )
     data = hashlib.sha256()
     for dataset in datasets:
         data.update(str(len(dataset)).encode())

@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from ..data.batching import Batch
+from ..data.batching import Batch, CollatedBatch
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..errors import UserError
@@ -79,14 +79,19 @@ class GradientStep:
         self.current: List[int] = []
 
     def local_counts(
-        self, dataset: Dataset, indices: List[int], epoch: int
+        self,
+        dataset: Dataset,
+        indices: List[int],
+        epoch: int,
+        collated: Optional[CollatedBatch] = None,
     ) -> tuple[Dict[str, int], Optional[Batch]]:
-        """Element counts of the loss terms in a share, and the share's batch when it
-        could be built whole (None after an out-of-memory error while building)."""
+        """Element counts of the loss terms in a share (``collated``: its first
+        stage, when built ahead), and the share's batch when it could be built whole
+        (None after an out-of-memory error while building)."""
         if not indices:
             return {}, None
         try:
-            batch = self.batches.build(dataset, indices, train=True, epoch=epoch)
+            batch = self.batches.build(dataset, indices, True, epoch, collated)
             return self.loss.counts(batch.targets, batch.extra_data), batch
         except torch.cuda.OutOfMemoryError:
             self._release()
@@ -131,13 +136,22 @@ class GradientStep:
 
         return self._retrying(dataset, indices, sums, run, clear)
 
-    def evaluate(self, dataset: Dataset, indices: List[int], sums: EpochSums) -> None:
-        """Add the loss terms and errors of a share to ``sums`` (no gradient)."""
+    def evaluate(
+        self,
+        dataset: Dataset,
+        indices: List[int],
+        sums: EpochSums,
+        collated: Optional[CollatedBatch] = None,
+    ) -> None:
+        """Add the loss terms and errors of a share to ``sums`` (no gradient;
+        ``collated``: the share's first stage, when built ahead)."""
 
         def run(pieces: List[List[int]]) -> float:
             for piece in pieces:
                 self.current = piece
-                self._add(self.batches.build(dataset, piece, False), sums, None)
+                whole = collated if len(pieces) == 1 else None
+                batch = self.batches.build(dataset, piece, False, collated=whole)
+                self._add(batch, sums, None)
             return 0.0
 
         self._retrying(dataset, indices, sums, run, lambda: None)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..data.loading import load_section
+from ..data.ondisk import is_disk_dataset
 from ..data.readers import FileCache
 from ..errors import OptionsError
 from ..options import read_options_file
@@ -31,13 +32,20 @@ def evaluate_files(
 ) -> List[Evaluation]:
     """``atomtrain eval``: evaluate the metatomic model at ``model_path`` on the
     dataset section(s) of ``options_path`` (the dataset grammar of the training
-    options: a file name, a section, or a list of sections); print the errors and,
-    given ``output``, write the predictions and, given ``plot``, a parity plot."""
+    options: a file name, a section, or a list of sections), or on the on-disk
+    dataset ``options_path`` names; print the errors and, given ``output``, write the
+    predictions and, given ``plot``, a parity plot."""
     configure_warnings()
-    raw = read_options_file(options_path)
-    value: Any = raw
-    if isinstance(raw, dict) and set(raw) == {"test_set"}:
-        value = raw["test_set"]
+    value: Any
+    if is_disk_dataset(options_path):
+        value = options_path.name
+    else:
+        raw = read_options_file(options_path)
+        value = (
+            raw["test_set"]
+            if isinstance(raw, dict) and set(raw) == {"test_set"}
+            else raw
+        )
     sections, problems = expand_dataset_section(
         value, "", options_path.parent, require_targets=False
     )

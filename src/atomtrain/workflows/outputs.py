@@ -33,12 +33,15 @@ _LIBRARY = re.compile(r"\.(so(\.[0-9A-Za-z_]+)*|dylib|dll|pyd)$")
 
 
 def input_paths(options: Any) -> List[Path]:
-    """Every file an options tree reads (each ``read_from`` value)."""
+    """Every file an options tree reads (each ``read_from`` value, and the files of
+    each on-disk dataset it names)."""
     found: List[Path] = []
     if isinstance(options, dict):
         for key, value in options.items():
             if key == "read_from" and isinstance(value, str):
                 found.append(Path(value))
+                if Path(value).is_dir():
+                    found.extend(p for p in Path(value).rglob("*") if p.is_file())
             else:
                 found.extend(input_paths(value))
     elif isinstance(options, list):

@@ -36,6 +36,8 @@ from ..training.logging import (
     TensorBoardLogger,
     WandbLogger,
     configure_warnings,
+    held_records,
+    write_held,
 )
 from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import Evaluation, evaluate, format_metrics
@@ -81,7 +83,6 @@ def _build(
     hypers: Dict[str, Any],
     data: Any,
     checkpoint: Optional[Dict[str, Any]],
-    run_dir: Path,
 ) -> tuple[ModelInterface[Any], TrainerInterface[Any]]:
     """Restart, fine-tune or start fresh, as DESIGN.md §2 describes; fine-tuning
     is set up by :mod:`atomtrain.finetune`."""
@@ -96,7 +97,7 @@ def _build(
         return model, trainer
     if hypers["training"].get("finetune"):
         model = finetune_model(
-            model_class, hypers["training"], data.dataset_info, data.training, run_dir
+            model_class, hypers["training"], data.dataset_info, data.training
         )
         return model, trainer_class(hypers["training"])
     return model_class(hypers["model"], data.dataset_info), trainer_class(
@@ -177,13 +178,15 @@ def train(
 
 @dataclass
 class _Run:
-    """What a run starts from: the restart checkpoint (if any), the data, the run
-    directory, and the ``-o`` targets with their state at the start."""
+    """What a run starts from: the restart checkpoint (if any), the data, the model
+    and trainer, the run directory, and the ``-o`` targets with their state at the
+    start."""
 
     restart_path: Optional[Path]
-    checkpoint: Optional[Dict[str, Any]]
     targets: Targets
     data: Any
+    model: ModelInterface[Any]
+    trainer: TrainerInterface[Any]
     run_dir: Path
 
 
@@ -196,8 +199,9 @@ def _prepare(
     restart: Optional[str],
     outputs_root: Path,
 ) -> _Run:
-    """Every check that can refuse the run, the data read, then the run directory
-    (so that a refused run leaves none behind)."""
+    """Every check that can refuse the run, the data read and the model built
+    (restarted, fine-tuned or new), then the run directory: a refused run leaves
+    none behind (what it logs is held for ``train.log`` by the caller)."""
     from ..data.loading import load_datasets
     from ..data.splits import write_indices
 
@@ -232,10 +236,15 @@ def _prepare(
 
     _seed_everything(int(options["seed"]))
     data = load_datasets(options, None, split_indices_of(restart_path))
+    with in_checkpoint(restart_path):
+        model, trainer = _build(architecture, options["architecture"], data, checkpoint)
+    _check_elements_known(
+        model, {"validation_set": data.validation, "test_set": data.test}
+    )
     run_dir = distributed.run_on_main(new_run_directory)
     if distributed.is_main_process():
         write_indices(run_dir / "indices", data.splits)
-    return _Run(restart_path, checkpoint, targets, data, run_dir)
+    return _Run(restart_path, targets, data, model, trainer, run_dir)
 
 
 def _train(
@@ -250,13 +259,21 @@ def _train(
     outputs_root: Path,
     command_line: Sequence[str],
 ) -> TrainResult:
-    run = _prepare(
-        options_path, options, architecture, output, extensions, restart, outputs_root
-    )
+    with held_records() as records:
+        LOGGER.info(run_header(command_line))
+        run = _prepare(
+            options_path,
+            options,
+            architecture,
+            output,
+            extensions,
+            restart,
+            outputs_root,
+        )
     log_file = None
     if distributed.is_main_process():
+        write_held(run.run_dir, records)
         log_file = RunLogFile(run.run_dir / "train.log")
-        LOGGER.info(run_header(command_line))
     try:
         return _run(options, architecture, devices, dtype, output, extensions, run)
     finally:
@@ -276,13 +293,7 @@ def _run(
     """Build, train, save, export and evaluate, once the run directory exists; every
     message goes to the console and to ``train.log``."""
     data, run_dir, main = run.data, run.run_dir, distributed.is_main_process()
-    with in_checkpoint(run.restart_path):
-        model, trainer = _build(
-            architecture, options["architecture"], data, run.checkpoint, run_dir
-        )
-    _check_elements_known(
-        model, {"validation_set": data.validation, "test_set": data.test}
-    )
+    model, trainer = run.model, run.trainer
     if isinstance(trainer, EngineTrainer) and main:
         # trainers on the shared engine log each epoch to TensorBoard and W&B too
         trainer.external_loggers = _external_loggers(options, run_dir)
