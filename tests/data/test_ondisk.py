@@ -44,7 +44,7 @@ def round_trip(tmp_path, path, targets, count=None):
         expected = frame_to_structure(frames[i], targets, str(path), i)
         assert_same(dataset[i], expected)
         assert dataset.origin(i) == (str(path), i)
-    assert dataset.num_atoms() == [len(f) for f in frames]
+    assert list(dataset.num_atoms()) == [len(f) for f in frames]
     return dataset
 
 
@@ -228,7 +228,9 @@ def test_selected_targets_gradients_and_rows(tmp_path, resources):
         data.gradients["positions"], full[3].targets["energy"].gradients["positions"]
     )
     view = full.subset([7, 2, 9]).subset([2, 0])
-    assert len(view) == 2 and view.num_atoms() == [full.num_atoms()[i] for i in (9, 7)]
+    assert len(view) == 2 and list(view.num_atoms()) == [
+        full.num_atoms()[i] for i in (9, 7)
+    ]
     assert_same(view[0], full[9])
     assert view.origin(1) == (str(path), 7)
     assert view.describe(0).endswith(f"(structure 9 of the dataset '{output}')")

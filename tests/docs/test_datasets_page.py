@@ -5,6 +5,7 @@ that follow it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -33,6 +34,9 @@ def test_the_page_holds_the_whole_workflow() -> None:
         for line in text.splitlines()
     ]
     assert [c.split()[:2] for c in commands] == [
+        ["atomtrain", "convert"],
+        ["atomtrain", "convert"],
+        ["atomtrain", "convert"],
         ["atomtrain", "convert"],
         ["atomtrain", "check"],
         ["atomtrain", "train"],
@@ -73,4 +77,14 @@ def test_every_command_runs_as_written(tmp_path: Path) -> None:
             if command.startswith("atomtrain eval"):
                 assert "energy.forces.mae" in result.stdout
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "model-2.pt").is_file()
-    assert (tmp_path / "ethanol-dataset" / "header.json").is_file()
+    sizes = {
+        name: json.loads((tmp_path / name / "header.json").read_text())[
+            "num_structures"
+        ]
+        for name in ("ethanol-dataset", "copy-dataset", "merged-dataset")
+    }
+    assert sizes == {
+        "ethanol-dataset": 1000,
+        "copy-dataset": 2000,
+        "merged-dataset": 2000,
+    }

@@ -1,23 +1,26 @@
 """``atomtrain convert``: stream structure files into an on-disk dataset.
 
-    atomtrain convert INPUT [INPUT ...] OUTPUT [--energy KEY] [--energy-unit UNIT]
-        [--forces KEY] [--stress KEY | --virial KEY]
+    atomtrain convert INPUT [INPUT ...] OUTPUT [--append] [--energy KEY]
+        [--energy-unit UNIT] [--forces KEY] [--stress KEY | --virial KEY]
         [--target NAME=KEY[,rank=N][,per-atom][,subtargets=N][,unit=U][,quantity=Q]]
         [--length-unit UNIT]
 
-Every INPUT is read one frame at a time (any format ASE reads), so files larger than
-memory convert in bounded memory. ``--energy`` stores a target named ``energy`` with
-the forces (stored as dE/dr = -forces) and the stress (stored as V · stress) or the
-virial (stored as -virial). ``--target`` adds a generic target: a per-structure scalar
-unless ``rank`` (Cartesian rank 1 or 2) or ``per-atom`` say otherwise. OUTPUT must not
-exist; it is created only when the conversion succeeds. Train on it with
+Every INPUT (a file ASE reads, an ASE database ``.db``, a glob pattern of them, or
+an on-disk dataset to merge) is read one structure at a time, so inputs larger than
+memory convert in bounded memory, with a progress bar on a terminal. ``--energy``
+stores a target named ``energy`` with the forces (stored as dE/dr = -forces) and the
+stress (stored as V · stress) or the virial (stored as -virial). ``--target`` adds a
+generic target: a per-structure scalar unless ``rank`` (Cartesian rank 1 or 2) or
+``per-atom`` say otherwise. Without target options, the targets of the datasets
+merged (or appended to) are kept. OUTPUT must not exist, unless ``--append`` adds to
+it; it is created (or changed) only when the conversion succeeds. Train on it with
 ``read_from: OUTPUT`` in a dataset section.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, List, Optional
 
 from ..errors import UserError
 
@@ -28,7 +31,17 @@ HELP = "convert structure files into an on-disk dataset for large data"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="INPUT ... OUTPUT")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="INPUT ... OUTPUT: files, ASE databases, glob patterns or datasets",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="add the structures to the existing dataset OUTPUT",
+    )
     parser.add_argument("--energy", metavar="KEY", help="key of the energy")
     parser.add_argument("--energy-unit", default="eV", metavar="UNIT")
     parser.add_argument("--forces", metavar="KEY", help="key of the forces")
@@ -43,11 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a generic target; options: rank=1|2, per-atom, subtargets=N, unit=U, "
         "quantity=Q",
     )
-    parser.add_argument("--length-unit", default="angstrom", metavar="UNIT")
+    parser.add_argument(
+        "--length-unit",
+        default=None,
+        metavar="UNIT",
+        help="unit of the positions in the files (default: the dataset's, or angstrom)",
+    )
 
 
-def parse_targets(args: argparse.Namespace) -> List[ConvertTarget]:
-    """The targets described by the command-line arguments."""
+def parse_targets(args: argparse.Namespace) -> Optional[List[ConvertTarget]]:
+    """The targets described by the command-line arguments (None when none is:
+    those of the datasets merged or appended to are kept)."""
     from ..data.info import TargetInfo
     from ..data.ondisk_convert import ConvertTarget
 
@@ -66,6 +85,8 @@ def parse_targets(args: argparse.Namespace) -> List[ConvertTarget]:
     elif args.forces or args.stress or args.virial:
         raise UserError("--forces, --stress and --virial need --energy")
     targets.extend(parse_target(text) for text in args.target)
+    if not targets:
+        return None
     names = [t.name for t in targets]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -118,12 +139,15 @@ def parse_target(text: str) -> ConvertTarget:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.ondisk_convert import convert
+    from pathlib import Path
+
+    from ..workflows.convert import convert_inputs
 
     if len(args.paths) < 2:
         raise UserError("convert needs at least one INPUT and an OUTPUT")
     *inputs, output = args.paths
     targets = parse_targets(args)
-    count = convert(inputs, output, targets, length_unit=args.length_unit)
-    print(f"wrote {count} structures to '{output}'")
+    count = convert_inputs(inputs, Path(output), targets, args.length_unit, args.append)
+    verb = "appended" if args.append else "wrote"
+    print(f"{verb} {count} structures to '{output}'")
     return 0

@@ -7,7 +7,7 @@ and the structure index in that file.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Iterator, List, Sequence, Tuple
+from typing import Iterator, Sequence, Tuple
 
 from .info import DatasetInfo
 from .structure import Structure
@@ -45,7 +45,7 @@ class Dataset(ABC):
         file, position = self.origin(index)
         return f"structure {position} of '{file}'"
 
-    def num_atoms(self) -> List[int]:
+    def num_atoms(self) -> Sequence[int]:
         """Number of atoms of every structure (datasets on disk override this to
         answer without reading the structures)."""
         return [len(self[i]) for i in range(len(self))]
@@ -79,7 +79,7 @@ class InMemoryDataset(Dataset):
     def origin(self, index: int) -> Tuple[str, int]:
         return self.origins[index]
 
-    def num_atoms(self) -> List[int]:
+    def num_atoms(self) -> Sequence[int]:
         return [len(s) for s in self.structures]
 
     def subset(self, indices: Sequence[int]) -> InMemoryDataset:

@@ -34,6 +34,7 @@ gradients), under other names (:class:`StoredEntry`), and only some structures
 
 from __future__ import annotations
 
+import array
 import copy
 import json
 import os
@@ -221,9 +222,13 @@ class DiskDataset(Dataset):
             f"dataset '{self.path}')"
         )
 
-    def num_atoms(self) -> List[int]:
+    def num_atoms(self) -> Sequence[int]:
+        """As 8-byte integers (a list would take 36 bytes per structure)."""
         counts = np.diff(self._offsets)
-        return (counts if self._rows is None else counts[self._rows]).tolist()
+        selected = counts if self._rows is None else counts[self._rows]
+        compact = array.array("q")
+        compact.frombytes(selected.astype(np.int64).tobytes())
+        return compact
 
 
 def _select(

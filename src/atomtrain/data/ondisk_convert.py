@@ -1,8 +1,10 @@
 """Streaming conversion of ASE-readable files into the on-disk format.
 
-:func:`convert` reads one frame at a time with :func:`ase.io.iread` and appends it to a
-:class:`~atomtrain.data.ondisk.DiskDatasetWriter`, so a file of any size converts in
-bounded memory. Values come from ``atoms.info`` / ``atoms.arrays`` or, for the keys ASE
+:func:`convert` reads one frame at a time (:func:`ase.io.iread`, or the rows of an ASE
+database) and appends it to a :class:`~atomtrain.data.ondisk_writer.DiskDatasetWriter`,
+so a file of any size converts in bounded memory; on-disk datasets among the inputs
+are merged structure by structure, and structures may be appended to an existing
+dataset. Values come from ``atoms.info`` / ``atoms.arrays`` or, for the keys ASE
 moves there (``energy``, ``forces``, ``stress``), from the frame's calculator.
 
 Every structure is checked as it is converted, as ``train`` checks the structures it
@@ -16,13 +18,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ..errors import DataError, UserError
 from .info import DatasetInfo, TargetInfo
+from .ondisk import DiskDataset, StoredEntry, is_disk_dataset
 from .ondisk_writer import DiskDatasetWriter
 from .readers.ase import read_frames
 from .structure import Structure, TargetData, cell_problem
@@ -63,34 +66,106 @@ class ConvertTarget:
 
 
 def convert(
-    input_files: Sequence[str | os.PathLike[str]],
+    sources: Sequence[str | os.PathLike[str]],
     output_dir: str | os.PathLike[str],
-    targets: Sequence[ConvertTarget],
-    length_unit: str = "angstrom",
+    targets: Optional[Sequence[ConvertTarget]] = None,
+    length_unit: Optional[str] = None,
     chunk_size: int = 4096,
+    append: bool = False,
+    progress: Optional[Callable[[int], None]] = None,
 ) -> int:
-    """Stream every frame of ``input_files`` into a new on-disk dataset at
-    ``output_dir``; returns the number of structures written. A missing or malformed
-    value, or a frame ASE cannot read, raises :class:`DataError` naming the file,
-    the key and the frame."""
+    """Stream every structure of ``sources`` (files ASE reads, ASE databases, or
+    on-disk datasets to merge) into the on-disk dataset ``output_dir``: a new one, or
+    the existing one with ``append``. Returns the number of structures written;
+    ``progress(1)`` is called after each.
 
-    info = DatasetInfo(
-        length_unit=length_unit,
-        targets={t.name: t.target_info() for t in targets},
-    )
+    ``targets`` say what to read from files (and which targets of datasets to keep);
+    None keeps the targets of the dataset appended to, or else of the first dataset
+    among ``sources``. ``length_unit`` is the unit of the positions in the files
+    (default: that of the dataset appended to or merged, else angstrom). A missing
+    or malformed value, or a frame ASE cannot read, raises :class:`DataError` naming
+    the file, the key and the frame."""
+    names = [str(source) for source in sources]
+    for name in names:
+        if not Path(name).is_file() and not is_disk_dataset(name):
+            raise UserError(f"input '{name}' is neither a file nor an on-disk dataset")
+    info = _output_info(names, output_dir, targets, length_unit, append)
+    if targets is None and info.targets and not all(map(is_disk_dataset, names)):
+        raise UserError(
+            "structure files need the labels to read from them (--energy, --target): "
+            f"the dataset holds {', '.join(info.targets)}"
+        )
+    read = _reader(list(targets or []), info)
     count = 0
-    with DiskDatasetWriter(output_dir, info, chunk_size=chunk_size) as writer:
-        for input_file in input_files:
-            file = str(input_file)
-            if not Path(file).is_file():
-                raise UserError(f"input file '{file}' does not exist")
-            for position, atoms in enumerate(read_frames(file)):
-                structure = frame_to_structure(
-                    atoms, targets, file, position, length_unit
-                )
-                writer.append(structure, (file, position))
+    with DiskDatasetWriter(output_dir, info, chunk_size, append) as writer:
+        for name in names:
+            for structure, origin in read(name):
+                writer.append(structure, origin)
                 count += 1
+                if progress is not None:
+                    progress(1)
     return count
+
+
+def _output_info(
+    names: Sequence[str],
+    output_dir: str | os.PathLike[str],
+    targets: Optional[Sequence[ConvertTarget]],
+    length_unit: Optional[str],
+    append: bool,
+) -> DatasetInfo:
+    """What the output dataset holds (see :func:`convert`)."""
+    described = [str(output_dir)] if append else []
+    described += [name for name in names if is_disk_dataset(name)]
+    stored = DiskDataset(described[0]).info if described else None
+    if length_unit is None:
+        length_unit = stored.length_unit if stored is not None else "angstrom"
+    if targets is not None:
+        return DatasetInfo(
+            length_unit=length_unit,
+            targets={t.name: t.target_info() for t in targets},
+        )
+    if stored is None:
+        return DatasetInfo(length_unit=length_unit)
+    return DatasetInfo(
+        length_unit=length_unit, targets=stored.targets, extra_data=stored.extra_data
+    )
+
+
+def _reader(
+    targets: List[ConvertTarget], info: DatasetInfo
+) -> Callable[[str], Iterator[Tuple[Structure, Tuple[str, int]]]]:
+    """The structures of one source with their origins: frames of a file read
+    for ``targets``, or the structures of a dataset with the targets of ``info``."""
+
+    def read(name: str) -> Iterator[Tuple[Structure, Tuple[str, int]]]:
+        if is_disk_dataset(name):
+            dataset = _merged(name, info)
+            for index in range(len(dataset)):
+                yield dataset[index], dataset.origin(index)
+            return
+        for position, atoms in enumerate(read_frames(name)):
+            structure = frame_to_structure(
+                atoms, targets, name, position, info.length_unit
+            )
+            yield structure, (name, position)
+
+    return read
+
+
+def _merged(name: str, info: DatasetInfo) -> DiskDataset:
+    """The dataset ``name`` reading the targets and extra data of ``info``."""
+    dataset = DiskDataset(
+        name,
+        {n: StoredEntry(n, i) for n, i in info.targets.items()},
+        {n: StoredEntry(n, i) for n, i in info.extra_data.items()},
+    )
+    if dataset.info.length_unit != info.length_unit:
+        raise UserError(
+            f"the dataset '{name}' has positions in '{dataset.info.length_unit}', "
+            f"not '{info.length_unit}': datasets are merged in one length unit"
+        )
+    return dataset
 
 
 def frame_to_structure(

@@ -1,9 +1,14 @@
 """Writing on-disk datasets (the format is described in :mod:`.ondisk`).
 
 :class:`DiskDatasetWriter` appends structures one at a time, buffering a chunk in
-memory; the directory is written under a temporary name and renamed when complete, so
+memory. A new dataset is written under a temporary name and renamed when complete, so
 an interrupted or failed write leaves no half-written dataset (and a temporary
 directory left by a killed process is removed by the next writer in the same place).
+
+Structures appended to an existing dataset (``append=True``) are written after the
+rows its header describes, and the header is replaced (atomically) only once they are
+all on disk: until then the dataset is the one it was, whatever happens. Rows beyond
+the header, left by an append that failed or was killed, are cut off by the next.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import IO, Any, Dict, List, Tuple
+from typing import IO, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -22,9 +27,10 @@ from ..files import (
     check_writable_directory,
     remove_stale_temporaries,
     temporary_path,
+    write_text,
 )
 from .info import DatasetInfo, TargetInfo
-from .ondisk import FORMAT_NAME, FORMAT_VERSION
+from .ondisk import FORMAT_NAME, FORMAT_VERSION, read_header
 from .structure import Structure, TargetData
 
 
@@ -37,19 +43,13 @@ class DiskDatasetWriter:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], info: DatasetInfo, chunk_size: int = 4096
+        self,
+        path: str | os.PathLike[str],
+        info: DatasetInfo,
+        chunk_size: int = 4096,
+        append: bool = False,
     ) -> None:
         self.path = Path(path)
-        if self.path.exists() or self.path.is_symlink():
-            raise OutputError(
-                f"'{self.path}' exists already: an on-disk dataset is written into a "
-                "new directory; choose another name"
-            )
-        check_writable_directory(self.path.parent, "the dataset")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.path.parent)
-        self._tmp = temporary_path(self.path)
-        self._tmp.mkdir()
         self.info = info
         self.chunk_size = chunk_size
         self._files: Dict[str, IO[bytes]] = {}
@@ -60,6 +60,47 @@ class DiskDatasetWriter:
         self._num_structures = 0
         self._num_atoms = 0
         self._pending = 0
+        #: the header of the dataset appended to (None: a new dataset)
+        self._existing: Optional[Dict[str, Any]] = None
+        if append:
+            self._continue(read_header(self.path))
+            return
+        if self.path.exists() or self.path.is_symlink():
+            raise OutputError(
+                f"'{self.path}' exists already: an on-disk dataset is written into a "
+                "new directory; choose another name, or add to it with --append"
+            )
+        check_writable_directory(self.path.parent, "the dataset")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.path.parent)
+        self._tmp = temporary_path(self.path)
+        self._tmp.mkdir()
+
+    def _continue(self, header: Dict[str, Any]) -> None:
+        """Start after the rows of the existing ``header``, whose description must
+        be this writer's."""
+        stored = DatasetInfo.from_dict(header["info"])
+        if (stored.length_unit, stored.targets, stored.extra_data) != (
+            self.info.length_unit,
+            self.info.targets,
+            self.info.extra_data,
+        ):
+            raise OutputError(
+                f"cannot append to '{self.path}': it holds {describe(stored)}, the "
+                f"structures to append {describe(self.info)}; convert them with the "
+                "same targets and units"
+            )
+        remove_stale_temporaries(self.path)
+        self._existing = header
+        self._tmp = self.path
+        self._input_files = list(header["files"])
+        self._types_seen = set(stored.atomic_types)
+        self._num_structures = int(header["num_structures"])
+        self._num_atoms = int(header["num_atoms"])
+        for name, spec in header["arrays"].items():
+            rows = spec["shape"][0] - (1 if name == "atom_offsets" else 0)
+            # the last offset is written again (same value) by the first structure
+            self._shapes[name] = (spec["dtype"], [rows, *spec["shape"][1:]])
 
     def __enter__(self) -> DiskDatasetWriter:
         return self
@@ -125,12 +166,25 @@ class DiskDatasetWriter:
     def _push(self, name: str, array: np.ndarray) -> None:
         if name not in self._buffers:
             self._buffers[name] = []
-            self._shapes[name] = (array.dtype.str, [0, *array.shape[1:]])
-            file = self._tmp / f"{name}.bin"
-            file.parent.mkdir(parents=True, exist_ok=True)
-            self._files[name] = open(file, "wb")  # noqa: SIM115
+            self._shapes.setdefault(name, (array.dtype.str, [0, *array.shape[1:]]))
+            self._files[name] = self._open(name, array)
         self._buffers[name].append(array)
         self._shapes[name][1][0] += array.shape[0]
+
+    def _open(self, name: str, array: np.ndarray) -> IO[bytes]:
+        """The file of array ``name``, positioned after the rows already written
+        (none for a new dataset)."""
+        file = self._tmp / f"{name}.bin"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        if self._existing is None or not file.exists():
+            return open(file, "wb")
+        row = array[:1].nbytes
+        handle = open(file, "r+b")  # noqa: SIM115
+        # rows past the header are left by a failed append; the last offset is
+        # kept until it is written again
+        handle.truncate(self._existing["arrays"][name]["shape"][0] * row)
+        handle.seek(self._shapes[name][1][0] * row)
+        return handle
 
     def _flush(self) -> None:
         for name, buffer in self._buffers.items():
@@ -140,10 +194,13 @@ class DiskDatasetWriter:
         self._pending = 0
 
     def close(self) -> None:
-        """Write what is buffered and the header, then move the dataset in place."""
+        """Write what is buffered and the header, then move the dataset in place
+        (or replace the header of the dataset appended to)."""
         self._push("atom_offsets", np.array([self._num_atoms], dtype=np.int64))
         self._flush()
         for file in self._files.values():
+            file.flush()
+            os.fsync(file.fileno())
             file.close()
         info = DatasetInfo(
             length_unit=self.info.length_unit,
@@ -165,10 +222,37 @@ class DiskDatasetWriter:
                 for name, (dtype, shape) in self._shapes.items()
             },
         }
-        (self._tmp / "header.json").write_text(json.dumps(header, indent=1))
+        text = json.dumps(header, indent=1)
+        if self._existing is not None:
+            write_text(self.path / "header.json", text, "the dataset's header")
+            return
+        (self._tmp / "header.json").write_text(text)
         self._tmp.rename(self.path)
 
+    @property
+    def num_structures(self) -> int:
+        """Structures in the dataset so far (those it held before an append too)."""
+        return self._num_structures
+
     def _abort(self) -> None:
-        for file in self._files.values():
-            file.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        for handle in self._files.values():
+            handle.close()
+        if self._existing is None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            return
+        # back to the rows the header describes
+        for name, spec in self._existing["arrays"].items():
+            path = self.path / f"{name}.bin"
+            if path.exists():
+                size = int(np.prod(spec["shape"])) * np.dtype(spec["dtype"]).itemsize
+                os.truncate(path, size)
+
+
+def describe(info: DatasetInfo) -> str:
+    """``"energy (eV, gradients positions), length unit angstrom"``."""
+    targets = [
+        f"{name} ({target.unit or 'no unit'}, gradients "
+        f"{', '.join(target.gradients) or 'none'})"
+        for name, target in {**info.targets, **info.extra_data}.items()
+    ]
+    return f"{', '.join(targets) or 'no target'}, length unit {info.length_unit}"

@@ -19,6 +19,7 @@ batches asked by :class:`BatchRequests`, and the training process finalizes them
 
 from __future__ import annotations
 
+import array
 import hashlib
 import heapq
 import math
@@ -26,6 +27,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 from ..errors import UserError
@@ -69,19 +71,20 @@ def plan_epoch(
     """The batches (lists of dataset indices) at ``epoch``.
 
     ``num_edges`` is required when ``plan.max_edges`` is set (see
-    :meth:`NeighborCache.num_edges`). A structure larger than a cap raises
-    :class:`BatchingError` naming it with ``describe(index)``; none is ever dropped.
+    :meth:`~atomtrain.training.batches.BatchFactory.edges_per_structure`). A
+    structure larger than a cap raises :class:`BatchingError` naming it with
+    ``describe(index)``; none is ever dropped. Sizes are held as 8-byte integers
+    (a list of Python integers would take 36 bytes per structure).
     """
     if plan.max_edges is not None and num_edges is None:
         raise ValueError("max_edges needs the number of edges of every structure")
-    atoms = [int(n) for n in num_atoms]
-    edges = [int(n) for n in num_edges] if num_edges is not None else [0] * len(atoms)
+    atoms = _compact(num_atoms)
+    edges = _compact(num_edges if num_edges is not None else np.zeros(len(atoms)))
     _check_caps(plan, atoms, edges, describe)
     generator = epoch_generator(plan.seed, epoch)
+    order: Sequence[int] = range(len(atoms))
     if plan.shuffle:
-        order = torch.randperm(len(atoms), generator=generator).tolist()
-    else:
-        order = list(range(len(atoms)))
+        order = _compact(torch.randperm(len(atoms), generator=generator).numpy())
     batches = _pack(plan, order, atoms, edges)
     if plan.shuffle:
         permutation = torch.randperm(len(batches), generator=generator).tolist()
@@ -89,27 +92,36 @@ def plan_epoch(
     return batches
 
 
+def _compact(values: Any) -> array.array:
+    """``values`` as an array of 8-byte integers, indexed like a list."""
+    compact = array.array("q")
+    compact.frombytes(np.asarray(values, dtype=np.int64).tobytes())
+    return compact
+
+
 def _check_caps(
     plan: BatchPlan,
-    atoms: List[int],
-    edges: List[int],
+    atoms: Sequence[int],
+    edges: Sequence[int],
     describe: Callable[[int], str],
 ) -> None:
-    for index, (n_atoms, n_edges) in enumerate(zip(atoms, edges)):
-        if plan.max_atoms is not None and n_atoms > plan.max_atoms:
+    for cap, sizes, what, name in (
+        (plan.max_atoms, atoms, "atoms", "max_atoms_per_batch"),
+        (plan.max_edges, edges, "neighbour pairs", "max_edges_per_batch"),
+    ):
+        if cap is None:
+            continue
+        over = np.flatnonzero(np.asarray(sizes) > cap)
+        if len(over):
+            index = int(over[0])
             raise BatchingError(
-                f"{describe(index)} has {n_atoms} atoms, more than "
-                f"max_atoms_per_batch = {plan.max_atoms}; raise the cap"
-            )
-        if plan.max_edges is not None and n_edges > plan.max_edges:
-            raise BatchingError(
-                f"{describe(index)} has {n_edges} neighbour pairs, more than "
-                f"max_edges_per_batch = {plan.max_edges}; raise the cap"
+                f"{describe(index)} has {sizes[index]} {what}, more than "
+                f"{name} = {cap}; raise the cap"
             )
 
 
 def _pack(
-    plan: BatchPlan, order: List[int], atoms: List[int], edges: List[int]
+    plan: BatchPlan, order: Sequence[int], atoms: Sequence[int], edges: Sequence[int]
 ) -> List[List[int]]:
     """Least-loaded packing in the given order, starting from the fewest batches the
     caps allow."""

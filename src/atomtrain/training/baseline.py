@@ -87,7 +87,7 @@ class ResidualDataset(Dataset):
     def origin(self, index: int) -> Tuple[str, int]:
         return self.dataset.origin(index)
 
-    def num_atoms(self) -> List[int]:
+    def num_atoms(self) -> Sequence[int]:
         return self.dataset.num_atoms()
 
 

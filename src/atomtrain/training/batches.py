@@ -31,6 +31,7 @@ system) and cores are free.
 
 from __future__ import annotations
 
+import array
 import weakref
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -188,11 +189,14 @@ class BatchFactory:
         )
         yield from loader
 
-    def _edges_if_needed(self, dataset: Dataset) -> Optional[List[int]]:
-        """Edges per structure, when a cap on edges or memory needs them."""
+    def _edges_if_needed(self, dataset: Dataset) -> Optional[Sequence[int]]:
+        """Edges per structure, when a cap on edges or memory needs them (4-byte
+        integers, indexed like a list)."""
         if self.hypers["max_edges_per_batch"] is None and self.memory is None:
             return None
-        return self.edges_per_structure(dataset).tolist()
+        edges = array.array("i")
+        edges.frombytes(self.edges_per_structure(dataset).tobytes())
+        return edges
 
     def plan(
         self,
@@ -234,8 +238,8 @@ class BatchFactory:
         self,
         dataset: Dataset,
         indices: List[int],
-        atoms: List[int],
-        edges: Optional[List[int]],
+        atoms: Sequence[int],
+        edges: Optional[Sequence[int]],
         world: int,
     ) -> List[List[List[int]]]:
         """Shares of one global batch under the per-process caps; a batch that cannot

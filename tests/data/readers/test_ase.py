@@ -1,6 +1,7 @@
 from pathlib import Path
 from typing import Any
 
+import ase.db
 import ase.io
 import numpy as np
 import pytest
@@ -230,3 +231,19 @@ def test_lookup_searches_info_arrays_and_calculator(resources: Path) -> None:
     assert atoms.info == {} and lookup(atoms, "energy") is not None
     assert lookup(atoms, "forces").shape == (9, 3)
     assert lookup(atoms, "nothing") is None
+
+
+def test_database_rows_carry_their_key_value_pairs_and_data(tmp_path, resources):
+    from atomtrain.data.readers.ase import count_frames
+
+    frames = ase.io.read(resources / "ethanol_reduced_100.xyz", ":3")
+    database = ase.db.connect(tmp_path / "e.db")
+    for k, atoms in enumerate(frames):
+        database.write(atoms, gap=0.5 * k, data={"charges": np.full(len(atoms), k)})
+    read = list(read_frames(str(tmp_path / "e.db")))
+    assert [a.info["gap"] for a in read] == [0.0, 0.5, 1.0]
+    assert read[2].arrays["charges"].tolist() == [2] * 9
+    assert read[1].get_potential_energy() == frames[1].get_potential_energy()
+    assert [a.info["gap"] for a in parse(str(tmp_path / "e.db"))] == [0.0, 0.5, 1.0]
+    assert count_frames(str(tmp_path / "e.db")) == 3
+    assert count_frames(str(resources / "carbon_reduced_100.xyz")) == 100

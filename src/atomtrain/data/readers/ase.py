@@ -23,7 +23,7 @@ from typing import Any, Iterator, List, Optional
 import numpy as np
 import torch
 
-from ...errors import DataError
+from ...errors import DataError, Interrupted
 from ..info import TargetInfo
 from ..structure import Structure, cell_problem
 
@@ -32,17 +32,22 @@ VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
 
 def parse(file: str) -> List[Any]:
-    """Every frame of ``file`` as ``ase.Atoms``; a file ASE cannot read is a
+    """Every frame of ``file`` as ``ase.Atoms`` (the rows of an ASE database as
+    :func:`read_frames` gives them); a file ASE cannot read is a
     :class:`DataError` naming it, and the frame that could not be read when there is
     one (a truncated or damaged file)."""
     import ase.io
 
-    try:
-        frames = ase.io.read(file, index=":")
-    except Exception as error:  # ASE raises many types for unreadable files
-        for _ in read_frames(file):  # raises with the index of the frame at fault
-            pass
-        raise DataError(f"ASE cannot read this file: {error}", file=file) from None
+    frames: Any
+    if is_database(file):
+        frames = list(read_frames(file))
+    else:
+        try:
+            frames = ase.io.read(file, index=":")
+        except Exception as error:  # ASE raises many types for unreadable files
+            for _ in read_frames(file):  # raises with the index of the frame at fault
+                pass
+            raise DataError(f"ASE cannot read this file: {error}", file=file) from None
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
@@ -51,19 +56,22 @@ def parse(file: str) -> List[Any]:
 
 
 def read_frames(file: str) -> Iterator[Any]:
-    """The frames of ``file`` one at a time (``ase.io.iread``, so in bounded
-    memory). A frame ASE cannot read is a :class:`DataError` naming the file and
-    the frame's index (a file of an unknown format names the file only)."""
+    """The frames of ``file`` one at a time (``ase.io.iread``, or the rows of an ASE
+    database, so in bounded memory). A frame ASE cannot read is a
+    :class:`DataError` naming the file and the frame's index (a file of an unknown
+    format names the file only)."""
     import ase.io
     from ase.io.formats import UnknownFileTypeError
 
-    frames = ase.io.iread(file, index=":")
+    frames = _database_rows(file) if is_database(file) else ase.io.iread(file, ":")
     index = 0
     while True:
         try:
             atoms = next(frames)
         except StopIteration:
             return
+        except Interrupted:
+            raise  # a signal, not a damaged file
         except UnknownFileTypeError as error:
             raise DataError(f"ASE cannot read this file: {error}", file=file) from None
         except Exception as error:  # ASE raises many types for unreadable frames
@@ -75,6 +83,53 @@ def read_frames(file: str) -> Iterator[Any]:
             ) from None
         yield atoms
         index += 1
+
+
+def is_database(file: str) -> bool:
+    """Whether ``file`` is an ASE database (``.db``, ``.json`` databases aside)."""
+    return file.lower().endswith(".db")
+
+
+def _database_rows(file: str) -> Iterator[Any]:
+    """The rows of an ASE database as frames: the calculator's results as written,
+    the row's key-value pairs in ``info``, and its data in ``arrays`` (one value
+    per atom) or ``info``."""
+    import ase.db
+
+    for row in ase.db.connect(file, create_indices=False).select():
+        atoms = row.toatoms()
+        atoms.info.update(row.key_value_pairs)
+        for key, value in (row.get("data") or {}).items():
+            value = np.asarray(value)
+            if value.ndim > 0 and len(value) == len(atoms):
+                atoms.arrays[key] = value
+            else:
+                atoms.info[key] = value
+        yield atoms
+
+
+def count_frames(file: str) -> Optional[int]:
+    """The number of frames of ``file`` when it is cheap to know (an ASE database,
+    or an XYZ file, whose atom counts are skipped through), else None."""
+    if is_database(file):
+        import ase.db
+
+        return int(ase.db.connect(file, create_indices=False).count())
+    if not file.lower().endswith((".xyz", ".extxyz")):
+        return None
+    count = 0
+    with open(file, "rb") as lines:
+        for first in lines:
+            if not first.strip():
+                continue
+            try:
+                atoms = int(first)
+            except ValueError:
+                return None
+            for _ in range(atoms + 1):
+                lines.readline()
+            count += 1
+    return count
 
 
 def structures(frames: List[Any], file: str) -> List[Structure]:
