@@ -251,7 +251,7 @@ def train(options: Path, steps: int, warmup: int, run_dir: Path) -> Dict[str, fl
 def measure_training(
     work: Path, architecture: str, data: str, args: argparse.Namespace, ranks: int = 1
 ) -> Dict[str, Any]:
-    name = f"{architecture}-{Path(data).name}-{ranks}"
+    name = f"{architecture}-{Path(data).parent.name}-{Path(data).name}-{ranks}"
     options = options_file(work / f"{name}.yaml", architecture, data, args.workers)
     report = work / f"{name}.json"
     script = [str(Path(__file__).resolve()), "_train", str(options), str(report)]
@@ -266,7 +266,8 @@ def measure_training(
         "structures": reports[0]["structures"],
         "setup_s": max(r["setup_s"] for r in reports),
         "steps_per_s": min(r["steps_per_s"] for r in reports),
-        "structures_per_s": sum(r["structures_per_s"] for r in reports),
+        # each process counts the structures of the global batches: the run's rate
+        "structures_per_s": min(r["structures_per_s"] for r in reports),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in reports),
     }
 
