@@ -222,6 +222,10 @@ def train(options: Path, steps: int, warmup: int, run_dir: Path) -> Dict[str, fl
         trainer, model, torch.float32, devices, data.training, data.validation, run_dir
     )
     setup = time.perf_counter() - start
+    # the peak so far is that of reading, statistics and edges, which is what may
+    # grow with the dataset; a step's peak depends on the batch drawn (its atoms
+    # and pairs), not on how many structures the dataset holds
+    setup_rss = _peak_rss_mb()
     plan = run.batches.plan(run.train_sets, run.state.seed, 0)[: warmup + steps]
     structures = 0
     with without_baseline(model), StopRequest() as stop:
@@ -241,6 +245,7 @@ def train(options: Path, steps: int, warmup: int, run_dir: Path) -> Dict[str, fl
         "setup_s": setup,
         "steps_per_s": steps / seconds,
         "structures_per_s": structures / seconds,
+        "setup_peak_rss_mb": setup_rss,
         "peak_rss_mb": _peak_rss_mb(),
         "rank": distributed.rank(),
     }
@@ -268,6 +273,7 @@ def measure_training(
         "steps_per_s": min(r["steps_per_s"] for r in reports),
         # each process counts the structures of the global batches: the run's rate
         "structures_per_s": min(r["structures_per_s"] for r in reports),
+        "setup_peak_rss_mb": max(r["setup_peak_rss_mb"] for r in reports),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in reports),
     }
 
