@@ -4,7 +4,10 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from atomtrain.errors import Problem
-from atomtrain.options.datasets import expand_dataset_section
+from atomtrain.options.datasets import (
+    expand_dataset_section,
+    expand_standalone_sections,
+)
 
 
 def expand(value: Any, base: Path) -> List[Dict[str, Any]]:
@@ -19,3 +22,9 @@ def problems_of(value: Any, base: Path) -> List[Problem]:
 
 def messages(value: Any, base: Path) -> Dict[str, str]:
     return {p.path: str(p) for p in problems_of(value, base)}
+
+
+def standalone_messages(value: Any, base: Path) -> Dict[str, str]:
+    """The problems of sections read on their own, units checked across them."""
+    problems = expand_standalone_sections(value, "training_set", base)[1]
+    return {p.path: str(p) for p in problems}

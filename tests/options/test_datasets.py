@@ -3,7 +3,7 @@ units shared across sections."""
 
 from pathlib import Path
 
-from options_helpers import expand, messages
+from options_helpers import expand, messages, standalone_messages
 
 from atomtrain.options.datasets import expand_dataset_section, expand_split_value
 
@@ -92,7 +92,9 @@ def test_units_must_agree_across_sections(resources: Path) -> None:
         {"systems": "ethanol_reduced_100.xyz", "targets": {"energy": {"unit": "eV"}}},
         {"systems": "ethanol_reduced_100.xyz", "targets": {"energy": {"unit": "meV"}}},
     ]
-    found = messages(value, resources)
+    # within an options file, sets_agree checks them (test_set_agreement.py)
+    assert messages(value, resources) == {}
+    found = standalone_messages(value, resources)
     assert (
         "differs from 'eV' in training_set[0]"
         in found["training_set[1].targets.energy.unit"]

@@ -4,7 +4,7 @@ and a problem naming the key and what the header holds for anything it lacks."""
 from pathlib import Path
 
 import pytest
-from options_helpers import expand, messages
+from options_helpers import expand, messages, standalone_messages
 
 from atomtrain.data.info import TargetInfo
 from atomtrain.data.ondisk_convert import ConvertTarget, convert
@@ -179,5 +179,6 @@ def test_mixed_with_files_and_units_checked_across(datasets, resources):
         datasets,
     )
     assert [s["systems"]["reader"] for s in sections] == ["disk", "ase"]
-    found = messages([{"systems": "carbon"}, {"systems": "ethanol"}], datasets)
+    mixed = [{"systems": "carbon"}, {"systems": "ethanol"}]
+    found = standalone_messages(mixed, datasets)
     assert "differs from 'eV'" in found["training_set[1].targets.energy.unit"]

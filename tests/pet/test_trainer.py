@@ -24,6 +24,7 @@ from atomtrain.data.structure import TargetData
 from atomtrain.pet import PET, Trainer
 from atomtrain.pet.trainer import RandomOrientation, invert
 from atomtrain.training.baseline import fit_output_scales
+from atomtrain.training.hypers import base_trainer_defaults
 
 DIPOLE = TargetInfo(kind="cartesian", rank=1, unit="D")
 POLARIZABILITY = TargetInfo(kind="cartesian", rank=2)
@@ -152,6 +153,7 @@ def test_training_through_the_engine_lowers_the_loss(ethanol, tmp_path):
     torch.manual_seed(0)
     model = PET(tiny_hypers(num_gnn_layers=1, num_attention_layers=1), ethanol.info)
     hypers = {
+        **base_trainer_defaults(),
         "num_epochs": 100,
         "batch_size": 10,
         "learning_rate": 1e-2,

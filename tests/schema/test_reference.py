@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from atomtrain.architectures.typeinfo import field_types
+from atomtrain.options import grammar
 from atomtrain.options.base import TOP_LEVEL_KEYS
-from atomtrain.schema import grammar
 from atomtrain.schema.reference import render_options_reference
 from atomtrain.training.hypers import BaseTrainerHypers
 

@@ -48,6 +48,7 @@ from atomtrain.testing.torchscript import (
     export_and_save,
 )
 from atomtrain.testing.trainer_checks import check_trainer_predictions
+from atomtrain.training.hypers import base_trainer_defaults
 from atomtrain.utils.abc import ModelInterface
 
 MOLECULE = cluster(TYPES, 5, seed=1, size=3.0)
@@ -232,7 +233,8 @@ def _format_check(model_class: type, golden: Path, tmp_path: Path) -> None:
         info = DatasetInfo(length_unit="angstrom", atomic_types=TYPES, targets=targets)
         return model_class({}, info).to(torch.float64)
 
-    hypers = {"model": {}, "training": {"num_epochs": 1, "batch_size": 4}}
+    training = {**base_trainer_defaults(), "num_epochs": 1, "batch_size": 4}
+    hypers = {"model": {}, "training": training}
     PairCheckpoints().test_format_unchanged_without_version_bump(
         golden, "pair", "default", build, model_class, PairTrainer, hypers, tmp_path
     )

@@ -51,7 +51,7 @@ def qm9(resources: Path) -> InMemoryDataset:
 def factory(dataset: InMemoryDataset, **hypers: Any) -> BatchFactory:
     merged: Dict[str, Any] = {**base_trainer_defaults(), **hypers}
     model = DummyModel(
-        {"cutoff": 4.0, "num_radial": 4, "hidden": 8},  # type: ignore[arg-type]
+        {"cutoff": 4.0, "num_radial": 4, "hidden": 8, "zbl": False},  # type: ignore[arg-type]
         dataset.info,
     )
     return BatchFactory(DummyTrainer(merged), model, merged, torch.float64, "cpu", 5)

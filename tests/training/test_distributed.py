@@ -29,7 +29,7 @@ from atomtrain.training.distributed import (
 from atomtrain.training.hypers import base_trainer_defaults
 
 TESTS = Path(__file__).parent
-MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 16}
+MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 16, "zbl": False}
 #: per-process batch of 4: global batches of 8, 8, 7, 7 structures from 30, so the
 #: two shares of a step differ in size (4 and 3) and so do validation's (3 and 2)
 HYPERS: Dict[str, Any] = {

@@ -11,12 +11,11 @@ import torch
 
 from atomtrain.checkpoints import load_checkpoint
 from atomtrain.data.dataset import InMemoryDataset
-from atomtrain.errors import OptionsError
 from atomtrain.testing.dummy import DummyModel, DummyTrainer
 from atomtrain.training.hypers import base_trainer_defaults
 from atomtrain.training.step import TrainingDiverged
 
-MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 8, "hidden": 32}
+MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 8, "hidden": 32, "zbl": False}
 
 
 def train(
@@ -110,13 +109,6 @@ def test_product_of_the_errors_selects_the_best_model(ethanol, tmp_path):
     assert log.count("is the best so far") == 1 + sum(
         products[i] < min(products[:i]) for i in range(1, len(products))
     )
-
-
-def test_unknown_best_model_metric(ethanol, tmp_path):
-    with pytest.raises(
-        OptionsError, match=r"best_model_metric: .*did you mean 'energy\.rmse'"
-    ):
-        train(ethanol, tmp_path, best_model_metric="energy.rmsd")
 
 
 def test_ema_weights_are_the_final_model(ethanol, tmp_path):

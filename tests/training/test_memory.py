@@ -32,7 +32,7 @@ from atomtrain.training.memory import (
 )
 from atomtrain.training.step import GradientStep
 
-MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 16}
+MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 16, "zbl": False}
 CPU = torch.device("cpu")
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
 
 from atomtrain.data.info import TargetInfo
-from atomtrain.training.metrics import MetricAccumulator
+from atomtrain.errors import OptionsError
+from atomtrain.training.metrics import (
+    MetricAccumulator,
+    require_run_metric,
+    run_metric_names,
+)
 
 
 def _energies(values) -> TensorMap:
@@ -43,3 +49,22 @@ def test_a_nan_prediction_is_not_dropped_from_the_errors():
     metrics = _metrics([1.0, float("nan"), 5.0], [0.0, 2.0, 1.0])
     assert math.isnan(metrics["energy.rmse"])
     assert math.isnan(metrics["energy.mae"])
+
+
+def test_the_metrics_of_a_run_follow_the_gradients_of_its_data():
+    with_forces = TargetInfo("energy", "eV", gradients=("positions",))
+    assert run_metric_names({"energy": with_forces}) == [
+        "loss",
+        "rmse_prod",
+        "mae_prod",
+        "energy.rmse",
+        "energy.mae",
+        "energy.forces.rmse",
+        "energy.forces.mae",
+    ]
+    require_run_metric("energy.forces.mae", {"energy": with_forces})
+    without = {"energy": TargetInfo("energy", "eV")}
+    with pytest.raises(OptionsError, match=r"best_model_metric: not a metric"):
+        require_run_metric("energy.forces.mae", without)
+    with pytest.raises(OptionsError, match=r"did you mean 'energy\.rmse'"):
+        require_run_metric("energy.rmsd", without)

@@ -10,7 +10,7 @@ from atomtrain.data.batching import BatchBuilder
 from atomtrain.testing.dummy import DummyModel
 from atomtrain.training.predict import predict
 
-HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 8}
+HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 8, "zbl": False}
 
 
 def build(model, dataset, indices):

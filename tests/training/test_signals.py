@@ -28,7 +28,8 @@ SCRIPT = textwrap.dedent(
     data = read_ethanol({data!r}, 40)
     hypers = {{**base_trainer_defaults(), "num_epochs": 30, "batch_size": 4}}
     torch.manual_seed(0)
-    model = DummyModel({{"cutoff": 4.0, "num_radial": 4, "hidden": 8}}, data.info)
+    hypers_of_model = {{"cutoff": 4.0, "num_radial": 4, "hidden": 8, "zbl": False}}
+    model = DummyModel(hypers_of_model, data.info)
     try:
         DummyTrainer(hypers).train(
             model, torch.float64, [torch.device("cpu")],

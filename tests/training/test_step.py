@@ -21,7 +21,7 @@ from atomtrain.training.step import (
     split_in_halves,
 )
 
-MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 16}
+MODEL_HYPERS = {"cutoff": 4.0, "num_radial": 6, "hidden": 16, "zbl": False}
 
 
 class OutOfMemoryAbove(DummyTrainer):

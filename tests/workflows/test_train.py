@@ -160,6 +160,66 @@ def test_units_that_differ_between_sets_leave_no_run_directory(
     assert not (workdir / "outputs").exists()
 
 
+def _ev_training_kcal_validation(raw, resources):
+    raw["training_set"]["targets"]["energy"]["unit"] = "eV"
+    raw["validation_set"] = {
+        "systems": str(resources / "ethanol_reduced_100.xyz"),
+        "targets": {"energy": {"unit": "kcal/mol"}},
+    }
+
+
+def _forces_metric_without_forces(raw, resources):
+    raw["training_set"] = {
+        "systems": str(resources / "qm9_reduced_100.xyz"),
+        "targets": {"energy": {"key": "U0", "unit": "eV"}},
+    }
+    raw["architecture"]["training"]["best_model_metric"] = "energy.forces.rmse"
+
+
+def _validation_without_the_target(raw, resources):
+    raw["validation_set"] = {
+        "systems": str(resources / "qm9_reduced_100.xyz"),
+        "targets": {"mtt::U0": {"key": "U0"}},
+    }
+
+
+def _fractions_taking_everything(raw, resources):
+    raw["validation_set"], raw["test_set"] = 0.5, 0.5
+
+
+INVALID_OPTIONS = {
+    "units between sets": (
+        _ev_training_kcal_validation,
+        ["validation_set.targets.energy.unit", "differs from 'eV' in training_set"],
+    ),
+    "a metric of gradients the data lacks": (
+        _forces_metric_without_forces,
+        ["architecture.training.best_model_metric", "choose from loss"],
+    ),
+    "a validation set without a trained target": (
+        _validation_without_the_target,
+        ["validation_set.targets", "has no target 'energy'"],
+    ),
+    "fractions": (_fractions_taking_everything, ["test_set", "sum must be below 1"]),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_OPTIONS)
+def test_invalid_options_of_every_kind_leave_no_run_directory(
+    case, workdir, resources, capsys
+):
+    change, fragments = INVALID_OPTIONS[case]
+    options = _options(workdir / "options.yaml", resources / "ethanol_reduced_100.xyz")
+    raw = yaml.safe_load(options.read_text())
+    change(raw, resources)
+    options.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(options)]) == 1
+    error = capsys.readouterr().err
+    for fragment in fragments:
+        assert fragment in error, error
+    assert not (workdir / "outputs").exists()
+
+
 def test_a_data_error_leaves_no_run_directory(workdir, resources, capsys):
     frames = ase.io.read(resources / "ethanol_reduced_100.xyz", ":")
     frames[7].positions[1] = frames[7].positions[0]

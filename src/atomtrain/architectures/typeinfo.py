@@ -27,6 +27,33 @@ from typing_extensions import is_typeddict
 NO_DEFAULT: Any = object()
 """Marks a field without default value."""
 
+
+class JsonSchema:
+    """JSON-schema keywords added to a type: ``Annotated[int, JsonSchema(minimum=1)]``.
+
+    Documentation pages show the bare type; the schema gets the keywords. Hashable
+    (as ``Annotated`` metadata must be), so the values are numbers, strings or
+    booleans.
+    """
+
+    def __init__(self, **keywords: Any) -> None:
+        self._items = tuple(sorted(keywords.items()))
+
+    @property
+    def keywords(self) -> Dict[str, Any]:
+        return dict(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JsonSchema) and other._items == self._items
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        keywords = ", ".join(f"{key}={value!r}" for key, value in self._items)
+        return f"JsonSchema({keywords})"
+
+
 _UNION_ORIGINS = (typing.Union, types.UnionType)
 _WRAPPERS = (
     typing_extensions.NotRequired,

@@ -49,9 +49,7 @@ class Trainer(TrainerInterface[TrainerHypers]):
                 f"the composition trainer trains CompositionModel, not "
                 f"{type(model).__qualname__}"
             )
-        model.composition_baseline.fit(
-            train_datasets, self.hypers.get("atomic_baseline", {})
-        )
+        model.composition_baseline.fit(train_datasets, self.hypers["atomic_baseline"])
         model.to(device=devices[0], dtype=dtype)
         for name in model.composition_baseline.target_names:
             rmse = validation_rmse(model, val_datasets, name)

@@ -141,7 +141,7 @@ class LLPRModel(ModelInterface[ModelHypers]):
         self.wrapped = model
         self.wrapped_checkpoint = model.get_checkpoint()
         self.wrapped_outputs = list(model.supported_outputs())
-        ensembles = dict(self.hypers.get("ensembles", {}))
+        ensembles = dict(self.hypers["ensembles"])
         unknown = [t for t in ensembles if t not in sizes]
         if unknown:
             raise UserError(

@@ -72,7 +72,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
     def _wrapped(self) -> ModelInterface[Any]:
         from atomtrain.checkpoints import load_checkpoint
 
-        path = self.hypers.get("model_checkpoint")
+        path = self.hypers["model_checkpoint"]
         if not path:
             raise UserError(
                 "architecture.training.model_checkpoint: required, the checkpoint of "
@@ -108,7 +108,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
             )
         if not any(len(d) for d in val_datasets):
             raise UserError("LLPR calibrates on the validation set, which is empty")
-        batch_size = int(self.hypers.get("batch_size", 16))
+        batch_size = int(self.hypers["batch_size"])
         calibrations = {}
         for target in targets:
             train_features, _ = collect(
@@ -120,7 +120,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
                 train_features.T @ train_features,
                 features[keep],
                 errors[keep],
-                self.hypers.get("regularizer"),
+                self.hypers["regularizer"],
             )
             result = calibrations[target]
             sigma = variances(features[keep], result).sqrt()

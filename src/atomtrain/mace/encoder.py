@@ -27,7 +27,7 @@ from .documentation import ModelHypers
 def mace_arguments(hypers: ModelHypers, atomic_types: List[int]) -> Dict[str, Any]:
     """The keyword arguments of ``mace.modules.MACE`` for ``hypers``, with one
     (unused) head and zero ``E0s``: atomtrain's composition baseline holds those."""
-    avg_num_neighbors = hypers.get("avg_num_neighbors")
+    avg_num_neighbors = hypers["avg_num_neighbors"]
     return {
         "r_max": float(hypers["r_max"]),
         "num_bessel": int(hypers["num_radial_basis"]),

@@ -92,7 +92,7 @@ class MACE(
         self.register_buffer("type_to_index", lookup, persistent=False)
         self.num_types = len(types)
         mace = build_mace(hypers, types)
-        self.encoder = Encoder(mace, hypers.get("avg_num_neighbors"))
+        self.encoder = Encoder(mace, hypers["avg_num_neighbors"])
         self.layer_irreps = self.encoder.layer_irreps()
         self.register_buffer(
             "feature_columns", scalar_columns(self.layer_irreps), persistent=False

@@ -75,7 +75,7 @@ class Trainer(EngineTrainer[TrainerHypers]):
         trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         decayed = [p for n, p in trained if _is_decayed(n)]
         others = [p for n, p in trained if not _is_decayed(n)]
-        amsgrad = bool(hypers.get("amsgrad", True))
+        amsgrad = bool(hypers["amsgrad"])
         groups = [
             {"params": decayed, "weight_decay": hypers["weight_decay"]},
             {"params": others, "weight_decay": 0.0},

@@ -14,11 +14,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..architectures.discovery import import_architecture
 from ..architectures.hypers import get_defaults, validate_hypers
+from ..architectures.typeinfo import field_types
 from ..errors import Problem, UserError, did_you_mean
 from ..utils.dtype import dtype_to_bits
+from .grammar import ArchitectureSection
 from .reference_keys import without_reference_keys
 
-ARCHITECTURE_KEYS = ("name", "atomic_types", "model", "training")
+ARCHITECTURE_KEYS = tuple(field_types(ArchitectureSection))
 
 
 @dataclass(frozen=True)

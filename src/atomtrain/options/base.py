@@ -1,24 +1,11 @@
-"""The base grammar of the options file and its validation.
+"""Validation of the top level of the options file, and its expansion.
 
-Top-level keys (metatrain's grammar, with atomtrain's defaults):
-
-``architecture``  required; ``name`` (required), ``atomic_types``, ``model``,
-                  ``training`` (see :mod:`atomtrain.options.architecture`).
-``device``        ``auto`` (default); see :mod:`atomtrain.options.devices`.
-``base_precision`` 16, 32 or 64; default: the architecture's preferred precision.
-``seed``          an integer in [0, 2**32); default: a random seed, written into the
-                  expanded options so that the run can be repeated.
-``training_set``  required; a dataset section, a list of them, or a file name.
-``validation_set`` a fraction of the training set in [0, 1) or a dataset section;
-                  default ``0.1`` (metatrain requires it; a held-out tenth is the
-                  sensible default for model selection).
-``test_set``      same grammar; default ``0.0`` (no test set), as in metatrain.
-``loggers``       ``tensorboard`` (boolean, default false) and ``wandb`` (a mapping
-                  of ``wandb.init`` settings, or null, the default).
-``wandb``         metatrain's spelling of ``loggers.wandb``; moved there on expansion.
-``print_stats``   print dataset statistics before training: true, false or ``auto``
-                  (default: when the datasets hold fewer than a million structures).
-``final_eval``    evaluate the final model on every set after training (default true).
+The keys, their types, defaults and meaning are declared in :mod:`.grammar` (class
+:class:`~.grammar.OptionsFile`); this module checks a file against them, reporting
+every problem at once, and fills the defaults in. A default that is not a constant is
+computed here: ``base_precision`` is the architecture's preferred precision, and a
+missing ``seed`` is drawn at random and written into the expanded options, so that the
+run can be repeated. ``wandb`` (metatrain's spelling) moves to ``loggers.wandb``.
 
 Dataset sections are expanded by :mod:`atomtrain.options.datasets`.
 """
@@ -29,33 +16,22 @@ import secrets
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from ..architectures.typeinfo import field_types, typed_defaults
 from ..errors import OptionsError, Problem
 from ..training.hypers import best_metric_problem
 from . import datasets as dataset_sections
 from .architecture import ArchitectureSupport, validate_architecture
 from .devices import check_device, check_precision, normalize_device, parse_precision
 from .files import unknown_keys
+from .grammar import SEED_LIMIT, Loggers, OptionsFile
 from .set_agreement import sets_agree
 from .target_sections import metric_names
 
-TOP_LEVEL_KEYS = (
-    "architecture",
-    "device",
-    "base_precision",
-    "seed",
-    "training_set",
-    "validation_set",
-    "test_set",
-    "loggers",
-    "wandb",
-    "print_stats",
-    "final_eval",
-)
-LOGGER_KEYS = ("tensorboard", "wandb")
-DEFAULT_VALIDATION_FRACTION = 0.1
-DEFAULT_TEST_FRACTION = 0.0
-#: Seeds are passed to numpy, which takes them below 2**32.
-SEED_LIMIT = 2**32
+TOP_LEVEL_KEYS = tuple(field_types(OptionsFile))
+LOGGER_KEYS = tuple(field_types(Loggers))
+#: The constant defaults of the top level and of ``loggers``, from the grammar.
+DEFAULTS = typed_defaults(OptionsFile)
+LOGGER_DEFAULTS = typed_defaults(Loggers)
 
 
 def validate_options(
@@ -86,9 +62,7 @@ def validate_options(
     problems += _expand_loggers(raw, expanded)
     problems += _expand_flags(raw, expanded)
     problems += _check_best_model_metric(expanded)
-    # units within one set are also checked when the set is expanded: each once
-    reported = {str(p) for p in problems}
-    problems += [p for p in sets_agree(expanded) if str(p) not in reported]
+    problems += sets_agree(expanded)
     if problems:
         raise OptionsError(problems, file)
     return expanded
@@ -110,7 +84,7 @@ def _check_best_model_metric(out: Dict[str, Any]) -> List[Problem]:
 def _expand_device(
     raw: Dict[str, Any], support: Optional[ArchitectureSupport], out: Dict[str, Any]
 ) -> List[Problem]:
-    device = raw.get("device", "auto")
+    device = raw.get("device", DEFAULTS["device"])
     problems = check_device(device)
     if problems:
         return problems
@@ -185,12 +159,8 @@ def _expand_datasets(
         value, found = _expand_section(raw["training_set"], "training_set", base_dir)
         out["training_set"] = value
         problems += found
-    defaults = {
-        "validation_set": DEFAULT_VALIDATION_FRACTION,
-        "test_set": DEFAULT_TEST_FRACTION,
-    }
-    for key, default in defaults.items():
-        value = raw.get(key, default)
+    for key in ("validation_set", "test_set"):
+        value = raw.get(key, DEFAULTS[key])
         if _is_number(value):
             if not 0.0 <= value < 1.0:
                 problems.append(
@@ -260,7 +230,7 @@ def _expand_loggers(raw: Dict[str, Any], out: Dict[str, Any]) -> List[Problem]:
     if not isinstance(loggers, dict):
         return [Problem("loggers", "expected a mapping (tensorboard, wandb)", loggers)]
     problems = unknown_keys(loggers, LOGGER_KEYS, "loggers", noun="logger")
-    tensorboard = loggers.get("tensorboard", False)
+    tensorboard = loggers.get("tensorboard", LOGGER_DEFAULTS["tensorboard"])
     if not isinstance(tensorboard, bool):
         problems.append(
             Problem("loggers.tensorboard", "expected true or false", tensorboard)
@@ -282,12 +252,12 @@ def _expand_loggers(raw: Dict[str, Any], out: Dict[str, Any]) -> List[Problem]:
 
 def _expand_flags(raw: Dict[str, Any], out: Dict[str, Any]) -> List[Problem]:
     problems = []
-    print_stats = raw.get("print_stats", "auto")
+    print_stats = raw.get("print_stats", DEFAULTS["print_stats"])
     if not (isinstance(print_stats, bool) or print_stats == "auto"):
         problems.append(
             Problem("print_stats", "expected true, false or auto", print_stats)
         )
-    final_eval = raw.get("final_eval", True)
+    final_eval = raw.get("final_eval", DEFAULTS["final_eval"])
     if not isinstance(final_eval, bool):
         problems.append(Problem("final_eval", "expected true or false", final_eval))
     out["print_stats"] = print_stats

@@ -31,6 +31,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from ..architectures.typeinfo import field_types, typed_defaults
 from ..data.ondisk import is_disk_dataset
 from ..data.splits import read_index_file
 from ..data.targets import target_name_problem
@@ -44,11 +45,12 @@ from .disk_sections import (
     stored_info,
 )
 from .files import expand_reader, resolve_file, unknown_keys
+from .grammar import DatasetSection, SystemsSection
 from .target_sections import TARGET_KEYS, expand_fields, expand_target
 
-SECTION_KEYS = ("systems", "targets", "extra_data", "indices")
-SYSTEMS_KEYS = ("read_from", "reader", "length_unit")
-DEFAULT_LENGTH_UNIT = "angstrom"
+SECTION_KEYS = tuple(field_types(DatasetSection))
+SYSTEMS_KEYS = tuple(field_types(SystemsSection))
+DEFAULT_LENGTH_UNIT = typed_defaults(SystemsSection)["length_unit"]
 
 Section = Dict[str, Any]
 
@@ -80,8 +82,19 @@ def expand_dataset_section(
             problems.append(Problem(where, "expected a dataset section", item))
             continue
         sections.append(_expand_one(item, where, base_dir, require_targets, problems))
+    return sections, problems
+
+
+def expand_standalone_sections(
+    value: Any, path: str, base_dir: Path
+) -> Tuple[List[Section], List[Problem]]:
+    """Dataset sections read on their own (``atomtrain eval``), targets optional:
+    expanded, and their units checked against each other. Within an options file,
+    :func:`atomtrain.options.set_agreement.sets_agree` checks the units of every set
+    together, once."""
+    sections, problems = expand_dataset_section(value, path, base_dir, False)
     if not problems:
-        problems += units_agree([(w, s) for (w, _), s in zip(items, sections)])
+        problems += units_agree(located_sections(sections, path))
     return sections, problems
 
 

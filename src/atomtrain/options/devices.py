@@ -65,7 +65,7 @@ def check_device(value: Any, path: str = "device") -> List[Problem]:
 
 def normalize_device(value: Any) -> Any:
     """Lower-case device names (after :func:`check_device` found no problem)."""
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [str(item).strip().lower() for item in value]
     return str(value).strip().lower()
 

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..architectures.typeinfo import field_types, typed_defaults
 from ..data.targets import (
     default_key,
     default_quantity,
@@ -31,21 +32,13 @@ from ..data.units import per_mole_unit_meant, unit_problem
 from ..errors import Problem
 from ..training.hypers import PRODUCT_METRICS
 from .files import expand_reader, resolve_file, unknown_keys
+from .grammar import ExtraDataSection, GradientSection, TargetSection
 
-TARGET_KEYS = (
-    "quantity",
-    "read_from",
-    "reader",
-    "key",
-    "unit",
-    "sample_kind",
-    "per_atom",
-    "type",
-    "num_subtargets",
-    "description",
-)
-GRADIENT_SECTIONS = ("forces", "stress", "virial")
-GRADIENT_KEYS = ("read_from", "reader", "key", "required")
+TARGET_KEYS = tuple(field_types(ExtraDataSection))
+GRADIENT_SECTIONS = tuple(k for k in field_types(TargetSection) if k not in TARGET_KEYS)
+GRADIENT_KEYS = tuple(field_types(GradientSection))
+#: The constant defaults of a target's fields, from the grammar.
+FIELD_DEFAULTS = typed_defaults(ExtraDataSection)
 SWITCHES = {
     "on": True,
     "true": True,
@@ -143,11 +136,11 @@ def expand_fields(
             raw.get("reader"), read_from, f"{path}.reader", problems
         ),
         "key": raw.get("key", default_key(name)),
-        "unit": raw.get("unit", ""),
+        "unit": raw.get("unit", FIELD_DEFAULTS["unit"]),
         "sample_kind": expand_sample_kind(raw, path, problems),
         "type": target_type,
-        "num_subtargets": raw.get("num_subtargets", 1),
-        "description": raw.get("description", ""),
+        "num_subtargets": raw.get("num_subtargets", FIELD_DEFAULTS["num_subtargets"]),
+        "description": raw.get("description", FIELD_DEFAULTS["description"]),
     }
     _check_fields(section, path, problems)
     return section

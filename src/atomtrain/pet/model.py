@@ -161,9 +161,7 @@ class PET(
         self.component_names = {}
         self.num_properties = {}
         self.llf_names = {}
-        self.zbl = EnergyRepulsion(
-            bool(hypers.get("zbl", False)), types, dataset_info.length_unit
-        )
+        self.zbl = EnergyRepulsion(bool(hypers["zbl"]), types, dataset_info.length_unit)
         for name, info in dataset_info.targets.items():
             self._add_head(name, info)
         self.output_scaler = OutputScaler(dataset_info.targets)

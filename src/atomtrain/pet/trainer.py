@@ -98,8 +98,8 @@ class Trainer(EngineTrainer[TrainerHypers]):
     def transform_structure(
         self,
     ) -> Optional[Callable[[Structure, torch.Generator], Structure]]:
-        rotations = bool(self.hypers.get("random_rotations", True))
-        reflections = bool(self.hypers.get("random_reflections", True))
+        rotations = bool(self.hypers["random_rotations"])
+        reflections = bool(self.hypers["random_reflections"])
         if self.dataset_info is None or not (rotations or reflections):
             return None
         return RandomOrientation(

@@ -1,7 +1,6 @@
-"""The options file described for people and editors.
+"""The options file described for people and editors, generated from its grammar
+(:mod:`atomtrain.options.grammar`, the one place that declares it):
 
-- :mod:`.grammar`: the base options grammar as TypedDicts (keys, types, defaults, a
-  docstring under each key);
 - :mod:`.convert`: type annotations → JSON schema;
 - :mod:`.options`: the JSON schema of the options file with every architecture's
   hypers (``atomtrain schema``);

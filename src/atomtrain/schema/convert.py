@@ -23,6 +23,9 @@ import typing_extensions
 from typing_extensions import is_typeddict
 
 from atomtrain.architectures.docsource import attribute_docstrings, plain_defaults
+
+# JsonSchema is declared beside the types it annotates (the options grammar uses it)
+from atomtrain.architectures.typeinfo import JsonSchema as JsonSchema
 from atomtrain.architectures.typeinfo import (
     field_types,
     is_required,
@@ -52,32 +55,6 @@ _BOUNDS = {
 }
 #: Keys of ``Dict[int, ...]`` as YAML editors see them: integers written as strings.
 INTEGER_KEY_PATTERN = "^-?[0-9]+$"
-
-
-class JsonSchema:
-    """JSON-schema keywords added to a type: ``Annotated[int, JsonSchema(minimum=1)]``.
-
-    Documentation pages show the bare type; the schema gets the keywords. Hashable
-    (as ``Annotated`` metadata must be), so the values are numbers, strings or
-    booleans.
-    """
-
-    def __init__(self, **keywords: Any) -> None:
-        self._items = tuple(sorted(keywords.items()))
-
-    @property
-    def keywords(self) -> Schema:
-        return dict(self._items)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, JsonSchema) and other._items == self._items
-
-    def __hash__(self) -> int:
-        return hash(self._items)
-
-    def __repr__(self) -> str:
-        keywords = ", ".join(f"{key}={value!r}" for key, value in self._items)
-        return f"JsonSchema({keywords})"
 
 
 def json_value(value: Any) -> Any:

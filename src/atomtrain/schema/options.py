@@ -1,10 +1,11 @@
 """The JSON schema (draft 2020-12) of the options file, for editors.
 
-The base grammar comes from :mod:`.grammar`; ``architecture.name`` is one of the
-installed architectures, and for each of them an ``if``/``then`` pair gives the schema
-of ``architecture.model`` and ``architecture.training`` from its ``documentation.py``
-(the TypedDicts of stable architectures with types; plain classes with their keys
-only). Editors using the YAML language server pick it up from a first line such as::
+The base grammar comes from :mod:`atomtrain.options.grammar`; ``architecture.name`` is
+one of the installed architectures, and for each of them an ``if``/``then`` pair gives
+the schema of ``architecture.model`` and ``architecture.training`` from its
+``documentation.py`` (the TypedDicts of stable architectures with types; plain classes
+with their keys only). Editors using the YAML language server pick it up from a first
+line such as::
 
     # yaml-language-server: $schema=atomtrain-options.schema.json
 
@@ -21,10 +22,10 @@ from atomtrain._version import __version__
 from atomtrain.architectures.discovery import get_entry, list_architectures
 from atomtrain.architectures.docsource import attribute_docstrings, hypers_classes
 from atomtrain.errors import UserError
+from atomtrain.options.grammar import ArchitectureSection, OptionsFile
 
 from ..files import write_text
 from .convert import Schema, SchemaBuilder, hypers_schema
-from .grammar import ArchitectureSection, OptionsFile
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 #: Where ``architecture.name``'s alternatives are described.

@@ -1,5 +1,6 @@
 """The options-file reference page (Markdown), generated from the declared grammar
-(:mod:`.grammar`) and the shared trainer hypers, with the tables of architecture pages.
+(:mod:`atomtrain.options.grammar`) and the shared trainer hypers, with the tables of
+architecture pages.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from atomtrain.architectures.docsource import (
     definition_entries,
     typed_entries,
 )
+from atomtrain.options.grammar import OptionsFile
 from atomtrain.training.hypers import BaseTrainerHypers
-
-from .grammar import OptionsFile
 
 _INTRO = """\
 # Options file reference

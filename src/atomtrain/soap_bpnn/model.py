@@ -149,9 +149,7 @@ class SoapBpnn(
         self.per_atom = {}
         self.property_names = {}
         self.last_layer_names = {}
-        self.zbl = EnergyRepulsion(
-            bool(hypers.get("zbl", False)), types, dataset_info.length_unit
-        )
+        self.zbl = EnergyRepulsion(bool(hypers["zbl"]), types, dataset_info.length_unit)
         for name, info in dataset_info.targets.items():
             self._add_target(name, info)
         self.composition_baseline = CompositionBaseline(types, dataset_info.targets)

@@ -37,7 +37,7 @@ from ..utils.abc import (
     TrainerInterface,
     WithCompositionBaseline,
 )
-from .hypers import RUN_SETTINGS
+from .hypers import RUN_SETTINGS, base_trainer_defaults
 from .logging import ExternalLogger
 from .predict import predict
 from .state import TrainingState
@@ -165,7 +165,11 @@ class EngineTrainer(TrainerInterface[HypersType]):
         hypers: Any,
         context: TrainerCheckpointContext,
     ) -> EngineTrainerType:
-        trainer = cls(hypers)
+        # checkpoints leave out the RUN_SETTINGS: hypers read from one take their
+        # defaults, the only keys completed after the options were expanded
+        shared = base_trainer_defaults()
+        run_settings = {key: shared[key] for key in RUN_SETTINGS}
+        trainer = cls({**run_settings, **hypers})
         state = (checkpoint.get("trainer") or {}).get("state")
         if context == "restart" and state is not None:
             trainer.state = TrainingState.from_dict(state)

@@ -190,10 +190,3 @@ def base_trainer_defaults() -> Dict[str, Any]:
         name: copy.deepcopy(BaseTrainerHypers.__dict__[name])
         for name in BaseTrainerHypers.__annotations__
     }
-
-
-def with_defaults(hypers: Dict[str, Any]) -> Dict[str, Any]:
-    """``hypers`` completed with the defaults of the shared keys it lacks."""
-    merged = base_trainer_defaults()
-    merged.update(hypers)
-    return merged

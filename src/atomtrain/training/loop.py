@@ -41,7 +41,6 @@ import torch
 from ..data.batching import CollatedBatch
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
-from ..errors import OptionsError
 from ..utils.abc import ModelInterface
 from . import distributed
 from .baseline import (
@@ -52,7 +51,6 @@ from .baseline import (
 )
 from .batches import BatchFactory, Step
 from .ema import ExponentialMovingAverage
-from .hypers import PRODUCT_METRICS, best_metric_problem, with_defaults
 from .logging import EpochLog
 from .losses import LossFunction, resolve_loss
 from .memory import guard_memory
@@ -97,7 +95,7 @@ class TrainingRun:
     ) -> None:
         self.trainer = trainer
         self.model = model
-        self.hypers = with_defaults(dict(trainer.hypers))
+        self.hypers = dict(trainer.hypers)
         self.device = devices[0]
         self.dtype = dtype
         self.checkpoint_dir = Path(checkpoint_dir)
@@ -155,7 +153,6 @@ class TrainingRun:
             quiet=not self.main,
         )
         self.last_checkpoint: Optional[Path] = None
-        self._check_best_metric()
         if restored:
             self._restore(train_datasets)
 
@@ -202,13 +199,6 @@ class TrainingRun:
             self.hypers["plateau_factor"],
             self.hypers["plateau_patience"],
         )
-
-    def _check_best_metric(self) -> None:
-        metric = self.hypers["best_model_metric"]
-        available = ["loss", *PRODUCT_METRICS, *self.train_sums.metrics.units()]
-        problem = best_metric_problem(metric, available)
-        if problem is not None:
-            raise OptionsError([problem])
 
     def _residual_datasets(
         self, train: List[Dataset], val: List[Dataset], fit: bool

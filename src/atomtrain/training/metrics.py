@@ -19,7 +19,8 @@ import torch
 from metatensor.torch import TensorMap
 
 from ..data.info import TargetInfo
-from .hypers import PRODUCT_METRICS
+from ..errors import OptionsError
+from .hypers import PRODUCT_METRICS, best_metric_problem
 
 #: metric quantity -> the gradient it is computed from
 _GRADIENT_QUANTITIES: Dict[str, str] = {
@@ -27,6 +28,29 @@ _GRADIENT_QUANTITIES: Dict[str, str] = {
     "virial": "strain",
     "stress": "strain",
 }
+
+
+def run_metric_names(targets: Dict[str, TargetInfo]) -> List[str]:
+    """Every ``best_model_metric`` of a run on ``targets``: the loss, the products,
+    and the RMSE and MAE of every target and of every gradient its data holds."""
+    names = ["loss", *PRODUCT_METRICS]
+    for name, info in targets.items():
+        quantities = [name] + [
+            f"{name}.{quantity}"
+            for quantity, gradient in _GRADIENT_QUANTITIES.items()
+            if gradient in info.gradients
+        ]
+        for quantity in quantities:
+            names += [f"{quantity}.rmse", f"{quantity}.mae"]
+    return names
+
+
+def require_run_metric(metric: str, targets: Dict[str, TargetInfo]) -> None:
+    """Refuse a ``best_model_metric`` the data of ``targets`` cannot give (a
+    gradient the options allow but the files lack), with an :class:`OptionsError`."""
+    problem = best_metric_problem(metric, run_metric_names(targets))
+    if problem is not None:
+        raise OptionsError([problem])
 
 
 def selection_value(metric: str, values: Dict[str, float], prefix: str) -> float:

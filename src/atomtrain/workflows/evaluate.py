@@ -102,10 +102,14 @@ def _volumes(batch: Batch) -> torch.Tensor:
     return torch.tensor(volumes, dtype=torch.float64)
 
 
+#: Structures per batch of an evaluation, unless told otherwise.
+DEFAULT_BATCH_SIZE = 16
+
+
 def evaluate(
     model: AtomisticModel,
     dataset: Dataset,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     device: str = "cpu",
     keep_predictions: bool = True,
 ) -> Evaluation:

@@ -11,7 +11,7 @@ from ..data.ondisk import is_disk_dataset
 from ..data.readers import FileCache
 from ..errors import OptionsError
 from ..options import read_options_file
-from ..options.datasets import expand_dataset_section, located_sections
+from ..options.datasets import expand_standalone_sections, located_sections
 from ..options.target_sections import warn_about_units
 from ..training.logging import configure_warnings
 from .evaluate import Evaluation, evaluate, format_metrics
@@ -46,9 +46,7 @@ def evaluate_files(
             if isinstance(raw, dict) and set(raw) == {"test_set"}
             else raw
         )
-    sections, problems = expand_dataset_section(
-        value, "", options_path.parent, require_targets=False
-    )
+    sections, problems = expand_standalone_sections(value, "", options_path.parent)
     if problems:
         raise OptionsError(problems, str(options_path))
     warn_about_units(located_sections(sections, ""))

@@ -26,8 +26,9 @@ from ..files import (
     copy_file,
 )
 from ..finetune import finetune_model, finish_finetune, resume_finetune
-from ..options import load_options, resolve_devices, resolve_dtype, validate_options
+from ..options import load_options, resolve_devices, resolve_dtype
 from ..options.datasets import options_sections
+from ..options.run_options import RunOptions, read_run_options
 from ..options.target_sections import warn_about_units
 from ..training import distributed
 from ..training.engine import EngineTrainer
@@ -39,8 +40,9 @@ from ..training.logging import (
     held_records,
     write_held,
 )
+from ..training.metrics import require_run_metric
 from ..utils.abc import ModelInterface, TrainerInterface
-from .evaluate import Evaluation, evaluate, format_metrics
+from .evaluate import DEFAULT_BATCH_SIZE, Evaluation, evaluate, format_metrics
 from .export import require_finite_weights
 from .models import save_exported
 from .restart import (
@@ -80,13 +82,14 @@ def _seed_everything(seed: int) -> None:
 
 def _build(
     architecture: Any,
-    hypers: Dict[str, Any],
+    options: RunOptions,
     data: Any,
     checkpoint: Optional[Dict[str, Any]],
 ) -> tuple[ModelInterface[Any], TrainerInterface[Any]]:
     """Restart, fine-tune or start fresh, as DESIGN.md §2 describes; fine-tuning
     is set up by :mod:`atomtrain.finetune`."""
     model_class, trainer_class = architecture.__model__, architecture.__trainer__
+    hypers = options.architecture.hypers()
     if checkpoint is not None:
         trainer = trainer_class.load_checkpoint(
             checkpoint, hypers["training"], "restart"
@@ -125,13 +128,13 @@ def _check_elements_known(
                 raise unseen
 
 
-def _external_loggers(options: Dict[str, Any], run_dir: Path) -> List[Any]:
-    loggers = options.get("loggers") or {}
+def _external_loggers(options: RunOptions, run_dir: Path) -> List[Any]:
+    loggers = options.loggers
     result: List[Any] = []
-    if loggers.get("tensorboard"):
+    if loggers.tensorboard:
         result.append(TensorBoardLogger(run_dir / "tensorboard"))
-    if loggers.get("wandb"):
-        result.append(WandbLogger(loggers["wandb"]))
+    if loggers.wandb:
+        result.append(WandbLogger(dict(loggers.wandb)))
     return result
 
 
@@ -152,12 +155,12 @@ def train(
     one exported model. ``command_line`` (the command as typed) heads ``train.log``."""
     configure_warnings()
     raw, file = load_options(options_path, overrides)
-    options = validate_options(raw, file, options_path.parent)
-    warn_about_units(options_sections(options))
-    architecture = import_architecture(options["architecture"]["name"])
+    options = read_run_options(raw, file, options_path.parent)
+    warn_about_units(options_sections(options.as_plain()))
+    architecture = import_architecture(options.architecture.name)
     model_class = architecture.__model__
-    devices = resolve_devices(options["device"], model_class.__supported_devices__)
-    dtype = resolve_dtype(options["base_precision"], model_class.__supported_dtypes__)
+    devices = resolve_devices(options.device, model_class.__supported_devices__)
+    dtype = resolve_dtype(options.base_precision, model_class.__supported_dtypes__)
     try:
         devices = distributed.initialize(devices)
         return _train(
@@ -192,7 +195,7 @@ class _Run:
 
 def _prepare(
     options_path: Path,
-    options: Dict[str, Any],
+    options: RunOptions,
     architecture: Any,
     output: Path,
     extensions: Optional[Path],
@@ -205,11 +208,13 @@ def _prepare(
     from ..data.loading import load_datasets
     from ..data.splits import write_indices
 
+    # the readers, the output checks and options_restart.yaml take plain data
+    plain = options.as_plain()
     restart_path = distributed.run_on_main(restart_checkpoint, restart, outputs_root)
     targets = distributed.run_on_main(
         check_train_outputs,
         options_path,
-        options,
+        plain,
         output,
         extensions,
         restart_path,
@@ -217,16 +222,16 @@ def _prepare(
     )
     checkpoint = None
     if restart_path is not None:
-        checkpoint = read_restart_checkpoint(restart_path, options, architecture)
+        checkpoint = read_restart_checkpoint(restart_path, plain, architecture)
         # a fine-tuning run's model has the pretrained model's hypers, not the
         # options' (which it never read)
-        if not options["architecture"]["training"].get("finetune"):
-            model_hypers = options["architecture"]["model"]
+        if not options.architecture.training.get("finetune"):
+            model_hypers = options.architecture.hypers()["model"]
             check_restart_hypers(checkpoint, model_hypers, restart_path)
 
     def new_run_directory() -> Path:
         run_dir = create_run_directory(outputs_root)
-        write_options(run_dir, options)
+        write_options(run_dir, plain)
         if restart_path is not None and same_path(
             restart_path, targets["model.ckpt"][0]
         ):
@@ -234,10 +239,15 @@ def _prepare(
             copy_file(restart_path, run_dir / RESTARTED_FROM, "the restart checkpoint")
         return run_dir
 
-    _seed_everything(int(options["seed"]))
-    data = load_datasets(options, None, split_indices_of(restart_path))
+    _seed_everything(options.seed)
+    data = load_datasets(plain, None, split_indices_of(restart_path))
+    # only trainers on the shared engine select a best model
+    metric = options.architecture.training.get("best_model_metric")
+    if metric is not None:
+        # the options allow any gradient an energy may have; the data tells which
+        require_run_metric(metric, data.dataset_info.targets)
     with in_checkpoint(restart_path):
-        model, trainer = _build(architecture, options["architecture"], data, checkpoint)
+        model, trainer = _build(architecture, options, data, checkpoint)
     _check_elements_known(
         model, {"validation_set": data.validation, "test_set": data.test}
     )
@@ -249,7 +259,7 @@ def _prepare(
 
 def _train(
     options_path: Path,
-    options: Dict[str, Any],
+    options: RunOptions,
     architecture: Any,
     devices: List[torch.device],
     dtype: torch.dtype,
@@ -282,7 +292,7 @@ def _train(
 
 
 def _run(
-    options: Dict[str, Any],
+    options: RunOptions,
     architecture: Any,
     devices: List[torch.device],
     dtype: torch.dtype,
@@ -303,7 +313,7 @@ def _run(
         "test": list(data.test),
     }
     if main:
-        name = options["architecture"]["name"]
+        name = options.architecture.name
         LOGGER.info(start_summary(name, model, splits, devices, dtype, run_dir))
     trainer.train(
         model, dtype, devices, splits["training"], splits["validation"], run_dir
@@ -314,8 +324,10 @@ def _run(
     exported = _write_outputs(trainer, model, run_dir, extensions)
     copies = copy_run_outputs(run_dir, run.targets)
     result.checkpoint, result.model = copies["model.ckpt"], copies["model.pt"]
-    if options.get("final_eval", True):
-        batch_size = int(options["architecture"]["training"].get("batch_size", 16))
+    if options.final_eval:
+        # a trainer without batches (composition) evaluates in the default ones
+        training = options.architecture.training
+        batch_size = int(training.get("batch_size", DEFAULT_BATCH_SIZE))
         result.evaluations = _final_evaluation(
             exported, splits, batch_size, str(devices[0])
         )

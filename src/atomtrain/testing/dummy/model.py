@@ -105,9 +105,7 @@ class DummyModel(
         self.features_outputs: Dict[str, str] = {}
         self.composition_baseline = CompositionBaseline(types, targets)
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=False)
-        self.zbl = EnergyRepulsion(
-            bool(hypers.get("zbl", False)), types, dataset_info.length_unit
-        )
+        self.zbl = EnergyRepulsion(bool(hypers["zbl"]), types, dataset_info.length_unit)
         for name, info in targets.items():
             self._add_head(name, info)
 
