@@ -7,14 +7,20 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import torch
+from metatensor.torch import TensorMap
 from metatomic.torch import ModelOutput
 
 from atomtrain.checkpoints import save_checkpoint, upgrade
+from atomtrain.data.batching import Batch
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.neighbors import requested_neighbor_lists
 from atomtrain.errors import UserError
 from atomtrain.training.logging import LOGGER
-from atomtrain.training.predict import evaluation_batches
+from atomtrain.training.predict import (
+    batch_predictions,
+    evaluation_batches,
+    predict,
+)
 from atomtrain.training.uncertainty import coverage
 from atomtrain.utils.abc import (
     ModelInterface,
@@ -37,10 +43,12 @@ def collect(
     """Last-layer features ``[n, F]`` and errors ``[n]`` (prediction - label; NaN
     without a label) of ``target`` over ``datasets``, in float64."""
     info = model.dataset_info.targets[target]
-    outputs = {
-        target: info.model_output(),
-        features_name(target): ModelOutput(sample_kind=info.sample_kind),
-    }
+    extra_outputs = {features_name(target): ModelOutput(sample_kind=info.sample_kind)}
+
+    def predictor(batch: Batch) -> Dict[str, TensorMap]:
+        with torch.no_grad():
+            return predict(model, batch, {target: info}, False, extra_outputs)
+
     features: List[torch.Tensor] = []
     errors: List[torch.Tensor] = []
     for dataset in datasets:
@@ -48,11 +56,10 @@ def collect(
             continue
         lists = requested_neighbor_lists(model, dataset.info.length_unit)
         labelled = {target: info} if target in dataset.info.targets else {}
-        for batch in evaluation_batches(
+        batches = evaluation_batches(
             dataset, lists, labelled, dtype, batch_size=batch_size
-        ):
-            with torch.no_grad():
-                predicted = model(batch.systems, outputs, None)
+        )
+        for batch, predicted in batch_predictions(batches, predictor):
             phi = predicted[features_name(target)].block().values.to(torch.float64)
             values = predicted[target].block().values.to(torch.float64)[:, 0]
             if target in batch.targets:
