@@ -13,6 +13,7 @@ from metatomic.torch import (
     System,
 )
 
+from atomtrain.architectures.restart import add_new_targets, refuse_new_atomic_types
 from atomtrain.checkpoints import upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
@@ -342,25 +343,11 @@ class PET(
     def restart(self, dataset_info: DatasetInfo) -> "PET":
         """Add heads (and baselines) for the new targets and variants of
         ``dataset_info``; new atomic types cannot be added to trained embeddings."""
-        new_types = self.dataset_info.new_atomic_types(dataset_info)
-        if new_types:
-            raise UnsupportedTargetError(
-                f"the data contains atomic types {new_types} that this PET model was "
-                f"not trained on (it knows {self.dataset_info.atomic_types}); train a "
-                "new model that includes them in architecture.atomic_types"
-            )
-        check_targets(dataset_info.targets)
-        merged = self.dataset_info.union(dataset_info)
-        device = self.type_to_index.device
-        dtype = next(self.encoder.parameters()).dtype
-        for name in self.dataset_info.new_targets(dataset_info):
-            self._add_head(name, merged.targets[name])
-            self.heads[name].to(device=device, dtype=dtype)
-            self.output_scaler.add_target(name, merged.targets[name])
-        self.composition_baseline = self.composition_baseline.extended(
-            merged.atomic_types, merged.targets
+        refuse_new_atomic_types(
+            self.dataset_info, dataset_info, "this PET model", UnsupportedTargetError
         )
-        self.dataset_info = merged
+        check_targets(dataset_info.targets)
+        add_new_targets(self, dataset_info, self._add_head)
         return self
 
     @classmethod
