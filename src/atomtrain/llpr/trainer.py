@@ -28,7 +28,7 @@ from atomtrain.utils.abc import (
     TrainerInterface,
 )
 
-from .calibration import calibrate, variances
+from .calibration import Calibration, calibrate, variances
 from .documentation import TrainerHypers
 from .model import LLPRModel, TargetUncertainty, features_name, load_wrapped
 
@@ -71,6 +71,47 @@ def collect(
     return torch.cat(features), torch.cat(errors)
 
 
+def calibrated_targets(
+    wrapped: ModelInterface[Any], train_datasets: List[Dataset]
+) -> List[str]:
+    """The targets of ``wrapped`` that LLPR calibrates: single-property scalars of
+    the training set whose last-layer features the model exposes."""
+    outputs = wrapped.supported_outputs()
+    targets = [
+        t
+        for t, info in wrapped.dataset_info.targets.items()
+        if features_name(t) in outputs
+        and info.kind == "scalar"
+        and info.num_subtargets == 1
+        and any(t in d.info.targets for d in train_datasets)
+    ]
+    if not targets:
+        raise UserError(
+            "the model in architecture.training.model_checkpoint exposes no "
+            "last-layer features (mtt::aux::<target>_last_layer_features) for a "
+            "single-property scalar target of the training set"
+        )
+    return targets
+
+
+def store_calibration(llpr: TargetUncertainty, result: Calibration) -> None:
+    """Copy ``result`` into ``llpr``, and draw the offsets of its ensemble members
+    (if any) from the calibrated covariance of the last-layer weights."""
+    llpr.inverse.copy_(result.inverse)
+    llpr.scale.fill_(result.scale)
+    members = int(llpr.offsets.shape[1])
+    if members:
+        covariance = result.scale * result.inverse
+        factor = torch.linalg.cholesky(
+            0.5 * (covariance + covariance.T)
+            + 1e-12
+            * covariance.diagonal().mean()
+            * torch.eye(len(covariance), dtype=torch.float64)
+        )
+        noise = torch.randn((len(covariance), members), dtype=torch.float64)
+        llpr.offsets.copy_(factor @ noise)
+
+
 class LLPRTrainer(TrainerInterface[TrainerHypers]):
     """Computes and calibrates the LLPR of a trained model."""
 
@@ -98,21 +139,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
     ) -> None:
         assert isinstance(model, LLPRModel)
         wrapped = self._wrapped().to(dtype=dtype).eval()
-        outputs = wrapped.supported_outputs()
-        targets = [
-            t
-            for t, info in wrapped.dataset_info.targets.items()
-            if features_name(t) in outputs
-            and info.kind == "scalar"
-            and info.num_subtargets == 1
-            and any(t in d.info.targets for d in train_datasets)
-        ]
-        if not targets:
-            raise UserError(
-                "the model in architecture.training.model_checkpoint exposes no "
-                "last-layer features (mtt::aux::<target>_last_layer_features) for a "
-                "single-property scalar target of the training set"
-            )
+        targets = calibrated_targets(wrapped, train_datasets)
         if not any(len(d) for d in val_datasets):
             raise UserError("LLPR calibrates on the validation set, which is empty")
         batch_size = int(self.hypers.get("batch_size", 16))
@@ -143,19 +170,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
         for target, result in calibrations.items():
             llpr = model.uncertainties[target]
             assert isinstance(llpr, TargetUncertainty)
-            llpr.inverse.copy_(result.inverse)
-            llpr.scale.fill_(result.scale)
-            members = int(llpr.offsets.shape[1])
-            if members:
-                covariance = result.scale * result.inverse
-                factor = torch.linalg.cholesky(
-                    0.5 * (covariance + covariance.T)
-                    + 1e-12
-                    * covariance.diagonal().mean()
-                    * torch.eye(len(covariance), dtype=torch.float64)
-                )
-                noise = torch.randn((len(covariance), members), dtype=torch.float64)
-                llpr.offsets.copy_(factor @ noise)
+            store_calibration(llpr, result)
 
     def save_checkpoint(self, model: ModelInterface[Any], path: str | Path) -> None:
         data = model.get_checkpoint()

@@ -162,26 +162,15 @@ class MACE(
         system, atom, keep = atom_indices(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
         baseline = self.composition_baseline(systems, outputs, selected_atoms)
-        repulsion: Optional[torch.Tensor] = None
-        for zbl in self.repulsion:
-            lengths = torch.linalg.norm(vectors, dim=-1, keepdim=True)
-            atomic_numbers = self.encoder.atomic_numbers
-            repulsion = zbl(lengths, node_attrs, edge_index, atomic_numbers)
+        repulsion = self._repulsion(vectors, node_attrs, edge_index)
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
             llf_name = self.llf_names[name]
             if llf_name in outputs:
                 per_atom = outputs[llf_name].sample_kind == "atom"
                 llf = head.last_layer_features(features)  # type: ignore[operator]
-                results[llf_name] = scalar_map(
-                    sum_per_system(
-                        llf.index_select(0, keep), system, n_systems, per_atom
-                    ),
-                    system,
-                    atom,
-                    n_systems,
-                    per_atom,
-                    "feature",
+                results[llf_name] = self._features_map(
+                    llf.index_select(0, keep), system, atom, n_systems, per_atom
                 )
             if name in outputs:
                 values = head(features)
@@ -201,17 +190,41 @@ class MACE(
             invariants = torch.cat(features, dim=1).index_select(
                 1, self.feature_columns
             )
-            results["feature"] = scalar_map(
-                sum_per_system(
-                    invariants.index_select(0, keep), system, n_systems, per_atom
-                ),
-                system,
-                atom,
-                n_systems,
-                per_atom,
-                "feature",
+            results["feature"] = self._features_map(
+                invariants.index_select(0, keep), system, atom, n_systems, per_atom
             )
         return results
+
+    def _repulsion(
+        self, vectors: torch.Tensor, node_attrs: torch.Tensor, edge_index: torch.Tensor
+    ) -> Optional[torch.Tensor]:
+        """mace-torch's ZBL pair repulsion of every atom (eV), when the model has
+        it."""
+        repulsion: Optional[torch.Tensor] = None
+        for zbl in self.repulsion:
+            lengths = torch.linalg.norm(vectors, dim=-1, keepdim=True)
+            atomic_numbers = self.encoder.atomic_numbers
+            repulsion = zbl(lengths, node_attrs, edge_index, atomic_numbers)
+        return repulsion
+
+    def _features_map(
+        self,
+        features: torch.Tensor,
+        system: torch.Tensor,
+        atom: torch.Tensor,
+        n_systems: int,
+        per_atom: bool,
+    ) -> TensorMap:
+        """Per-atom ``features`` as an output, summed per system unless
+        ``per_atom``."""
+        return scalar_map(
+            sum_per_system(features, system, n_systems, per_atom),
+            system,
+            atom,
+            n_systems,
+            per_atom,
+            "feature",
+        )
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}

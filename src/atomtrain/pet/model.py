@@ -205,8 +205,8 @@ class PET(
         if len(systems) == 0:
             return results
         vectors, centers, neighbors, shifts = batch_edges(systems, self.neighbors)
-        types = torch.cat([system.types for system in systems])
-        species = self.type_to_index[types.to(torch.long)]
+        types = torch.cat([system.types for system in systems]).to(torch.long)
+        species = self.type_to_index[types]
         # the fused attention kernel has no double backward: training on forces
         # differentiates the forces again, through the written-out attention
         fused = not (self.training and vectors.requires_grad)
@@ -215,7 +215,6 @@ class PET(
         )
         system, atom, keep = self._atoms(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
-
         baseline = self.composition_baseline(systems, outputs, selected_atoms)
         repulsion = self.zbl(systems, outputs, keep)
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
@@ -227,11 +226,8 @@ class PET(
                 ).index_select(0, keep)
                 if llf_name in outputs:
                     per_atom = outputs[llf_name].sample_kind == "atom"
-                    results[llf_name] = single_block_map(
-                        reduce_atoms(features, system, n_systems, per_atom),
-                        atom_samples(system, atom, n_systems, per_atom),
-                        [],
-                        "feature",
+                    results[llf_name] = self._features_map(
+                        features, system, atom, n_systems, per_atom
                     )
                 if name in outputs:
                     per_atom = (
@@ -255,15 +251,27 @@ class PET(
         if "feature" in outputs:
             per_atom = outputs["feature"].sample_kind == "atom"
             features = self._features(nodes, edges, cutoff_weights, centers)
-            results["feature"] = single_block_map(
-                reduce_atoms(
-                    features.index_select(0, keep), system, n_systems, per_atom
-                ),
-                atom_samples(system, atom, n_systems, per_atom),
-                [],
-                "feature",
+            results["feature"] = self._features_map(
+                features.index_select(0, keep), system, atom, n_systems, per_atom
             )
         return results
+
+    def _features_map(
+        self,
+        features: torch.Tensor,
+        system: torch.Tensor,
+        atom: torch.Tensor,
+        n_systems: int,
+        per_atom: bool,
+    ) -> TensorMap:
+        """Per-atom ``features`` as an output, summed per system unless
+        ``per_atom``."""
+        return single_block_map(
+            reduce_atoms(features, system, n_systems, per_atom),
+            atom_samples(system, atom, n_systems, per_atom),
+            [],
+            "feature",
+        )
 
     def _atoms(
         self,

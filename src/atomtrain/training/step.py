@@ -18,6 +18,7 @@ alone is reported with its size.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import torch
@@ -41,6 +42,30 @@ class OutOfMemoryWarning(UserWarning):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
+
+    @classmethod
+    def at(
+        cls,
+        loss: float,
+        epoch: int,
+        number: int,
+        dataset: Dataset,
+        indices: List[int],
+        last_checkpoint: Optional[Path],
+    ) -> TrainingDiverged:
+        """The error for batch ``number`` of ``epoch`` (structures ``indices`` of
+        ``dataset``), naming the last checkpoint written."""
+        structures = ", ".join(dataset.describe(i) for i in indices)
+        kept = (
+            f"the last good checkpoint is {last_checkpoint}"
+            if last_checkpoint is not None
+            else "no checkpoint was written yet"
+        )
+        return cls(
+            f"the training loss is {loss} at epoch {epoch}, batch {number} "
+            f"(structures: {structures}); {kept}. Lower the learning rate, set "
+            "grad_clip_norm, or check these structures"
+        )
 
 
 class StructureTooLarge(UserError):
