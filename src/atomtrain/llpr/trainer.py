@@ -10,7 +10,7 @@ import torch
 from metatensor.torch import TensorMap
 from metatomic.torch import ModelOutput
 
-from atomtrain.checkpoints import save_checkpoint, upgrade
+from atomtrain.checkpoints import upgrade, write_checkpoint_file
 from atomtrain.data.batching import Batch
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.neighbors import requested_neighbor_lists
@@ -118,7 +118,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
     __checkpoint_version__ = 1
 
     def _wrapped(self) -> ModelInterface[Any]:
-        from atomtrain.checkpoints import load_checkpoint
+        from atomtrain.checkpoints import read_checkpoint_file
 
         path = self.hypers.get("model_checkpoint")
         if not path:
@@ -126,7 +126,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
                 "architecture.training.model_checkpoint: required, the checkpoint of "
                 "the trained model to compute uncertainties for"
             )
-        return load_wrapped(load_checkpoint(Path(path)))
+        return load_wrapped(read_checkpoint_file(Path(path)))
 
     def train(
         self,
@@ -176,7 +176,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
         data = model.get_checkpoint()
         data["trainer_checkpoint_version"] = self.__checkpoint_version__
         data["trainer"] = {"hypers": dict(self.hypers), "state": None}
-        save_checkpoint(data, path)
+        write_checkpoint_file(data, path)
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:

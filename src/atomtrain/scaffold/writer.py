@@ -190,7 +190,7 @@ def _write_golden(
     search_path: Path, module: str, entry: str, tests_dir: Path
 ) -> Optional[Path]:
     """The golden checkpoint of version 1, trained as the suite trains it."""
-    from ..checkpoints import load_checkpoint, save_checkpoint
+    from ..checkpoints import read_checkpoint_file, write_checkpoint_file
     from ..testing.checkpoints import golden_name
     from ..testing.datafiles import write_golden_checkpoint
     from ..training.hypers import base_trainer_defaults
@@ -218,6 +218,6 @@ def _write_golden(
             Path(directory),
         )
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(load_checkpoint(checkpoint), target)
+        write_checkpoint_file(read_checkpoint_file(checkpoint), target)
     quiet.setLevel(level)
     return target
