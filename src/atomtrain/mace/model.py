@@ -19,6 +19,13 @@ from metatomic.torch import (
 from atomtrain.architectures.restart import add_new_targets, refuse_new_atomic_types
 from atomtrain.checkpoints import upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
+from atomtrain.modules.atom_outputs import (
+    atom_indices,
+    atom_samples,
+    features_map,
+    reduce_atoms,
+    single_block_map,
+)
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import energy_conversion
@@ -37,7 +44,7 @@ from atomtrain.utils.outputs import last_layer_features_name
 from .dependencies import jit, modules, quiet_construction
 from .documentation import ModelHypers
 from .encoder import Encoder, build_mace
-from .graph import atom_indices, batch_graph, scalar_map, sum_per_system
+from .graph import batch_graph
 from .heads import ReadoutHead, scalar_columns
 from .hypers import UnsupportedTargetError, check_hypers, check_targets
 
@@ -169,7 +176,7 @@ class MACE(
             if llf_name in outputs:
                 per_atom = outputs[llf_name].sample_kind == "atom"
                 llf = head.last_layer_features(features)  # type: ignore[operator]
-                results[llf_name] = self._features_map(
+                results[llf_name] = features_map(
                     llf.index_select(0, keep), system, atom, n_systems, per_atom
                 )
             if name in outputs:
@@ -179,18 +186,21 @@ class MACE(
                     values = values + factor * repulsion.reshape(-1, 1)
                 values = self.output_scaler(name, values).index_select(0, keep)
                 per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
-                values = sum_per_system(values, system, n_systems, per_atom)
+                values = reduce_atoms(values, system, n_systems, per_atom)
                 if name in baseline:
                     values = values + baseline[name].block().values
-                results[name] = scalar_map(
-                    values, system, atom, n_systems, per_atom, self.property_names[name]
+                results[name] = single_block_map(
+                    values,
+                    atom_samples(system, atom, n_systems, per_atom),
+                    [],
+                    self.property_names[name],
                 )
         if "feature" in outputs:
             per_atom = outputs["feature"].sample_kind == "atom"
             invariants = torch.cat(features, dim=1).index_select(
                 1, self.feature_columns
             )
-            results["feature"] = self._features_map(
+            results["feature"] = features_map(
                 invariants.index_select(0, keep), system, atom, n_systems, per_atom
             )
         return results
@@ -206,25 +216,6 @@ class MACE(
             atomic_numbers = self.encoder.atomic_numbers
             repulsion = zbl(lengths, node_attrs, edge_index, atomic_numbers)
         return repulsion
-
-    def _features_map(
-        self,
-        features: torch.Tensor,
-        system: torch.Tensor,
-        atom: torch.Tensor,
-        n_systems: int,
-        per_atom: bool,
-    ) -> TensorMap:
-        """Per-atom ``features`` as an output, summed per system unless
-        ``per_atom``."""
-        return scalar_map(
-            sum_per_system(features, system, n_systems, per_atom),
-            system,
-            atom,
-            n_systems,
-            per_atom,
-            "feature",
-        )
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}

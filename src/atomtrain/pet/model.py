@@ -1,7 +1,7 @@
 """The PET model: the :class:`~atomtrain.pet.encoder.Encoder`, one head per target,
 the composition baseline, and the plugin contract (checkpoints, restart, export)."""
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -17,6 +17,13 @@ from atomtrain.architectures.restart import add_new_targets, refuse_new_atomic_t
 from atomtrain.checkpoints import upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
+from atomtrain.modules.atom_outputs import (
+    atom_indices,
+    atom_samples,
+    features_map,
+    reduce_atoms,
+    single_block_map,
+)
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import EnergyRepulsion
@@ -33,7 +40,7 @@ from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import ModelHypers
 from .encoder import Encoder
-from .heads import TargetHead, atom_samples, reduce_atoms, single_block_map
+from .heads import TargetHead
 from .neighbors import batch_edges
 
 ARCHITECTURE_NAME = "pet"
@@ -213,7 +220,7 @@ class PET(
         nodes, edges, cutoff_weights = self.encoder(
             vectors, centers, neighbors, shifts, species, fused
         )
-        system, atom, keep = self._atoms(systems, selected_atoms, vectors.device)
+        system, atom, keep = atom_indices(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
         baseline = self.composition_baseline(systems, outputs, selected_atoms)
         repulsion = self.zbl(systems, outputs, keep)
@@ -226,7 +233,7 @@ class PET(
                 ).index_select(0, keep)
                 if llf_name in outputs:
                     per_atom = outputs[llf_name].sample_kind == "atom"
-                    results[llf_name] = self._features_map(
+                    results[llf_name] = features_map(
                         features, system, atom, n_systems, per_atom
                     )
                 if name in outputs:
@@ -251,50 +258,10 @@ class PET(
         if "feature" in outputs:
             per_atom = outputs["feature"].sample_kind == "atom"
             features = self._features(nodes, edges, cutoff_weights, centers)
-            results["feature"] = self._features_map(
+            results["feature"] = features_map(
                 features.index_select(0, keep), system, atom, n_systems, per_atom
             )
         return results
-
-    def _features_map(
-        self,
-        features: torch.Tensor,
-        system: torch.Tensor,
-        atom: torch.Tensor,
-        n_systems: int,
-        per_atom: bool,
-    ) -> TensorMap:
-        """Per-atom ``features`` as an output, summed per system unless
-        ``per_atom``."""
-        return single_block_map(
-            reduce_atoms(features, system, n_systems, per_atom),
-            atom_samples(system, atom, n_systems, per_atom),
-            [],
-            "feature",
-        )
-
-    def _atoms(
-        self,
-        systems: List[System],
-        selected_atoms: Optional[Labels],
-        device: torch.device,
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The system and atom index of each atom to output, and its row among all
-        the atoms of ``systems`` (``selected_atoms`` or all)."""
-        counts = torch.tensor([len(s) for s in systems], device=device)
-        system = torch.repeat_interleave(
-            torch.arange(len(systems), device=device), counts
-        )
-        atom = torch.arange(system.shape[0], device=device) - torch.repeat_interleave(
-            torch.cumsum(counts, 0) - counts, counts
-        )
-        keep = torch.arange(system.shape[0], device=device)
-        if selected_atoms is not None:
-            stride = int(counts.max()) + 1
-            wanted = selected_atoms.column("system").to(device) * stride
-            wanted = wanted + selected_atoms.column("atom").to(device)
-            keep = torch.nonzero(torch.isin(system * stride + atom, wanted))[:, 0]
-        return system.index_select(0, keep), atom.index_select(0, keep), keep
 
     def _target_values(
         self,

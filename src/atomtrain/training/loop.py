@@ -347,7 +347,7 @@ class TrainingRun:
         with self._evaluation_weights():
             for step, first_stage in zip(plan, self.batches.collated(plan, 0, False)):
                 self.val_sums.count_batch()
-                self.gradient.evaluate(
+                self.gradient.validate(
                     step.dataset, step.shares[self.rank], self.val_sums, first_stage
                 )
         self.val_sums.all_reduce()

@@ -164,7 +164,7 @@ class GradientStep:
 
         return self._retrying(dataset, indices, sums, run, clear)
 
-    def evaluate(
+    def validate(
         self,
         dataset: Dataset,
         indices: List[int],
