@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from atomtrain.architectures.checkpoints import load_model, read_checkpoint
-from atomtrain.checkpoints import CheckpointContentError, load_checkpoint
+from atomtrain.checkpoints import CheckpointContentError, read_checkpoint_file
 from atomtrain.pet.model import PET
 
 Edit = Callable[[Dict[str, Any]], None]
@@ -18,7 +18,9 @@ Edit = Callable[[Dict[str, Any]], None]
 
 @pytest.fixture
 def pet_checkpoint(resources: Path) -> Dict[str, Any]:
-    return load_checkpoint(resources / "checkpoints" / "pet-model-v3-trainer-v1.ckpt")
+    return read_checkpoint_file(
+        resources / "checkpoints" / "pet-model-v3-trainer-v1.ckpt"
+    )
 
 
 def _damaged(checkpoint: Dict[str, Any], edit: Edit, path: Path) -> Path:

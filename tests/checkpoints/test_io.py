@@ -12,9 +12,9 @@ from atomtrain.checkpoints import (
     CHECKPOINT_FORMAT,
     CheckpointError,
     check_plain_data,
-    load_checkpoint,
     new_checkpoint,
-    save_checkpoint,
+    read_checkpoint_file,
+    write_checkpoint_file,
 )
 from atomtrain.data.info import DatasetInfo
 from atomtrain.files import OutputError
@@ -47,8 +47,8 @@ class CreatesAFile:
 def test_round_trip_keeps_plain_data(tmp_path):
     path = tmp_path / "model.ckpt"
     checkpoint = sample_checkpoint()
-    save_checkpoint(checkpoint, path)
-    loaded = load_checkpoint(path)
+    write_checkpoint_file(checkpoint, path)
+    loaded = read_checkpoint_file(path)
     assert loaded["format"] == CHECKPOINT_FORMAT
     assert loaded["architecture_name"] == "composition"
     assert loaded["model"]["hypers"] == {"atomic_baseline": {"energy": {1: -13.6}}}
@@ -67,7 +67,7 @@ def test_objects_are_refused_before_writing_with_their_dotted_key(tmp_path):
     checkpoint = sample_checkpoint()
     checkpoint["model"]["dataset_info"] = DatasetInfo()
     with pytest.raises(TypeError, match=r"'model\.dataset_info' is a .*DatasetInfo"):
-        save_checkpoint(checkpoint, tmp_path / "model.ckpt")
+        write_checkpoint_file(checkpoint, tmp_path / "model.ckpt")
     assert list(tmp_path.iterdir()) == []
 
     with pytest.raises(TypeError, match=r"'model\.layers\[1\]' is a .*dtype"):
@@ -88,29 +88,29 @@ def test_a_pickle_that_would_create_a_file_is_refused_and_not_run(tmp_path):
 
     for path in (raw, zipped):
         with pytest.raises(CheckpointError, match="contains code or Python objects"):
-            load_checkpoint(path)
+            read_checkpoint_file(path)
         assert not victim.exists()
 
 
 def test_damaged_missing_and_foreign_files_are_clear_errors(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
-        load_checkpoint(tmp_path / "nothing.ckpt")
+        read_checkpoint_file(tmp_path / "nothing.ckpt")
 
     path = tmp_path / "model.ckpt"
-    save_checkpoint(sample_checkpoint(), path)
+    write_checkpoint_file(sample_checkpoint(), path)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(CheckpointError, match="damaged or is not a checkpoint"):
-        load_checkpoint(path)
+        read_checkpoint_file(path)
 
     foreign = tmp_path / "foreign.ckpt"
     torch.save({"model_state_dict": {}}, foreign)
     with pytest.raises(CheckpointError, match="not an atomtrain checkpoint"):
-        load_checkpoint(foreign)
+        read_checkpoint_file(foreign)
 
 
 def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "model.ckpt"
-    save_checkpoint(sample_checkpoint(), path)
+    write_checkpoint_file(sample_checkpoint(), path)
     before = path.read_bytes()
     real_save = torch.save
 
@@ -124,11 +124,11 @@ def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypat
     updated = sample_checkpoint()
     updated["model"]["flag"] = False
     with pytest.raises(OutputError, match="no space left on the device"):
-        save_checkpoint(updated, path)
+        write_checkpoint_file(updated, path)
 
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["model.ckpt"]
-    assert load_checkpoint(path)["model"]["flag"] is True
+    assert read_checkpoint_file(path)["model"]["flag"] is True
 
 
 def test_interrupting_a_write_leaves_no_temporary_file(tmp_path, monkeypatch):
@@ -138,5 +138,5 @@ def test_interrupting_a_write_leaves_no_temporary_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(sample_checkpoint(), tmp_path / "sub" / "model.ckpt")
+        write_checkpoint_file(sample_checkpoint(), tmp_path / "sub" / "model.ckpt")
     assert list((tmp_path / "sub").iterdir()) == []

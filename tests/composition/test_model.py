@@ -20,8 +20,8 @@ from atomtrain.checkpoints import (
     CheckpointVersionError,
     checkpoint_fingerprint,
     checkpoint_signature,
-    load_checkpoint,
-    save_checkpoint,
+    read_checkpoint_file,
+    write_checkpoint_file,
 )
 from atomtrain.composition import CompositionModel, Trainer
 from atomtrain.composition.model import UnsupportedTargetError
@@ -126,8 +126,8 @@ def test_torchscript_save_and_load(ethanol, tmp_path):
 def test_checkpoint_round_trip(ethanol, tmp_path, context):
     model = fitted(ethanol)
     path = tmp_path / "model.ckpt"
-    save_checkpoint(model.get_checkpoint(), path)
-    checkpoint = CompositionModel.upgrade_checkpoint(load_checkpoint(path))
+    write_checkpoint_file(model.get_checkpoint(), path)
+    checkpoint = CompositionModel.upgrade_checkpoint(read_checkpoint_file(path))
     loaded = CompositionModel.load_checkpoint(checkpoint, context=context)
     assert loaded.dataset_info == model.dataset_info
     assert loaded.hypers == model.hypers
@@ -174,7 +174,7 @@ def test_the_golden_checkpoint_of_this_version_exists():
     ids=str,
 )
 def test_golden_checkpoints_load_upgrade_and_evaluate(path, ethanol):
-    checkpoint = load_checkpoint(path)
+    checkpoint = read_checkpoint_file(path)
     checkpoint = CompositionModel.upgrade_checkpoint(checkpoint)
     checkpoint = Trainer.upgrade_checkpoint(checkpoint)
     assert (
@@ -194,9 +194,9 @@ def test_golden_checkpoints_load_upgrade_and_evaluate(path, ethanol):
 
 
 def test_the_format_does_not_change_without_a_version_bump(ethanol, tmp_path):
-    golden = load_checkpoint(CURRENT_GOLDEN)
+    golden = read_checkpoint_file(CURRENT_GOLDEN)
     golden_checkpoint(ethanol, tmp_path / "fresh.ckpt")
-    fresh = load_checkpoint(tmp_path / "fresh.ckpt")
+    fresh = read_checkpoint_file(tmp_path / "fresh.ckpt")
     for section in ("model", "trainer"):
         key = f"{section}_checkpoint_version"
         assert fresh[key] == golden[key]

@@ -3,7 +3,7 @@ import logging
 import pytest
 import torch
 
-from atomtrain.checkpoints import load_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.composition import CompositionModel, Trainer
 from atomtrain.composition.trainer import validation_rmse
 from atomtrain.errors import DataError
@@ -73,7 +73,9 @@ def test_save_checkpoint_adds_the_trainer_section(ethanol, tmp_path):
     trainer = Trainer(hypers)
     trainer.train(model, torch.float64, CPU, [ethanol], [ethanol], "")
     trainer.save_checkpoint(model, tmp_path / "model.ckpt")
-    checkpoint = Trainer.upgrade_checkpoint(load_checkpoint(tmp_path / "model.ckpt"))
+    checkpoint = Trainer.upgrade_checkpoint(
+        read_checkpoint_file(tmp_path / "model.ckpt")
+    )
     assert checkpoint["architecture_name"] == "composition"
     assert checkpoint["trainer_checkpoint_version"] == Trainer.__checkpoint_version__
     assert checkpoint["trainer"]["hypers"] == hypers

@@ -18,7 +18,7 @@ import pytest
 import torch
 from metatomic_ase import MetatomicCalculator
 
-from atomtrain.checkpoints import load_checkpoint, stored_model_weights
+from atomtrain.checkpoints import read_checkpoint_file, stored_model_weights
 
 GUIDE = Path(__file__).parents[2] / "docs" / "adding-an-architecture.md"
 
@@ -176,7 +176,9 @@ def test_version_2_upgrades_exports_and_restarts_version_1_checkpoints(
     shutil.copy(resources / "ethanol_reduced_100.xyz", tmp_path / "ethanol.xyz")
     _, [train], version_2 = command_blocks()
     run(train, tmp_path, environment)
-    assert load_checkpoint(tmp_path / "model.ckpt")["model_checkpoint_version"] == 1
+    assert (
+        read_checkpoint_file(tmp_path / "model.ckpt")["model_checkpoint_version"] == 1
+    )
 
     [(relative, diff)] = DIFF_BLOCK.findall(guide())
     model_file = tmp_path / relative
@@ -190,7 +192,7 @@ def test_version_2_upgrades_exports_and_restarts_version_1_checkpoints(
         energies(tmp_path / "model.pt", frames),
     )
     run(restart, tmp_path, environment)
-    checkpoint = load_checkpoint(tmp_path / "model.ckpt")
+    checkpoint = read_checkpoint_file(tmp_path / "model.ckpt")
     assert checkpoint["model_checkpoint_version"] == 2
     copies = stored_model_weights(checkpoint)
     assert [entry for entry, _, _ in copies] == [

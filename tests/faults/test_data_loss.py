@@ -15,7 +15,7 @@ from fault_helpers import Snapshot, write_options
 from metatomic.torch import load_atomistic_model
 
 import atomtrain.workflows.train as train_workflow
-from atomtrain.checkpoints import load_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.files import OutputChangedWarning
 from atomtrain.workflows.restart import SplitRedrawnWarning
 
@@ -116,7 +116,7 @@ def test_export_onto_its_own_checkpoint_is_refused(trained, atomtrain):
     outcome = atomtrain("export", "model.ckpt", "-o", "model.ckpt")
     outcome.assert_user_error("-o 'model.ckpt' is an input")
     before.assert_unchanged()
-    load_checkpoint(trained / "model.ckpt")
+    read_checkpoint_file(trained / "model.ckpt")
 
 
 def test_train_onto_its_data_is_refused(trained, atomtrain):
@@ -140,7 +140,9 @@ def test_a_restart_that_replaces_its_checkpoint_keeps_a_copy(trained, atomtrain)
     assert outcome.code == 0, outcome.err
     newest = sorted(trained.glob("outputs/*/*"))[-1]
     assert (newest / "restarted_from.ckpt").read_bytes() == previous
-    assert load_checkpoint(trained / "model.ckpt")["trainer"]["state"]["epoch"] == 2
+    assert (
+        read_checkpoint_file(trained / "model.ckpt")["trainer"]["state"]["epoch"] == 2
+    )
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory"])
@@ -197,7 +199,7 @@ def test_a_model_written_by_another_run_meanwhile_is_kept(
         f"was left as it is, and this run's file is '{run / 'model.pt'}'"
     ]
     assert f"exported model    {run / 'model.pt'}" in outcome.out
-    load_checkpoint(workdir / "model.ckpt")
+    read_checkpoint_file(workdir / "model.ckpt")
 
 
 def test_the_copies_of_a_run_are_its_own_files(trained):
@@ -206,4 +208,4 @@ def test_the_copies_of_a_run_are_its_own_files(trained):
         assert (trained / name).read_bytes() == (run / name).read_bytes()
         assert not (trained / name).samefile(run / name)
     shutil.rmtree(run)
-    load_checkpoint(trained / "model.ckpt")
+    read_checkpoint_file(trained / "model.ckpt")

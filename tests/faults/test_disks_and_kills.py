@@ -19,7 +19,7 @@ import pytest
 import torch
 from fault_helpers import Snapshot, environment_without_threads, write_options
 
-from atomtrain.checkpoints import load_checkpoint, save_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file, write_checkpoint_file
 from atomtrain.files import OutputError, remove_stale_temporaries
 
 
@@ -89,10 +89,10 @@ def test_a_full_disk_at_the_copy_keeps_the_previous_model(
         "model.ckpt",
         "model.pt",
     ]
-    load_checkpoint(small_disk / "model.ckpt")
+    read_checkpoint_file(small_disk / "model.ckpt")
     runs = sorted(trained.glob("outputs/*/*"))
     assert len(runs) == 2
-    load_checkpoint(runs[-1] / "model.ckpt")
+    read_checkpoint_file(runs[-1] / "model.ckpt")
 
 
 def test_a_full_disk_at_export_keeps_the_previous_model(trained, small_disk, atomtrain):
@@ -111,10 +111,12 @@ def test_a_checkpoint_onto_a_full_disk_keeps_the_previous_one(small_disk):
     """A real full file system: torch reports it as a position mismatch, atomtrain
     as the disk being full."""
     path = small_disk / "model.ckpt"
-    save_checkpoint({"format": "atomtrain-checkpoint", "value": torch.zeros(10)}, path)
+    write_checkpoint_file(
+        {"format": "atomtrain-checkpoint", "value": torch.zeros(10)}, path
+    )
     before = path.read_bytes()
     with pytest.raises(OutputError, match="no space left on the device"):
-        save_checkpoint(
+        write_checkpoint_file(
             {"format": "atomtrain-checkpoint", "value": torch.zeros(2_000_000)}, path
         )
     assert path.read_bytes() == before
@@ -146,7 +148,7 @@ def test_a_full_disk_during_training_keeps_every_earlier_checkpoint(
     checkpoints = sorted(run.glob("*.ckpt"))
     assert len(checkpoints) == 2
     for path in checkpoints:
-        load_checkpoint(path)
+        read_checkpoint_file(path)
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
     assert not (workdir / "model.ckpt").exists()
 
@@ -166,13 +168,13 @@ def test_a_read_only_output_directory_is_refused_before_training(
 
 _WRITE_FOREVER = """
 import sys, torch
-from atomtrain.checkpoints import new_checkpoint, save_checkpoint
+from atomtrain.checkpoints import new_checkpoint, write_checkpoint_file
 checkpoint = new_checkpoint("composition", 1)
 checkpoint["model"] = {"weights": torch.zeros(4_000_000, dtype=torch.float64)}
-save_checkpoint(checkpoint, sys.argv[1])
+write_checkpoint_file(checkpoint, sys.argv[1])
 print("first", flush=True)
 while True:
-    save_checkpoint(checkpoint, sys.argv[1])
+    write_checkpoint_file(checkpoint, sys.argv[1])
 """
 
 
@@ -197,7 +199,7 @@ def test_sigkill_during_a_checkpoint_write(tmp_path):
             ]
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert load_checkpoint(path)["model"]["weights"].shape == (4_000_000,)
+    assert read_checkpoint_file(path)["model"]["weights"].shape == (4_000_000,)
     left = [p for p in tmp_path.iterdir() if p.name.endswith(".model.ckpt")]
     assert left, "the kill was meant to land during a write"
     assert remove_stale_temporaries(tmp_path) == left
@@ -260,8 +262,8 @@ def test_a_checkpoint_saved_over_a_read_only_file_is_replaced_atomically(tmp_pat
     """Replacing works through the directory, as for any editor: the previous file's
     permissions are kept."""
     path = tmp_path / "model.ckpt"
-    save_checkpoint({"format": "atomtrain-checkpoint", "value": 1}, path)
+    write_checkpoint_file({"format": "atomtrain-checkpoint", "value": 1}, path)
     path.chmod(0o444)
-    save_checkpoint({"format": "atomtrain-checkpoint", "value": 2}, path)
-    assert load_checkpoint(path)["value"] == 2
+    write_checkpoint_file({"format": "atomtrain-checkpoint", "value": 2}, path)
+    assert read_checkpoint_file(path)["value"] == 2
     assert path.stat().st_mode & 0o777 == 0o444

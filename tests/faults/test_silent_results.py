@@ -27,7 +27,7 @@ from metatomic.torch import (
 )
 
 from atomtrain.architectures.checkpoints import load_model
-from atomtrain.checkpoints import load_checkpoint, save_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file, write_checkpoint_file
 from atomtrain.options.target_sections import UnitWarning
 
 
@@ -333,14 +333,14 @@ def test_partly_nan_predictions_are_an_error_naming_the_structures(workdir, atom
 def _diverged_checkpoint(source: Path, target: Path) -> str:
     """A copy of the checkpoint ``source`` whose live and best weights hold a NaN,
     as a diverged training leaves them; the name of the weight."""
-    checkpoint = load_checkpoint(source)
+    checkpoint = read_checkpoint_file(source)
     weights = [checkpoint["model"]["state_dict"]]
     best = checkpoint["trainer"]["state"].get("best_model_state_dict")
     weights += [best] if best is not None else []
     name = next(k for k, v in weights[0].items() if v.is_floating_point())
     for state in weights:
         state[name].view(-1)[0] = NAN
-    save_checkpoint(checkpoint, target)
+    write_checkpoint_file(checkpoint, target)
     return name
 
 

@@ -15,7 +15,7 @@ import yaml
 from metatomic.torch import load_atomistic_model
 
 from atomtrain.architectures.checkpoints import load_model
-from atomtrain.checkpoints import load_checkpoint, save_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file, write_checkpoint_file
 from atomtrain.data.batching import BatchBuilder
 from atomtrain.data.loading import load_datasets
 from atomtrain.errors import OptionsError, UserError
@@ -226,7 +226,7 @@ def test_a_restarted_finetuning_run_continues_exactly(
         learning_rate=1e-2,
     )
     whole = train(options, output=tmp_path / "whole.pt")
-    middle = load_checkpoint(whole.run_dir / "model_1.ckpt")
+    middle = read_checkpoint_file(whole.run_dir / "model_1.ckpt")
     if method == "lora":
         adapters = middle[CHECKPOINT_SECTION]
         assert sorted(adapters) == ["network.0", "network.2"]
@@ -237,7 +237,7 @@ def test_a_restarted_finetuning_run_continues_exactly(
     load_model(whole.run_dir / "model_1.ckpt", "export")
     if not keep_adapters:
         del middle[CHECKPOINT_SECTION]
-    save_checkpoint(middle, whole.run_dir / "middle.ckpt")
+    write_checkpoint_file(middle, whole.run_dir / "middle.ckpt")
 
     resumed = train(
         options,
@@ -246,8 +246,8 @@ def test_a_restarted_finetuning_run_continues_exactly(
     )
     before, after = _epoch_losses(whole.run_dir), _epoch_losses(resumed.run_dir)
     assert list(after) == ["2", "3"]
-    final = load_checkpoint(resumed.checkpoint)
-    reference = load_checkpoint(whole.checkpoint)
+    final = read_checkpoint_file(resumed.checkpoint)
+    reference = read_checkpoint_file(whole.checkpoint)
     if keep_adapters:
         assert after == {epoch: before[epoch] for epoch in after}
         for key, value in reference["model"]["state_dict"].items():

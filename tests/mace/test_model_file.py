@@ -19,7 +19,7 @@ import torch
 import yaml
 from mace_helpers import structure_of, tiny_hypers
 
-from atomtrain.checkpoints import load_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.cli.main import main
 from atomtrain.errors import OptionsError, UserError
 from atomtrain.finetune.prepare import pretrained_checkpoint
@@ -262,7 +262,7 @@ def test_finetuning_a_model_written_by_mace_run_train(
     assert "fine-tuning tiny.model" in log
     assert "step-0 check passed" in log
     # the run's checkpoint is plain data, loaded safely, with the converted hypers
-    checkpoint = load_checkpoint(tmp_path / "model.ckpt")
+    checkpoint = read_checkpoint_file(tmp_path / "model.ckpt")
     hypers = checkpoint["model"]["hypers"]
     assert hypers["hidden_irreps"] == "4x0e+4x1o"
     assert hypers["avg_num_neighbors"] == pytest.approx(
@@ -276,5 +276,6 @@ def test_finetuning_a_model_written_by_mace_run_train(
     restart = ["train", "options.yaml", "-r", more, "--restart", "auto"]
     assert main([*restart, "-o", "restarted.pt"]) == 0
     assert (
-        load_checkpoint(tmp_path / "restarted.ckpt")["trainer"]["state"]["epoch"] == 2
+        read_checkpoint_file(tmp_path / "restarted.ckpt")["trainer"]["state"]["epoch"]
+        == 2
     )

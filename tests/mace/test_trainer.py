@@ -21,7 +21,7 @@ from metatomic_ase import MetatomicCalculator
 
 from atomtrain.architectures.checkpoints import load_model
 from atomtrain.architectures.hypers import get_defaults
-from atomtrain.checkpoints import load_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.cli.main import main
 from atomtrain.mace import MACE, Trainer
 from atomtrain.testing.probe import Probe
@@ -175,8 +175,8 @@ def test_finetuning_the_readouts_alone_and_lora_refused(
         }
         options = _options(tmp_path / "heads.yaml", data, heads)
         assert main(["train", str(options), "-o", "heads.pt"]) == 0
-    before = load_checkpoint(tmp_path / "model.ckpt")["model"]["state_dict"]
-    after = load_checkpoint(tmp_path / "heads.ckpt")["model"]["state_dict"]
+    before = read_checkpoint_file(tmp_path / "model.ckpt")["model"]["state_dict"]
+    after = read_checkpoint_file(tmp_path / "heads.ckpt")["model"]["state_dict"]
     for name, value in before.items():
         if name.startswith("encoder."):
             torch.testing.assert_close(after[name], value, rtol=0, atol=0)

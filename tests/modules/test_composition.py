@@ -313,12 +313,12 @@ def test_labels_made_of_the_fitted_weights_are_fitted_exactly(
 def test_the_fit_gathers_the_data_in_chunks(
     qm9_frames, resources, make_dataset, monkeypatch
 ):
-    from atomtrain.modules import composition
+    from atomtrain.modules import composition_solve
 
     dataset = synthetic_qm9(qm9_frames, resources / "qm9_reduced_100.xyz", make_dataset)
     whole = CompositionBaseline(dataset.info.atomic_types, dataset.info.targets)
     whole.fit([dataset.subset(range(60)), dataset.subset(range(60, 100))])
-    monkeypatch.setattr(composition, "CHUNK", 7)
+    monkeypatch.setattr(composition_solve, "CHUNK", 7)
     chunked = CompositionBaseline(dataset.info.atomic_types, dataset.info.targets)
     chunked.fit([dataset.subset(range(60)), dataset.subset(range(60, 100))])
     torch.testing.assert_close(

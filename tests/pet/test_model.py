@@ -22,8 +22,8 @@ from atomtrain.checkpoints import (
     CheckpointVersionError,
     checkpoint_fingerprint,
     checkpoint_signature,
-    load_checkpoint,
-    save_checkpoint,
+    read_checkpoint_file,
+    write_checkpoint_file,
 )
 from atomtrain.data.batching import Batch, BatchBuilder
 from atomtrain.data.dataset import InMemoryDataset
@@ -312,8 +312,8 @@ def test_export_runs_in_ase_with_forces_and_stress(carbon_frames, tmp_path):
 @pytest.mark.parametrize("context", ["restart", "finetune", "export"])
 def test_checkpoint_round_trip(model, ethanol, tmp_path, context):
     path = tmp_path / "pet.ckpt"
-    save_checkpoint(model.get_checkpoint(), path)
-    checkpoint = PET.upgrade_checkpoint(load_checkpoint(path))
+    write_checkpoint_file(model.get_checkpoint(), path)
+    checkpoint = PET.upgrade_checkpoint(read_checkpoint_file(path))
     loaded = PET.load_checkpoint(checkpoint, context=context).to(torch.float64)
     assert loaded.hypers == model.hypers
     assert loaded.dataset_info == model.dataset_info
@@ -339,7 +339,7 @@ def test_a_newer_checkpoint_is_refused(model):
 def test_a_version_1_checkpoint_upgrades_to_unit_output_scales(ethanol):
     # written by PET version 1, before output scaling; the suite checks that every
     # golden file loads, this one that the upgrade keeps what version 1 computed
-    v1 = load_checkpoint(GOLDEN / "pet-model-v1-trainer-v1.ckpt")
+    v1 = read_checkpoint_file(GOLDEN / "pet-model-v1-trainer-v1.ckpt")
     assert v1["model_checkpoint_version"] == 1
     weights = dict(v1["model"]["state_dict"])
     checkpoint = Trainer.upgrade_checkpoint(PET.upgrade_checkpoint(v1))
@@ -361,7 +361,7 @@ def test_a_version_1_checkpoint_upgrades_to_unit_output_scales(ethanol):
 
 def test_the_model_format_does_not_change_without_a_version_bump(model):
     name = f"pet-model-v{PET.__checkpoint_version__}-trainer-v1.ckpt"
-    golden = load_checkpoint(GOLDEN / name)["model"]
+    golden = read_checkpoint_file(GOLDEN / name)["model"]
     fresh = model.get_checkpoint()["model"]
     assert checkpoint_fingerprint(fresh) == checkpoint_fingerprint(golden), (
         "the PET model checkpoint format changed but its version did not: bump "
@@ -404,7 +404,7 @@ def test_zbl_adds_the_nuclear_repulsion_to_every_energy(ethanol):
 
 
 def test_a_version_2_checkpoint_upgrades_with_zbl_off():
-    v2 = load_checkpoint(GOLDEN / "pet-model-v2-trainer-v1.ckpt")
+    v2 = read_checkpoint_file(GOLDEN / "pet-model-v2-trainer-v1.ckpt")
     assert "zbl" not in v2["model"]["hypers"]
     model = PET.load_checkpoint(PET.upgrade_checkpoint(v2), context="restart")
     assert model.hypers["zbl"] is False and len(model.zbl.potential) == 0

@@ -19,8 +19,8 @@ from soap_helpers import (
 
 from atomtrain.checkpoints import (
     CheckpointVersionError,
-    load_checkpoint,
-    save_checkpoint,
+    read_checkpoint_file,
+    write_checkpoint_file,
 )
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import OptionsError
@@ -172,8 +172,10 @@ def test_export_in_float32(ethanol):
 def test_checkpoint_round_trip(ethanol, tmp_path, context):
     model = tiny_model(ethanol)
     model.composition_baseline.fit([ethanol])
-    save_checkpoint(model.get_checkpoint(), tmp_path / "model.ckpt")
-    checkpoint = SoapBpnn.upgrade_checkpoint(load_checkpoint(tmp_path / "model.ckpt"))
+    write_checkpoint_file(model.get_checkpoint(), tmp_path / "model.ckpt")
+    checkpoint = SoapBpnn.upgrade_checkpoint(
+        read_checkpoint_file(tmp_path / "model.ckpt")
+    )
     loaded = SoapBpnn.load_checkpoint(checkpoint, context=context)
     assert loaded.dataset_info == model.dataset_info
     assert loaded.dtype() == torch.float64
@@ -223,7 +225,7 @@ def test_zbl_adds_the_nuclear_repulsion_to_every_energy(ethanol):
 
 
 def test_a_version_1_checkpoint_upgrades_with_zbl_off():
-    v1 = load_checkpoint(
+    v1 = read_checkpoint_file(
         RESOURCES / "checkpoints" / "soap_bpnn-model-v1-trainer-v1.ckpt"
     )
     assert "zbl" not in v1["model"]["hypers"]

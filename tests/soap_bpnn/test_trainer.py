@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 from soap_helpers import tiny_model
 
-from atomtrain.checkpoints import load_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.soap_bpnn import SoapBpnn, Trainer
 from atomtrain.training.hypers import base_trainer_defaults
 
@@ -33,7 +33,7 @@ def test_a_few_epochs_lower_the_energy_and_force_losses(ethanol, tmp_path: Path)
     assert "val.energy.forces.rmse" in rows[0]
 
     trainer.save_checkpoint(model, tmp_path / "final.ckpt")
-    checkpoint = load_checkpoint(tmp_path / "final.ckpt")
+    checkpoint = read_checkpoint_file(tmp_path / "final.ckpt")
     assert checkpoint["architecture_name"] == "soap_bpnn"
     restored = SoapBpnn.load_checkpoint(checkpoint, context="restart")
     resumed = Trainer.load_checkpoint(checkpoint, hypers, context="restart")  # type: ignore[arg-type]

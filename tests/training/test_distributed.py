@@ -18,7 +18,7 @@ from typing import Any, Dict, List
 import pytest
 import torch
 
-from atomtrain.checkpoints import load_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.testing.dummy import DummyModel, DummyTrainer
 from atomtrain.training import distributed
 from atomtrain.training.distributed import (
@@ -468,7 +468,7 @@ def test_sigterm_on_one_process_stops_all_and_the_restart_continues_exactly(
     assert stderr.count(f"checkpoint written to {path}") == 2
     assert sorted(p.name for p in run.glob("*.ckpt")) == ["model_interrupted.ckpt"]
 
-    checkpoint = load_checkpoint(path)
+    checkpoint = read_checkpoint_file(path)
     state = checkpoint["trainer"]["state"]
     assert 0 < state["epoch"] < 6 and state["batch"] > 0
     # the same global batches in one process: the restart continues the run

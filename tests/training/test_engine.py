@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 import pytest
 import torch
 
-from atomtrain.checkpoints import load_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.testing.dummy import DummyModel, DummyTrainer
 from atomtrain.training.hypers import base_trainer_defaults
@@ -66,7 +66,7 @@ def test_csv_and_log(ethanol, tmp_path):
 
 def test_restart_reproduces_the_run(ethanol, tmp_path):
     full = train(ethanol, tmp_path / "full", checkpoint_interval=1)
-    checkpoint = load_checkpoint(tmp_path / "full" / "model_1.ckpt")
+    checkpoint = read_checkpoint_file(tmp_path / "full" / "model_1.ckpt")
     model = DummyModel.load_checkpoint(checkpoint, context="restart")
     trainer = DummyTrainer.load_checkpoint(
         checkpoint, checkpoint["trainer"]["hypers"], context="restart"

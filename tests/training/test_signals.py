@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from atomtrain.checkpoints import load_checkpoint
+from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.testing.dummy import DummyModel, DummyTrainer
 from atomtrain.training.signals import StopRequest
 
@@ -63,7 +63,7 @@ def test_sigterm_writes_a_checkpoint_and_restart_finishes(resources, ethanol, tm
     assert f"checkpoint written to {run / 'model_interrupted.ckpt'}" in stderr
     assert "continue with --restart auto" in stderr
 
-    checkpoint = load_checkpoint(run / "model_interrupted.ckpt")
+    checkpoint = read_checkpoint_file(run / "model_interrupted.ckpt")
     stopped_at = checkpoint["trainer"]["state"]["epoch"]
     assert stopped_at < 30
     model = DummyModel.load_checkpoint(checkpoint, context="restart")

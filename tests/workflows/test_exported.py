@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from atomtrain.checkpoints import new_checkpoint, save_checkpoint
+from atomtrain.checkpoints import new_checkpoint, write_checkpoint_file
 from atomtrain.composition.model import CompositionModel
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
@@ -54,7 +54,7 @@ def test_files_written_by_torch_save(tmp_path: Path) -> None:
         tmp_path / "state.pt",
         "it holds a dict saved with torch.save, not a TorchScript model",
     )
-    save_checkpoint(new_checkpoint("composition", 1), tmp_path / "model.ckpt")
+    write_checkpoint_file(new_checkpoint("composition", 1), tmp_path / "model.ckpt")
     _not_a_model(
         tmp_path / "model.ckpt",
         f"it is an atomtrain checkpoint; run 'atomtrain export {tmp_path}/model.ckpt' "

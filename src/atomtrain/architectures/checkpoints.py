@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, Tuple
 
-from ..checkpoints import CheckpointContentError, in_checkpoint, load_checkpoint
+from ..checkpoints import CheckpointContentError, in_checkpoint, read_checkpoint_file
 from ..errors import UserError
 from ..utils.abc import ModelCheckpointContext, ModelInterface
 from .discovery import import_architecture
@@ -23,7 +23,7 @@ def read_checkpoint(path: Path) -> Tuple[Dict[str, Any], Any]:
     """Load ``path`` safely and upgrade it: ``(checkpoint, architecture module)``.
     A damaged content (an invalid version, model hypers the architecture refuses)
     is a :class:`CheckpointContentError` naming the file."""
-    checkpoint = load_checkpoint(path)
+    checkpoint = read_checkpoint_file(path)
     name = checkpoint.get("architecture_name")
     if not isinstance(name, str):
         raise UserError(

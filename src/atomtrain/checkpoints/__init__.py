@@ -1,9 +1,9 @@
 """Safe, versioned checkpoints.
 
-A checkpoint is one file written by :func:`save_checkpoint` (atomically) and read by
-:func:`load_checkpoint` (with ``torch.load(weights_only=True)``: a crafted file cannot
-run code). It holds plain data only — dicts, lists, tuples, str, int, float, bool,
-``None`` and tensors — laid out as::
+A checkpoint is one file written by :func:`write_checkpoint_file` (atomically) and
+read by :func:`read_checkpoint_file` (with ``torch.load(weights_only=True)``: a crafted
+file cannot run code). It holds plain data only — dicts, lists, tuples, str, int,
+float, bool, ``None`` and tensors — laid out as::
 
     {
         "format": "atomtrain-checkpoint",
@@ -17,7 +17,7 @@ run code). It holds plain data only — dicts, lists, tuples, str, int, float, b
 
 ``ModelInterface.get_checkpoint()`` returns this dict without the trainer entries (start
 it with :func:`new_checkpoint`); ``TrainerInterface.save_checkpoint(model, path)`` adds
-them and calls :func:`save_checkpoint`. An architecture's ``upgrade_checkpoint``
+them and calls :func:`write_checkpoint_file`. An architecture's ``upgrade_checkpoint``
 classmethods call :func:`upgrade` with their chain of one-step upgrades (a step that
 renames or changes tensors does so in every stored copy of the weights with
 :func:`rename_parameters` or :func:`upgrade_weights`), and its tests keep one golden
@@ -34,9 +34,9 @@ from .io import (
     CHECKPOINT_FORMAT,
     CheckpointError,
     check_plain_data,
-    load_checkpoint,
     new_checkpoint,
-    save_checkpoint,
+    read_checkpoint_file,
+    write_checkpoint_file,
 )
 from .versions import (
     CheckpointVersionError,
@@ -67,13 +67,13 @@ __all__ = [
     "checkpoint_fingerprint",
     "checkpoint_signature",
     "in_checkpoint",
-    "load_checkpoint",
     "load_weights",
     "model_weights",
     "new_checkpoint",
+    "read_checkpoint_file",
     "rename_parameters",
-    "save_checkpoint",
     "stored_model_weights",
     "upgrade",
     "upgrade_weights",
+    "write_checkpoint_file",
 ]

@@ -72,7 +72,7 @@ def check_plain_data(data: Any, key: str = "") -> None:
     )
 
 
-def save_checkpoint(data: Dict[str, Any], path: str | Path) -> None:
+def write_checkpoint_file(data: Dict[str, Any], path: str | Path) -> None:
     """Write ``data`` to ``path`` atomically.
 
     The tree is checked to be plain data first (see :func:`check_plain_data`). The
@@ -86,7 +86,7 @@ def save_checkpoint(data: Dict[str, Any], path: str | Path) -> None:
         write_binary(temporary, lambda file: torch.save(data, file))
 
 
-def load_checkpoint(path: str | Path) -> Dict[str, Any]:
+def read_checkpoint_file(path: str | Path) -> Dict[str, Any]:
     """Read an atomtrain checkpoint safely, on the CPU.
 
     Raises :class:`CheckpointError` when the file is missing, damaged, holds code or

@@ -54,6 +54,39 @@ def upgrade(
     step raises :class:`IncompleteUpgradeError`.
     """
     version_key = f"{section}_checkpoint_version"
+    version = _stored_version(checkpoint, section, current_version, steps)
+    in_step = section == "model" and not copies_out_of_step(checkpoint)
+    while version < current_version:
+        if version not in steps:
+            raise KeyError(
+                f"no upgrade step from {section} checkpoint version {version} to "
+                f"{version + 1}: add steps[{version}] to the architecture's "
+                "upgrade_checkpoint"
+            )
+        checkpoint = steps[version](checkpoint)
+        if in_step and copies_out_of_step(checkpoint):
+            raise IncompleteUpgradeError(
+                f"the upgrade step of the model of "
+                f"'{checkpoint.get('architecture_name', '?')}' from version {version} "
+                f"to {version + 1} changed the live weights only: "
+                f"{'; '.join(copies_out_of_step(checkpoint))}. Change every copy of "
+                "the weights in the step with atomtrain.checkpoints.rename_parameters "
+                "or upgrade_weights"
+            )
+        version += 1
+        checkpoint[version_key] = version
+    return checkpoint
+
+
+def _stored_version(
+    checkpoint: Dict[str, Any],
+    section: Section,
+    current_version: int,
+    steps: Mapping[int, UpgradeStep],
+) -> int:
+    """The version of ``checkpoint[section]``, refused when missing, damaged or newer
+    than ``current_version`` (see :func:`upgrade`)."""
+    version_key = f"{section}_checkpoint_version"
     if version_key not in checkpoint:
         raise CheckpointContentError(
             f"the checkpoint has no '{version_key}' entry: it was not written by "
@@ -79,27 +112,7 @@ def upgrade(
             f"the {section} of '{checkpoint.get('architecture_name', '?')}', this "
             f"atomtrain {__version__} reads up to {current_version}); upgrade atomtrain"
         )
-    in_step = section == "model" and not copies_out_of_step(checkpoint)
-    while version < current_version:
-        if version not in steps:
-            raise KeyError(
-                f"no upgrade step from {section} checkpoint version {version} to "
-                f"{version + 1}: add steps[{version}] to the architecture's "
-                "upgrade_checkpoint"
-            )
-        checkpoint = steps[version](checkpoint)
-        if in_step and copies_out_of_step(checkpoint):
-            raise IncompleteUpgradeError(
-                f"the upgrade step of the model of "
-                f"'{checkpoint.get('architecture_name', '?')}' from version {version} "
-                f"to {version + 1} changed the live weights only: "
-                f"{'; '.join(copies_out_of_step(checkpoint))}. Change every copy of "
-                "the weights in the step with atomtrain.checkpoints.rename_parameters "
-                "or upgrade_weights"
-            )
-        version += 1
-        checkpoint[version_key] = version
-    return checkpoint
+    return version
 
 
 def checkpoint_signature(structure: Any) -> Any:

@@ -40,9 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from ..workflows.evaluate import format_metrics
     from ..workflows.evaluate_files import evaluate_files
 
-    evaluate_files(
+    for done in evaluate_files(
         Path(args.model),
         Path(args.options),
         output=Path(args.output) if args.output else None,
@@ -50,5 +51,10 @@ def run(args: argparse.Namespace) -> int:
         extensions=Path(args.extensions) if args.extensions else None,
         device=args.device,
         plot=Path(args.plot) if args.plot else None,
-    )
+    ):
+        print(format_metrics(done.name, done.evaluation))
+        for path in done.predictions:
+            print(f"wrote predictions to {path}")
+        if done.plot is not None:
+            print(f"wrote a parity plot to {done.plot}")
     return 0

@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 import torch
 
-from ..checkpoints import UpgradeStep, save_checkpoint, upgrade
+from ..checkpoints import UpgradeStep, upgrade, write_checkpoint_file
 from ..data.dataset import Dataset
 from ..modules.composition import unknown_type_error
 from ..utils.abc import ModelInterface, TrainerCheckpointContext, TrainerInterface
@@ -60,7 +60,7 @@ class Trainer(TrainerInterface[TrainerHypers]):
         checkpoint = model.get_checkpoint()
         checkpoint["trainer_checkpoint_version"] = self.__checkpoint_version__
         checkpoint["trainer"] = {"hypers": copy.deepcopy(dict(self.hypers))}
-        save_checkpoint(checkpoint, path)
+        write_checkpoint_file(checkpoint, path)
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:

@@ -15,37 +15,28 @@ Calling the builder does both.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Callable, Collection, Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from metatensor.torch import Labels, TensorBlock, TensorMap
+from metatensor.torch import Labels, TensorMap
 from metatomic.torch import NeighborListOptions, System
 
-from ..errors import DataError
+from .batch_labels import (
+    BatchSamples,
+    CollatedTarget,
+    collate_labels,
+    labels_tensormap,
+)
 from .dataset import Dataset
 from .info import TargetInfo
 from .neighbors import DISTANCE, NeighborCache, neighbor_block, options_key
-from .structure import Structure, TargetData
+from .structure import Structure
 
 #: An augmentation: returns a transformed copy of a structure and its labels. It must
 #: keep the neighbour topology valid (rigid rotations, reflections, permutations of
 #: nothing); the topology is computed from the structure before the transform.
 Transform = Callable[[Structure, torch.Generator], Structure]
-
-
-@dataclass
-class CollatedTarget:
-    """The labels of one target for a batch, concatenated over structures (float64).
-
-    ``blocks[k]`` is ``[n_samples_total, *components, n_properties]``;
-    ``gradients["positions"]`` is ``[n_atoms_total, 3, n_properties]`` and
-    ``gradients["strain"]`` is ``[n_structures, 3, 3, n_properties]`` (NaN where a
-    structure has no such label).
-    """
-
-    blocks: List[torch.Tensor]
-    gradients: Dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -169,8 +160,8 @@ class BatchBuilder:
             num_pairs=[
                 torch.tensor([len(p) for p in t], dtype=torch.int64) for t in topologies
             ],
-            targets=_collate_entries(dataset, indices, structures, self.targets, True),
-            extra_data=_collate_entries(
+            targets=collate_labels(dataset, indices, structures, self.targets, True),
+            extra_data=collate_labels(
                 dataset, indices, structures, self.extra_data, False
             ),
         )
@@ -185,23 +176,9 @@ class BatchBuilder:
         position_leaves: List[torch.Tensor] = []
         strain_leaves: List[torch.Tensor] = []
         if gradients:
-            position_leaves = [
-                p.detach().requires_grad_(True) for p in torch.split(positions, counts)
-            ]
-            strain_leaves = [
-                torch.eye(3, dtype=dtype, device=device).requires_grad_(True)
-                for _ in counts
-            ]
-            strains = torch.stack(strain_leaves)
-            num_atoms = batch.num_atoms.to(device)
-            atom_strain = strains.repeat_interleave(num_atoms, dim=0)
-            positions = torch.bmm(
-                torch.cat(position_leaves).unsqueeze(1), atom_strain
-            ).squeeze(1)
-            cells = torch.bmm(cells, strains)
-
-        xyz = Labels.range("xyz", 3).to(device)
-        distance = DISTANCE.to(device)
+            position_leaves, strain_leaves, positions, cells = _strained(
+                positions, cells, batch.num_atoms
+            )
         types = batch.types.to(device)
         pbc = batch.pbc.to(device)
         systems = [
@@ -210,6 +187,41 @@ class BatchBuilder:
                 zip(torch.split(types, counts), torch.split(positions, counts))
             )
         ]
+        self._add_neighbor_lists(systems, positions, cells, batch)
+        samples = BatchSamples(batch.num_atoms, device)
+        targets = {
+            name: labels_tensormap(
+                name, self.targets[name], entry, samples, gradients, dtype, device
+            )
+            for name, entry in batch.targets.items()
+        }
+        extra_data = {
+            name: labels_tensormap(
+                name, self.extra_data[name], entry, samples, (), dtype, device
+            )
+            for name, entry in batch.extra_data.items()
+        }
+        return Batch(
+            systems=systems,
+            targets=targets,
+            extra_data=extra_data,
+            indices=batch.indices,
+            positions=position_leaves,
+            strains=strain_leaves,
+        )
+
+    def _add_neighbor_lists(
+        self,
+        systems: List[System],
+        positions: torch.Tensor,
+        cells: torch.Tensor,
+        batch: CollatedBatch,
+    ) -> None:
+        """Attach each neighbour list to ``systems``, the pair vectors of the whole
+        batch computed at once from ``positions`` and ``cells``."""
+        device = positions.device
+        xyz = Labels.range("xyz", 3).to(device)
+        distance = DISTANCE.to(device)
         for options, topology, num_pairs in zip(
             self.neighbor_options, batch.topologies, batch.num_pairs
         ):
@@ -225,27 +237,30 @@ class BatchBuilder:
             ):
                 system.add_neighbor_list(options, neighbor_block(v, t, xyz, distance))
 
-        samples = _BatchSamples(batch.num_atoms, device)
-        targets = {
-            name: _labels_tensormap(
-                name, self.targets[name], entry, samples, gradients, dtype, device
-            )
-            for name, entry in batch.targets.items()
-        }
-        extra_data = {
-            name: _labels_tensormap(
-                name, self.extra_data[name], entry, samples, (), dtype, device
-            )
-            for name, entry in batch.extra_data.items()
-        }
-        return Batch(
-            systems=systems,
-            targets=targets,
-            extra_data=extra_data,
-            indices=batch.indices,
-            positions=position_leaves,
-            strains=strain_leaves,
-        )
+
+def _strained(
+    positions: torch.Tensor, cells: torch.Tensor, num_atoms: torch.Tensor
+) -> Tuple[List[torch.Tensor], List[torch.Tensor], torch.Tensor, torch.Tensor]:
+    """The autograd leaves of each structure (positions ``[n_atoms, 3]`` and strain,
+    the identity ``[3, 3]``), and the batch's positions and cells computed from them:
+    ``positions @ strain`` and ``cell @ strain``."""
+    dtype, device = positions.dtype, positions.device
+    counts = num_atoms.tolist()
+    position_leaves = [
+        p.detach().requires_grad_(True) for p in torch.split(positions, counts)
+    ]
+    strain_leaves = [
+        torch.eye(3, dtype=dtype, device=device).requires_grad_(True) for _ in counts
+    ]
+    strains = torch.stack(strain_leaves)
+    atom_strain = strains.repeat_interleave(num_atoms.to(device), dim=0)
+    strained = torch.bmm(torch.cat(position_leaves).unsqueeze(1), atom_strain)
+    return (
+        position_leaves,
+        strain_leaves,
+        strained.squeeze(1),
+        torch.bmm(cells, strains),
+    )
 
 
 def _batch_vectors(
@@ -267,126 +282,3 @@ def _batch_vectors(
     shifts = topology[:, 2:].to(positions.dtype)
     cell_shift = torch.bmm(shifts.unsqueeze(1), cells[pair_structure]).squeeze(1)
     return positions[j] - positions[i] + cell_shift
-
-
-def _collate_entries(
-    dataset: Dataset,
-    indices: List[int],
-    structures: List[Structure],
-    infos: Dict[str, TargetInfo],
-    is_target: bool,
-) -> Dict[str, CollatedTarget]:
-    collated = {}
-    for name, info in infos.items():
-        entries = []
-        for index, structure in zip(indices, structures):
-            data = (structure.targets if is_target else structure.extra_data).get(name)
-            if data is None:
-                kind = "target" if is_target else "extra data"
-                raise DataError(
-                    f"{dataset.describe(index)} has no {kind} '{name}'", key=name
-                )
-            entries.append(data)
-        blocks = [
-            torch.cat([e.blocks[k] for e in entries])
-            for k in range(len(entries[0].blocks))
-        ]
-        gradients = {
-            gradient: torch.cat(
-                [
-                    _gradient_of(e, s, gradient, info)
-                    for e, s in zip(entries, structures)
-                ]
-            )
-            for gradient in info.gradients
-        }
-        collated[name] = CollatedTarget(blocks=blocks, gradients=gradients)
-    return collated
-
-
-def _gradient_of(
-    data: TargetData, structure: Structure, gradient: str, info: TargetInfo
-) -> torch.Tensor:
-    """The ``gradient`` of one structure, with a leading structure axis for
-    ``strain``; NaN where the structure has no such label."""
-    values = data.gradients.get(gradient)
-    if values is None:
-        shape = [len(structure), 3] if gradient == "positions" else [3, 3]
-        values = torch.full(
-            [*shape, info.num_subtargets], float("nan"), dtype=torch.float64
-        )
-    return values if gradient == "positions" else values.unsqueeze(0)
-
-
-class _BatchSamples:
-    """Sample labels shared by every entry of a batch."""
-
-    def __init__(self, num_atoms: torch.Tensor, device: torch.device) -> None:
-        n_structures = len(num_atoms)
-        structure = torch.arange(n_structures, dtype=torch.int32)
-        atom_structure = torch.repeat_interleave(structure, num_atoms)
-        first_atom = torch.cumsum(num_atoms, 0) - num_atoms
-        atom = torch.arange(int(num_atoms.sum()), dtype=torch.int64)
-        atom = (atom - first_atom.repeat_interleave(num_atoms)).to(torch.int32)
-        self.system = Labels(
-            ["system"], structure.reshape(-1, 1), assume_unique=True
-        ).to(device)
-        self.atom = Labels(
-            ["system", "atom"],
-            torch.stack([atom_structure, atom], dim=1),
-            assume_unique=True,
-        ).to(device)
-        self.positions_gradient = Labels(
-            ["sample", "system", "atom"],
-            torch.stack([atom_structure, atom_structure, atom], dim=1),
-            assume_unique=True,
-        ).to(device)
-        self.strain_gradient = Labels(
-            ["sample"], structure.reshape(-1, 1), assume_unique=True
-        ).to(device)
-
-
-def _labels_tensormap(
-    name: str,
-    info: TargetInfo,
-    entry: CollatedTarget,
-    samples: _BatchSamples,
-    gradients: Collection[str],
-    dtype: torch.dtype,
-    device: torch.device,
-) -> TensorMap:
-    """The TensorMap of one target for a batch, with the layout of
-    :meth:`TargetInfo.layout` and the requested gradients the target has."""
-    properties = Labels.range(info.property_name(name), info.num_subtargets).to(device)
-    block_samples = samples.atom if info.per_atom else samples.system
-    blocks = []
-    for values, components in zip(entry.blocks, info.block_components()):
-        block = TensorBlock(
-            values=values.to(device=device, dtype=dtype),
-            samples=block_samples,
-            components=[c.to(device) for c in components],
-            properties=properties,
-        )
-        for gradient in info.gradients:
-            if gradient not in gradients:
-                continue
-            if gradient == "positions":
-                gradient_samples = samples.positions_gradient
-                gradient_components = [Labels.range("xyz", 3)]
-            else:
-                gradient_samples = samples.strain_gradient
-                gradient_components = [
-                    Labels.range("xyz_1", 3),
-                    Labels.range("xyz_2", 3),
-                ]
-            block.add_gradient(
-                gradient,
-                TensorBlock(
-                    values=entry.gradients[gradient].to(device=device, dtype=dtype),
-                    samples=gradient_samples,
-                    components=[c.to(device) for c in gradient_components],
-                    properties=properties,
-                ),
-            )
-        blocks.append(block)
-    return TensorMap(info.keys().to(device), blocks)

@@ -7,14 +7,20 @@ from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import torch
+from metatensor.torch import TensorMap
 from metatomic.torch import ModelOutput
 
-from atomtrain.checkpoints import save_checkpoint, upgrade
+from atomtrain.checkpoints import upgrade, write_checkpoint_file
+from atomtrain.data.batching import Batch
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.neighbors import requested_neighbor_lists
 from atomtrain.errors import UserError
 from atomtrain.training.logging import LOGGER
-from atomtrain.training.predict import evaluation_batches
+from atomtrain.training.predict import (
+    batch_predictions,
+    evaluation_batches,
+    predict,
+)
 from atomtrain.training.uncertainty import coverage
 from atomtrain.utils.abc import (
     ModelInterface,
@@ -22,7 +28,7 @@ from atomtrain.utils.abc import (
     TrainerInterface,
 )
 
-from .calibration import calibrate, variances
+from .calibration import Calibration, calibrate, variances
 from .documentation import TrainerHypers
 from .model import LLPRModel, TargetUncertainty, features_name, load_wrapped
 
@@ -37,10 +43,12 @@ def collect(
     """Last-layer features ``[n, F]`` and errors ``[n]`` (prediction - label; NaN
     without a label) of ``target`` over ``datasets``, in float64."""
     info = model.dataset_info.targets[target]
-    outputs = {
-        target: info.model_output(),
-        features_name(target): ModelOutput(sample_kind=info.sample_kind),
-    }
+    extra_outputs = {features_name(target): ModelOutput(sample_kind=info.sample_kind)}
+
+    def predictor(batch: Batch) -> Dict[str, TensorMap]:
+        with torch.no_grad():
+            return predict(model, batch, {target: info}, False, extra_outputs)
+
     features: List[torch.Tensor] = []
     errors: List[torch.Tensor] = []
     for dataset in datasets:
@@ -48,11 +56,10 @@ def collect(
             continue
         lists = requested_neighbor_lists(model, dataset.info.length_unit)
         labelled = {target: info} if target in dataset.info.targets else {}
-        for batch in evaluation_batches(
+        batches = evaluation_batches(
             dataset, lists, labelled, dtype, batch_size=batch_size
-        ):
-            with torch.no_grad():
-                predicted = model(batch.systems, outputs, None)
+        )
+        for batch, predicted in batch_predictions(batches, predictor):
             phi = predicted[features_name(target)].block().values.to(torch.float64)
             values = predicted[target].block().values.to(torch.float64)[:, 0]
             if target in batch.targets:
@@ -64,13 +71,54 @@ def collect(
     return torch.cat(features), torch.cat(errors)
 
 
+def calibrated_targets(
+    wrapped: ModelInterface[Any], train_datasets: List[Dataset]
+) -> List[str]:
+    """The targets of ``wrapped`` that LLPR calibrates: single-property scalars of
+    the training set whose last-layer features the model exposes."""
+    outputs = wrapped.supported_outputs()
+    targets = [
+        t
+        for t, info in wrapped.dataset_info.targets.items()
+        if features_name(t) in outputs
+        and info.kind == "scalar"
+        and info.num_subtargets == 1
+        and any(t in d.info.targets for d in train_datasets)
+    ]
+    if not targets:
+        raise UserError(
+            "the model in architecture.training.model_checkpoint exposes no "
+            "last-layer features (mtt::aux::<target>_last_layer_features) for a "
+            "single-property scalar target of the training set"
+        )
+    return targets
+
+
+def store_calibration(llpr: TargetUncertainty, result: Calibration) -> None:
+    """Copy ``result`` into ``llpr``, and draw the offsets of its ensemble members
+    (if any) from the calibrated covariance of the last-layer weights."""
+    llpr.inverse.copy_(result.inverse)
+    llpr.scale.fill_(result.scale)
+    members = int(llpr.offsets.shape[1])
+    if members:
+        covariance = result.scale * result.inverse
+        factor = torch.linalg.cholesky(
+            0.5 * (covariance + covariance.T)
+            + 1e-12
+            * covariance.diagonal().mean()
+            * torch.eye(len(covariance), dtype=torch.float64)
+        )
+        noise = torch.randn((len(covariance), members), dtype=torch.float64)
+        llpr.offsets.copy_(factor @ noise)
+
+
 class LLPRTrainer(TrainerInterface[TrainerHypers]):
     """Computes and calibrates the LLPR of a trained model."""
 
     __checkpoint_version__ = 1
 
     def _wrapped(self) -> ModelInterface[Any]:
-        from atomtrain.checkpoints import load_checkpoint
+        from atomtrain.checkpoints import read_checkpoint_file
 
         path = self.hypers["model_checkpoint"]
         if not path:
@@ -78,7 +126,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
                 "architecture.training.model_checkpoint: required, the checkpoint of "
                 "the trained model to compute uncertainties for"
             )
-        return load_wrapped(load_checkpoint(Path(path)))
+        return load_wrapped(read_checkpoint_file(Path(path)))
 
     def train(
         self,
@@ -91,21 +139,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
     ) -> None:
         assert isinstance(model, LLPRModel)
         wrapped = self._wrapped().to(dtype=dtype).eval()
-        outputs = wrapped.supported_outputs()
-        targets = [
-            t
-            for t, info in wrapped.dataset_info.targets.items()
-            if features_name(t) in outputs
-            and info.kind == "scalar"
-            and info.num_subtargets == 1
-            and any(t in d.info.targets for d in train_datasets)
-        ]
-        if not targets:
-            raise UserError(
-                "the model in architecture.training.model_checkpoint exposes no "
-                "last-layer features (mtt::aux::<target>_last_layer_features) for a "
-                "single-property scalar target of the training set"
-            )
+        targets = calibrated_targets(wrapped, train_datasets)
         if not any(len(d) for d in val_datasets):
             raise UserError("LLPR calibrates on the validation set, which is empty")
         batch_size = int(self.hypers["batch_size"])
@@ -136,25 +170,13 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
         for target, result in calibrations.items():
             llpr = model.uncertainties[target]
             assert isinstance(llpr, TargetUncertainty)
-            llpr.inverse.copy_(result.inverse)
-            llpr.scale.fill_(result.scale)
-            members = int(llpr.offsets.shape[1])
-            if members:
-                covariance = result.scale * result.inverse
-                factor = torch.linalg.cholesky(
-                    0.5 * (covariance + covariance.T)
-                    + 1e-12
-                    * covariance.diagonal().mean()
-                    * torch.eye(len(covariance), dtype=torch.float64)
-                )
-                noise = torch.randn((len(covariance), members), dtype=torch.float64)
-                llpr.offsets.copy_(factor @ noise)
+            store_calibration(llpr, result)
 
     def save_checkpoint(self, model: ModelInterface[Any], path: str | Path) -> None:
         data = model.get_checkpoint()
         data["trainer_checkpoint_version"] = self.__checkpoint_version__
         data["trainer"] = {"hypers": dict(self.hypers), "state": None}
-        save_checkpoint(data, path)
+        write_checkpoint_file(data, path)
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:

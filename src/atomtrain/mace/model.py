@@ -16,8 +16,16 @@ from metatomic.torch import (
     System,
 )
 
+from atomtrain.architectures.restart import add_new_targets, refuse_new_atomic_types
 from atomtrain.checkpoints import upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
+from atomtrain.modules.atom_outputs import (
+    atom_indices,
+    atom_samples,
+    features_map,
+    reduce_atoms,
+    single_block_map,
+)
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import energy_conversion
@@ -36,7 +44,7 @@ from atomtrain.utils.outputs import last_layer_features_name
 from .dependencies import jit, modules, quiet_construction
 from .documentation import ModelHypers
 from .encoder import Encoder, build_mace
-from .graph import atom_indices, batch_graph, scalar_map, sum_per_system
+from .graph import batch_graph
 from .heads import ReadoutHead, scalar_columns
 from .hypers import UnsupportedTargetError, check_hypers, check_targets
 
@@ -161,26 +169,15 @@ class MACE(
         system, atom, keep = atom_indices(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
         baseline = self.composition_baseline(systems, outputs, selected_atoms)
-        repulsion: Optional[torch.Tensor] = None
-        for zbl in self.repulsion:
-            lengths = torch.linalg.norm(vectors, dim=-1, keepdim=True)
-            atomic_numbers = self.encoder.atomic_numbers
-            repulsion = zbl(lengths, node_attrs, edge_index, atomic_numbers)
+        repulsion = self._repulsion(vectors, node_attrs, edge_index)
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
             llf_name = self.llf_names[name]
             if llf_name in outputs:
                 per_atom = outputs[llf_name].sample_kind == "atom"
                 llf = head.last_layer_features(features)  # type: ignore[operator]
-                results[llf_name] = scalar_map(
-                    sum_per_system(
-                        llf.index_select(0, keep), system, n_systems, per_atom
-                    ),
-                    system,
-                    atom,
-                    n_systems,
-                    per_atom,
-                    "feature",
+                results[llf_name] = features_map(
+                    llf.index_select(0, keep), system, atom, n_systems, per_atom
                 )
             if name in outputs:
                 values = head(features)
@@ -189,28 +186,36 @@ class MACE(
                     values = values + factor * repulsion.reshape(-1, 1)
                 values = self.output_scaler(name, values).index_select(0, keep)
                 per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
-                values = sum_per_system(values, system, n_systems, per_atom)
+                values = reduce_atoms(values, system, n_systems, per_atom)
                 if name in baseline:
                     values = values + baseline[name].block().values
-                results[name] = scalar_map(
-                    values, system, atom, n_systems, per_atom, self.property_names[name]
+                results[name] = single_block_map(
+                    values,
+                    atom_samples(system, atom, n_systems, per_atom),
+                    [],
+                    self.property_names[name],
                 )
         if "feature" in outputs:
             per_atom = outputs["feature"].sample_kind == "atom"
             invariants = torch.cat(features, dim=1).index_select(
                 1, self.feature_columns
             )
-            results["feature"] = scalar_map(
-                sum_per_system(
-                    invariants.index_select(0, keep), system, n_systems, per_atom
-                ),
-                system,
-                atom,
-                n_systems,
-                per_atom,
-                "feature",
+            results["feature"] = features_map(
+                invariants.index_select(0, keep), system, atom, n_systems, per_atom
             )
         return results
+
+    def _repulsion(
+        self, vectors: torch.Tensor, node_attrs: torch.Tensor, edge_index: torch.Tensor
+    ) -> Optional[torch.Tensor]:
+        """mace-torch's ZBL pair repulsion of every atom (eV), when the model has
+        it."""
+        repulsion: Optional[torch.Tensor] = None
+        for zbl in self.repulsion:
+            lengths = torch.linalg.norm(vectors, dim=-1, keepdim=True)
+            atomic_numbers = self.encoder.atomic_numbers
+            repulsion = zbl(lengths, node_attrs, edge_index, atomic_numbers)
+        return repulsion
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}
@@ -227,25 +232,11 @@ class MACE(
     def restart(self, dataset_info: DatasetInfo) -> "MACE":
         """Add readouts (and baselines) for the new targets and variants of
         ``dataset_info``; new atomic types cannot be added to trained embeddings."""
-        new_types = self.dataset_info.new_atomic_types(dataset_info)
-        if new_types:
-            raise UnsupportedTargetError(
-                f"the data contains atomic types {new_types} that this MACE model was "
-                f"not trained on (it knows {self.dataset_info.atomic_types}); train a "
-                "new model that includes them in architecture.atomic_types"
-            )
-        check_targets(dataset_info.targets)
-        merged = self.dataset_info.union(dataset_info)
-        device = self.type_to_index.device
-        dtype = next(self.encoder.parameters()).dtype
-        for name in self.dataset_info.new_targets(dataset_info):
-            self._add_head(name, merged.targets[name])
-            self.heads[name].to(device=device, dtype=dtype)
-            self.output_scaler.add_target(name, merged.targets[name])
-        self.composition_baseline = self.composition_baseline.extended(
-            merged.atomic_types, merged.targets
+        refuse_new_atomic_types(
+            self.dataset_info, dataset_info, "this MACE model", UnsupportedTargetError
         )
-        self.dataset_info = merged
+        check_targets(dataset_info.targets)
+        add_new_targets(self, dataset_info, self._add_head)
         return self
 
     @classmethod

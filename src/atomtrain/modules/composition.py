@@ -10,7 +10,7 @@ The weights are float64 buffers ``[n_types, n_properties]`` and stay float64 wha
 dtype the surrounding model is moved to; predictions are cast to the systems' dtype.
 """
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from metatomic.torch import ModelOutput, System
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..errors import DataError, OptionsError, Problem
-from .composition_solve import fit_per_atom, fit_per_structure
+from .composition_solve import fit_per_atom, fit_per_structure, gather_labels
 
 #: Where users set fixed per-type values, for error messages.
 FIXED_OPTION = "architecture.training.atomic_baseline"
@@ -156,11 +156,7 @@ class CompositionBaseline(torch.nn.Module):
         )
         anchor = _autograd_anchor(systems)
         if selected_atoms is not None:
-            stride = int(counts.max()) + 1
-            selected = selected_atoms.column("system").to(
-                device
-            ) * stride + selected_atoms.column("atom").to(device)
-            mask = torch.isin(system_index * stride + atom_index, selected)
+            mask = _selected(selected_atoms, system_index, atom_index, counts)
             type_index = type_index[mask]
             system_index = system_index[mask]
             atom_index = atom_index[mask]
@@ -247,7 +243,12 @@ class CompositionBaseline(torch.nn.Module):
         """
         fixed = dict(fixed or {})
         self._check_fixed(fixed)
-        collected = _collect(datasets, self)
+        collected = gather_labels(
+            datasets,
+            self.target_infos,
+            len(self.atomic_types),
+            self.structure_type_index,
+        )
         for name in self.target_names:
             head = self._head(name)
             data = collected[name]
@@ -341,6 +342,20 @@ def _block(
     )
 
 
+def _selected(
+    selected_atoms: Labels,
+    system_index: torch.Tensor,
+    atom_index: torch.Tensor,
+    counts: torch.Tensor,
+) -> torch.Tensor:
+    """Which atoms (``system_index``, ``atom_index``) ``selected_atoms`` holds."""
+    device = system_index.device
+    stride = int(counts.max()) + 1
+    selected = selected_atoms.column("system").to(device) * stride
+    selected = selected + selected_atoms.column("atom").to(device)
+    return torch.isin(system_index * stride + atom_index, selected)
+
+
 def _autograd_anchor(systems: List[System]) -> Optional[torch.Tensor]:
     """Zeros ``[n_atoms, 1]`` that depend on the positions when these require
     gradients: the baseline does not depend on positions, but engines that
@@ -349,80 +364,3 @@ def _autograd_anchor(systems: List[System]) -> Optional[torch.Tensor]:
     if not positions.requires_grad:
         return None
     return (positions * 0.0).sum(dim=1, keepdim=True)
-
-
-#: Structures gathered before their rows are joined into one tensor.
-CHUNK = 4096
-
-
-class _Gathered:
-    """What the fit of one target needs from the data, gathered one structure at a
-    time in bounded memory: for a per-structure target the atom counts per type and
-    the labels of every labelled structure (``n_types + n_properties`` numbers
-    each), for a per-atom one the sums and counts of the finite labels per type."""
-
-    def __init__(self, n_types: int, n_properties: int, per_atom: bool) -> None:
-        self.n_types = n_types
-        self.per_atom = per_atom
-        self.labelled = 0
-        self._rows: List[torch.Tensor] = []
-        self._labels: List[torch.Tensor] = []
-        self._chunks: List[Tuple[torch.Tensor, torch.Tensor]] = []
-        self.sums = torch.zeros((n_types, n_properties), dtype=torch.float64)
-        self.counts = torch.zeros((n_types, n_properties), dtype=torch.float64)
-
-    def add(self, type_index: torch.Tensor, label: torch.Tensor) -> None:
-        """One structure: the index of each atom's type, its label block."""
-        self.labelled += 1
-        if self.per_atom:
-            values = label.reshape(label.shape[0], -1)
-            known = torch.isfinite(values)
-            self.sums.index_add_(0, type_index, torch.where(known, values, 0.0))
-            self.counts.index_add_(0, type_index, known.to(torch.float64))
-            return
-        self._rows.append(torch.bincount(type_index, minlength=self.n_types))
-        self._labels.append(label.reshape(1, -1))
-        if len(self._rows) == CHUNK:
-            self._join()
-
-    def _join(self) -> None:
-        if self._rows:
-            rows = torch.stack(self._rows).to(torch.float64)
-            self._chunks.append((rows, torch.cat(self._labels)))
-            self._rows, self._labels = [], []
-
-    def arrays(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Per structure: counts ``[n, n_types]`` and labels ``[n, n_properties]``;
-        per atom: sums and counts ``[n_types, n_properties]``."""
-        if self.per_atom:
-            return self.sums, self.counts
-        self._join()
-        if not self._chunks:
-            empty = torch.zeros((0, self.n_types), dtype=torch.float64)
-            return empty, torch.zeros((0, self.sums.shape[1]), dtype=torch.float64)
-        return (
-            torch.cat([rows for rows, _ in self._chunks]),
-            torch.cat([labels for _, labels in self._chunks]),
-        )
-
-
-def _collect(
-    datasets: Sequence[Dataset], baseline: CompositionBaseline
-) -> Dict[str, _Gathered]:
-    """What the fit of every target needs, in one pass over ``datasets``;
-    structures without a target are skipped for it."""
-    gathered = {
-        name: _Gathered(len(baseline.atomic_types), info.num_subtargets, info.per_atom)
-        for name, info in baseline.target_infos.items()
-    }
-    for dataset in datasets:
-        for i in range(len(dataset)):
-            structure = dataset[i]
-            present = [n for n in baseline.target_names if n in structure.targets]
-            if not present:
-                continue
-            index = baseline.structure_type_index(structure.types, dataset, i)
-            for name in present:
-                label = structure.targets[name].blocks[0].to(torch.float64)
-                gathered[name].add(index, label)
-    return gathered

@@ -210,20 +210,7 @@ class Encoder(torch.nn.Module):
         # subnormal numbers, on which CPUs compute up to a hundred times slower
         radial = torch.where(exponent < 60.0, torch.exp(-exponent), 0.0)
         geometry = torch.cat([vectors, radial], dim=1)
-        padded = torch.full(
-            (n_atoms * max_neighbors,),
-            float("-inf"),
-            dtype=vectors.dtype,
-            device=vectors.device,
-        ).index_copy(0, slots, log_fc)
-        bias = torch.cat(
-            [
-                torch.zeros((n_atoms, 1), dtype=vectors.dtype, device=vectors.device),
-                padded.reshape(n_atoms, max_neighbors),
-            ],
-            dim=1,
-        ).reshape(n_atoms, 1, 1, max_neighbors + 1)
-
+        bias = attention_bias(log_fc, slots, n_atoms, max_neighbors)
         nodes = self.species(species)
         neighbor_species = species.index_select(0, neighbors)
         messages = torch.zeros(0, dtype=vectors.dtype, device=vectors.device)
@@ -243,3 +230,21 @@ class Encoder(torch.nn.Module):
             all_nodes.append(nodes)
             all_edges.append(edges)
         return all_nodes, all_edges, torch.exp(log_fc)
+
+
+def attention_bias(
+    log_fc: torch.Tensor, slots: torch.Tensor, n_atoms: int, max_neighbors: int
+) -> torch.Tensor:
+    """The bias of the attention ``[n_atoms, 1, 1, max_neighbors + 1]``: 0 for the
+    central token, ``log f_c`` of each edge at its slot (see :func:`padding_slots`),
+    and -inf for the padding, so that an edge fades out smoothly at the cutoff."""
+    padded = torch.full(
+        (n_atoms * max_neighbors,),
+        float("-inf"),
+        dtype=log_fc.dtype,
+        device=log_fc.device,
+    ).index_copy(0, slots, log_fc)
+    central = torch.zeros((n_atoms, 1), dtype=log_fc.dtype, device=log_fc.device)
+    return torch.cat([central, padded.reshape(n_atoms, max_neighbors)], dim=1).reshape(
+        n_atoms, 1, 1, max_neighbors + 1
+    )

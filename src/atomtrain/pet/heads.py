@@ -1,4 +1,4 @@
-"""Readouts of PET: one head per target, and the TensorMaps of the outputs.
+"""Readouts of PET: one head per target.
 
 A target's head has, for every message-passing layer, a network on the node features
 and one on the edge tokens (weighted by the cutoff function and summed over each
@@ -10,7 +10,6 @@ layer maps them to the per-atom contributions ``[n_atoms, 3^rank · n_properties
 from typing import List
 
 import torch
-from metatensor.torch import Labels, TensorBlock, TensorMap
 
 from .modules import mlp
 
@@ -50,47 +49,3 @@ class TargetHead(torch.nn.Module):
             summed = per_edge.new_zeros((n_atoms, self.d_head))
             parts.append(summed.index_add(0, centers, per_edge))
         return torch.cat(parts, dim=1)
-
-
-def atom_samples(
-    system: torch.Tensor, atom: torch.Tensor, n_systems: int, per_atom: bool
-) -> Labels:
-    """Samples ``system, atom`` of the given atoms, or ``system`` of every system."""
-    if per_atom:
-        values = torch.stack([system, atom], dim=1).to(torch.int32)
-        return Labels(["system", "atom"], values)
-    indices = torch.arange(n_systems, dtype=torch.int32, device=system.device)
-    return Labels(["system"], indices.reshape(-1, 1))
-
-
-def reduce_atoms(
-    values: torch.Tensor, system: torch.Tensor, n_systems: int, per_atom: bool
-) -> torch.Tensor:
-    """``values`` ``[n_atoms, ...]`` as they are, or summed per system."""
-    if per_atom:
-        return values
-    shape = list(values.shape)
-    shape[0] = n_systems
-    return values.new_zeros(shape).index_add(0, system, values)
-
-
-def single_block_map(
-    values: torch.Tensor,
-    samples: Labels,
-    component_names: List[str],
-    property_name: str,
-) -> TensorMap:
-    """A one-block TensorMap of ``values`` ``[n_samples, 3, ..., n_properties]`` with
-    one ``[0, 1, 2]`` component per name in ``component_names``."""
-    device = values.device
-    xyz = torch.arange(3, dtype=torch.int32, device=device).reshape(-1, 1)
-    components = [Labels([name], xyz) for name in component_names]
-    count = torch.arange(values.shape[-1], dtype=torch.int32, device=device)
-    block = TensorBlock(
-        values=values,
-        samples=samples,
-        components=components,
-        properties=Labels([property_name], count.reshape(-1, 1)),
-    )
-    keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
-    return TensorMap(keys, [block])

@@ -1,7 +1,7 @@
 """The PET model: the :class:`~atomtrain.pet.encoder.Encoder`, one head per target,
 the composition baseline, and the plugin contract (checkpoints, restart, export)."""
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -13,9 +13,17 @@ from metatomic.torch import (
     System,
 )
 
+from atomtrain.architectures.restart import add_new_targets, refuse_new_atomic_types
 from atomtrain.checkpoints import upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.errors import UserError
+from atomtrain.modules.atom_outputs import (
+    atom_indices,
+    atom_samples,
+    features_map,
+    reduce_atoms,
+    single_block_map,
+)
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import EnergyRepulsion
@@ -32,7 +40,7 @@ from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import ModelHypers
 from .encoder import Encoder
-from .heads import TargetHead, atom_samples, reduce_atoms, single_block_map
+from .heads import TargetHead
 from .neighbors import batch_edges
 
 ARCHITECTURE_NAME = "pet"
@@ -202,17 +210,16 @@ class PET(
         if len(systems) == 0:
             return results
         vectors, centers, neighbors, shifts = batch_edges(systems, self.neighbors)
-        types = torch.cat([system.types for system in systems])
-        species = self.type_to_index[types.to(torch.long)]
+        types = torch.cat([system.types for system in systems]).to(torch.long)
+        species = self.type_to_index[types]
         # the fused attention kernel has no double backward: training on forces
         # differentiates the forces again, through the written-out attention
         fused = not (self.training and vectors.requires_grad)
         nodes, edges, cutoff_weights = self.encoder(
             vectors, centers, neighbors, shifts, species, fused
         )
-        system, atom, keep = self._atoms(systems, selected_atoms, vectors.device)
+        system, atom, keep = atom_indices(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
-
         baseline = self.composition_baseline(systems, outputs, selected_atoms)
         repulsion = self.zbl(systems, outputs, keep)
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
@@ -224,11 +231,8 @@ class PET(
                 ).index_select(0, keep)
                 if llf_name in outputs:
                     per_atom = outputs[llf_name].sample_kind == "atom"
-                    results[llf_name] = single_block_map(
-                        reduce_atoms(features, system, n_systems, per_atom),
-                        atom_samples(system, atom, n_systems, per_atom),
-                        [],
-                        "feature",
+                    results[llf_name] = features_map(
+                        features, system, atom, n_systems, per_atom
                     )
                 if name in outputs:
                     per_atom = (
@@ -252,38 +256,10 @@ class PET(
         if "feature" in outputs:
             per_atom = outputs["feature"].sample_kind == "atom"
             features = self._features(nodes, edges, cutoff_weights, centers)
-            results["feature"] = single_block_map(
-                reduce_atoms(
-                    features.index_select(0, keep), system, n_systems, per_atom
-                ),
-                atom_samples(system, atom, n_systems, per_atom),
-                [],
-                "feature",
+            results["feature"] = features_map(
+                features.index_select(0, keep), system, atom, n_systems, per_atom
             )
         return results
-
-    def _atoms(
-        self,
-        systems: List[System],
-        selected_atoms: Optional[Labels],
-        device: torch.device,
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The system and atom index of each atom to output, and its row among all
-        the atoms of ``systems`` (``selected_atoms`` or all)."""
-        counts = torch.tensor([len(s) for s in systems], device=device)
-        system = torch.repeat_interleave(
-            torch.arange(len(systems), device=device), counts
-        )
-        atom = torch.arange(system.shape[0], device=device) - torch.repeat_interleave(
-            torch.cumsum(counts, 0) - counts, counts
-        )
-        keep = torch.arange(system.shape[0], device=device)
-        if selected_atoms is not None:
-            stride = int(counts.max()) + 1
-            wanted = selected_atoms.column("system").to(device) * stride
-            wanted = wanted + selected_atoms.column("atom").to(device)
-            keep = torch.nonzero(torch.isin(system * stride + atom, wanted))[:, 0]
-        return system.index_select(0, keep), atom.index_select(0, keep), keep
 
     def _target_values(
         self,
@@ -340,25 +316,11 @@ class PET(
     def restart(self, dataset_info: DatasetInfo) -> "PET":
         """Add heads (and baselines) for the new targets and variants of
         ``dataset_info``; new atomic types cannot be added to trained embeddings."""
-        new_types = self.dataset_info.new_atomic_types(dataset_info)
-        if new_types:
-            raise UnsupportedTargetError(
-                f"the data contains atomic types {new_types} that this PET model was "
-                f"not trained on (it knows {self.dataset_info.atomic_types}); train a "
-                "new model that includes them in architecture.atomic_types"
-            )
-        check_targets(dataset_info.targets)
-        merged = self.dataset_info.union(dataset_info)
-        device = self.type_to_index.device
-        dtype = next(self.encoder.parameters()).dtype
-        for name in self.dataset_info.new_targets(dataset_info):
-            self._add_head(name, merged.targets[name])
-            self.heads[name].to(device=device, dtype=dtype)
-            self.output_scaler.add_target(name, merged.targets[name])
-        self.composition_baseline = self.composition_baseline.extended(
-            merged.atomic_types, merged.targets
+        refuse_new_atomic_types(
+            self.dataset_info, dataset_info, "this PET model", UnsupportedTargetError
         )
-        self.dataset_info = merged
+        check_targets(dataset_info.targets)
+        add_new_targets(self, dataset_info, self._add_head)
         return self
 
     @classmethod

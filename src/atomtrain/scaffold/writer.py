@@ -79,6 +79,42 @@ def _write(path: Path, text: str, written: List[Path]) -> None:
     written.append(path)
 
 
+def _places(
+    name: str, output: Path, external: bool
+) -> Tuple[Path, Path, Path, str, str]:
+    """Where architecture ``name`` goes (see :func:`write_architecture`): the root,
+    the package and tests folders, the module's import path and the name users give
+    in ``architecture.name``."""
+    if external:
+        root = output / f"atomtrain-{name.replace('_', '-')}"
+        return root, root / "src" / name, root / "tests", name, name
+    package = output / "src" / "atomtrain" / "experimental" / name
+    tests_dir = output / "tests" / "experimental"
+    return (
+        output,
+        package,
+        tests_dir,
+        f"atomtrain.experimental.{name}",
+        f"experimental.{name}",
+    )
+
+
+def _tokens(name: str, module: str, entry: str, people: str) -> Dict[str, str]:
+    """The values of the templates' ``@TOKEN@`` placeholders."""
+    title = name.replace("_", " ").title()
+    return {
+        "NAME": name,
+        "MODULE": module,
+        "ENTRY": entry,
+        "CLASS": "".join(part.title() for part in name.split("_")),
+        "TITLE": title,
+        "UNDERLINE": "=" * len(title),
+        "DIST": name.replace("_", "-"),
+        "TINY_HYPERS": repr(templates.TINY_HYPERS),
+        "PEOPLE": people,
+    }
+
+
 def write_architecture(
     name: str,
     output: Path,
@@ -99,33 +135,10 @@ def write_architecture(
     """
     _check_name(name)
     people, placeholder = _people(author, github)
-    if external:
-        root = output / f"atomtrain-{name.replace('_', '-')}"
-        package, tests_dir, module, entry = (
-            root / "src" / name,
-            root / "tests",
-            name,
-            name,
-        )
-    else:
-        root = output
-        package = root / "src" / "atomtrain" / "experimental" / name
-        tests_dir = root / "tests" / "experimental"
-        module, entry = f"atomtrain.experimental.{name}", f"experimental.{name}"
+    root, package, tests_dir, module, entry = _places(name, output, external)
     if package.exists():
         raise ScaffoldError(f"{package} already exists: choose another name or folder")
-    title = name.replace("_", " ").title()
-    tokens = {
-        "NAME": name,
-        "MODULE": module,
-        "ENTRY": entry,
-        "CLASS": "".join(part.title() for part in name.split("_")),
-        "TITLE": title,
-        "UNDERLINE": "=" * len(title),
-        "DIST": name.replace("_", "-"),
-        "TINY_HYPERS": repr(templates.TINY_HYPERS),
-        "PEOPLE": people,
-    }
+    tokens = _tokens(name, module, entry, people)
     written: List[Path] = []
     for file_name, text in (
         ("__init__.py", templates.INIT),
@@ -177,7 +190,7 @@ def _write_golden(
     search_path: Path, module: str, entry: str, tests_dir: Path
 ) -> Optional[Path]:
     """The golden checkpoint of version 1, trained as the suite trains it."""
-    from ..checkpoints import load_checkpoint, save_checkpoint
+    from ..checkpoints import read_checkpoint_file, write_checkpoint_file
     from ..testing.checkpoints import golden_name
     from ..testing.datafiles import write_golden_checkpoint
     from ..training.hypers import base_trainer_defaults
@@ -205,6 +218,6 @@ def _write_golden(
             Path(directory),
         )
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(load_checkpoint(checkpoint), target)
+        write_checkpoint_file(read_checkpoint_file(checkpoint), target)
     quiet.setLevel(level)
     return target

@@ -18,7 +18,7 @@ Forces and stress are the autograd derivatives of the energy through the pair ve
 which the neighbour lists compute from positions and cell.
 """
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -185,12 +185,7 @@ class SoapBpnn(
     ) -> Dict[str, TensorMap]:
         species, system, atom, centers, neighbors, vectors = self._stack(systems)
         features = self._descriptor(species, centers, neighbors, vectors)
-        # sorted by element: each element's chunk is contiguous
-        order = torch.argsort(species, stable=True)
-        counts = torch.bincount(species, minlength=self.n_types)
-        sizes: List[int] = counts.tolist()
-        chunks = list(torch.split(features.index_select(0, order), sizes))
-        hidden = self.bpnn(chunks)
+        hidden, order = self._hidden(species, features)
         system = system.index_select(0, order)
         atom = atom.index_select(0, order)
         keep = self._selected(system, atom, selected_atoms)
@@ -240,6 +235,18 @@ class SoapBpnn(
                         baseline[name].block().values if name in baseline else None,
                     )
         return results
+
+    def _hidden(
+        self, species: torch.Tensor, features: torch.Tensor
+    ) -> Tuple[List[torch.Tensor], torch.Tensor]:
+        """The element networks' outputs, one chunk per element, and the order of
+        the atoms in them (sorted by element, so that each element's chunk is
+        contiguous)."""
+        order = torch.argsort(species, stable=True)
+        counts = torch.bincount(species, minlength=self.n_types)
+        sizes: List[int] = counts.tolist()
+        chunks = list(torch.split(features.index_select(0, order), sizes))
+        return self.bpnn(chunks), order
 
     def descriptor(self, systems: List[System]) -> torch.Tensor:
         """The SOAP power spectrum of every atom of ``systems`` (stacked in order),

@@ -12,7 +12,7 @@ import torch
 from ..checkpoints import (
     checkpoint_fingerprint,
     checkpoint_signature,
-    load_checkpoint,
+    read_checkpoint_file,
 )
 from ..data.structure import Structure
 from ..errors import UserError
@@ -75,7 +75,7 @@ class CheckpointTests(ArchitectureFixtures):
         return self.write_checkpoint(build_model, trainer_class, hypers, tmp_path)
 
     def upgraded(self, path: Path, model_class: Any, trainer_class: Any) -> Dict:
-        checkpoint = load_checkpoint(path)
+        checkpoint = read_checkpoint_file(path)
         checkpoint = model_class.upgrade_checkpoint(checkpoint)
         return dict(trainer_class.upgrade_checkpoint(checkpoint))
 
@@ -122,7 +122,7 @@ class CheckpointTests(ArchitectureFixtures):
     def test_a_newer_version_is_refused(
         self, section: str, trained: Trained, model_class: Any, trainer_class: Any
     ) -> None:
-        checkpoint = load_checkpoint(trained[2])
+        checkpoint = read_checkpoint_file(trained[2])
         owner = model_class if section == "model" else trainer_class
         checkpoint[f"{section}_checkpoint_version"] = owner.__checkpoint_version__ + 1
         try:
@@ -203,7 +203,7 @@ class CheckpointTests(ArchitectureFixtures):
                 f"was written to {written}",
                 f"copy it there: cp {written} {golden} (and commit it)",
             )
-        stored, fresh = load_checkpoint(golden), load_checkpoint(written)
+        stored, fresh = read_checkpoint_file(golden), read_checkpoint_file(written)
         for section in ("model", "trainer", None):
             old: Any
             new: Any

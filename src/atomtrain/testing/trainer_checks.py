@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, List, Sequence
 
 import torch
+from metatensor.torch import TensorBlock
 
 from ..data.batching import BatchBuilder
 from ..data.dataset import InMemoryDataset
@@ -64,17 +65,14 @@ def _compare(got: torch.Tensor, expected: torch.Tensor, what: str, fix: str) -> 
         )
 
 
-def check_trainer_predictions(
+def _predicted_energy(
     trainer: Any,
     model: Any,
     structures: Sequence[Structure],
-    gradients: Sequence[str] = ("positions", "strain"),
-) -> None:
-    """``trainer.predict`` on a batch of ``structures`` gives the model's energy and
-    its ``gradients``, dE/dr (minus the forces) and dE/dε (minus the virial), the
-    quantities the engine compares with the labels. ``model`` is a float64 model of
-    the target ``energy`` (:data:`~.base.ENERGY`)."""
-    model.eval()
+    gradients: Sequence[str],
+) -> TensorBlock:
+    """The block of ``trainer.predict``'s energy for a batch of ``structures``
+    whose labels carry ``gradients``."""
     target = replace(ENERGY, gradients=tuple(gradients))
     info = DatasetInfo(
         length_unit="angstrom",
@@ -88,23 +86,19 @@ def check_trainer_predictions(
     )
     builder = BatchBuilder(trainer.neighbor_options(model), {"energy": target})
     batch = builder(dataset, list(range(len(structures))), list(gradients))
-    block = trainer.predict(model, batch, {"energy": target})["energy"].block()
-    fix = (
-        "predict() must return the model's energy with the gradients dE/dpositions "
-        "and dE/dstrain attached as atomtrain.training.predict.predict does: the "
-        "engine compares gradients with gradients (the labels store minus the forces "
-        "and minus the virial), so no sign is flipped and no factor applied"
-    )
-    probe = Probe(model, {"energy": ENERGY})
-    rows = block.samples.column("system").to(torch.long)
-    _compare(block.values[:, 0], probe.energy(structures)[rows], "the energy", fix)
-    for name in gradients:
-        if name not in block.gradients_list():
-            raise fail(
-                f"the trainer's predictions of the energy have no '{name}' gradient "
-                "although the labels have one",
-                fix,
-            )
+    return trainer.predict(model, batch, {"energy": target})["energy"].block()
+
+
+def _compare_gradients(
+    block: TensorBlock,
+    probe: Probe,
+    structures: Sequence[Structure],
+    gradients: Sequence[str],
+    rows: torch.Tensor,
+    fix: str,
+) -> None:
+    """The ``gradients`` of the trainer's energy ``block`` against autograd's on
+    the model, structure by structure (``rows``: the structure of each sample)."""
     for index, structure in enumerate(structures):
         _, leaves = probe.energy_and_gradients(structure)
         assert leaves.positions.grad is not None and leaves.strain.grad is not None
@@ -127,3 +121,34 @@ def check_trainer_predictions(
                 f"dE/dstrain of structure {index}",
                 fix,
             )
+
+
+def check_trainer_predictions(
+    trainer: Any,
+    model: Any,
+    structures: Sequence[Structure],
+    gradients: Sequence[str] = ("positions", "strain"),
+) -> None:
+    """``trainer.predict`` on a batch of ``structures`` gives the model's energy and
+    its ``gradients``, dE/dr (minus the forces) and dE/dε (minus the virial), the
+    quantities the engine compares with the labels. ``model`` is a float64 model of
+    the target ``energy`` (:data:`~.base.ENERGY`)."""
+    model.eval()
+    block = _predicted_energy(trainer, model, structures, gradients)
+    fix = (
+        "predict() must return the model's energy with the gradients dE/dpositions "
+        "and dE/dstrain attached as atomtrain.training.predict.predict does: the "
+        "engine compares gradients with gradients (the labels store minus the forces "
+        "and minus the virial), so no sign is flipped and no factor applied"
+    )
+    probe = Probe(model, {"energy": ENERGY})
+    rows = block.samples.column("system").to(torch.long)
+    _compare(block.values[:, 0], probe.energy(structures)[rows], "the energy", fix)
+    for name in gradients:
+        if name not in block.gradients_list():
+            raise fail(
+                f"the trainer's predictions of the energy have no '{name}' gradient "
+                "although the labels have one",
+                fix,
+            )
+    _compare_gradients(block, probe, structures, gradients, rows, fix)

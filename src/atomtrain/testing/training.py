@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 import yaml
 
-from ..checkpoints import load_checkpoint
+from ..checkpoints import read_checkpoint_file
 from ..data.structure import Structure
 from ..training.engine import EngineTrainer
 from ..utils.abc import ModelInterface
@@ -185,7 +185,7 @@ class TrainingTests(ArchitectureFixtures):
                 raise fail(f"training wrote no {name}", "save and export the model")
         [first] = run_directories(workdir)
         self.check_epochs(first, list(range(epochs)), "a fresh run")
-        checkpoint = load_checkpoint(workdir / "model.ckpt")
+        checkpoint = read_checkpoint_file(workdir / "model.ckpt")
         if checkpoint.get("architecture_name") != architecture_name:
             raise fail(
                 f"the checkpoint names the architecture "

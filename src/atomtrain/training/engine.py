@@ -25,7 +25,7 @@ import torch
 from metatensor.torch import TensorMap
 from metatomic.torch import NeighborListOptions
 
-from ..checkpoints import save_checkpoint
+from ..checkpoints import write_checkpoint_file
 from ..data.dataset import Dataset
 from ..data.info import DatasetInfo, TargetInfo
 from ..data.structure import Structure
@@ -150,7 +150,7 @@ class EngineTrainer(TrainerInterface[HypersType]):
         return data
 
     def save_checkpoint(self, model: ModelInterface[Any], path: str | Path) -> None:
-        save_checkpoint(self.checkpoint(model), path)
+        write_checkpoint_file(self.checkpoint(model), path)
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:

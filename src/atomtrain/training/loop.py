@@ -22,10 +22,6 @@ from rank 0's weights. Epoch sums are added over processes, so logs show global
 values; a SIGINT/SIGTERM on any process stops every process after the same step (the
 stop flag is summed with the loss of each step); only rank 0 writes logs, the CSV and
 checkpoints. An error on one process during a step stops every process.
-
-(The module is a little over the 400-line aim on purpose: the order of one step —
-forward, backward, all-reduce, clipping, optimiser, schedule, EMA, sums — and of one
-epoch reads in one place.)
 """
 
 from __future__ import annotations
@@ -34,25 +30,18 @@ import contextlib
 import math
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ContextManager, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, ContextManager, Dict, List, Optional
 
 import torch
 
 from ..data.batching import CollatedBatch
 from ..data.dataset import Dataset
-from ..data.info import TargetInfo
 from ..utils.abc import ModelInterface
 from . import distributed
-from .baseline import (
-    fit_output_scales,
-    residuals,
-    target_scales,
-    without_baseline,
-)
+from .baseline import fit_output_scales, without_baseline
 from .batches import BatchFactory, Step
 from .ema import ExponentialMovingAverage
 from .logging import EpochLog
-from .losses import LossFunction, resolve_loss
 from .memory import guard_memory
 from .metrics import MetricAccumulator, selection_value
 from .optimizers import build_optimizer
@@ -74,6 +63,7 @@ from .step import (
     sum_over_processes,
 )
 from .sums import EpochSums
+from .targets import prepare_targets
 
 if TYPE_CHECKING:
     # the engine starts the loop; the loop only calls the trainer's hooks
@@ -104,33 +94,66 @@ class TrainingRun:
         restored = trainer.state is not None
         self.state = trainer.state if trainer.state is not None else TrainingState()
         trainer.state = self.state
-        self._prepare_targets(train_datasets, val_datasets, restored)
-        model.to(device=self.device, dtype=dtype)
+        prepared = prepare_targets(
+            trainer,
+            model,
+            self.hypers,
+            self.state,
+            train_datasets,
+            val_datasets,
+            restored,
+        )
+        self.targets, self.per_atom = prepared.targets, prepared.per_atom
+        self.train_sets, self.val_sets = prepared.train_sets, prepared.val_sets
+        self.loss = prepared.loss
+        self._prepare_model(train_datasets)
+        self._prepare_steps()
+        self.optimizer = self._optimizer()
+        steps = self.hypers["num_epochs"] * self.batches.count(self.train_sets, 0)
+        self.schedule = LearningRateSchedule.from_hypers(
+            self.optimizer, self.hypers, steps
+        )
+        decay = self.hypers["ema_decay"]
+        self.ema = ExponentialMovingAverage(model, decay) if decay is not None else None
+        self._prepare_logs()
+        self.last_checkpoint: Optional[Path] = None
+        if restored:
+            self._restore(train_datasets)
+
+    def _prepare_model(self, train_datasets: List[Dataset]) -> None:
+        """The model on its device and dtype, its output scales fitted, the
+        trainer's ``before_training`` hook called, and every process given the
+        first one's weights."""
+        model = self.model
+        model.to(device=self.device, dtype=self.dtype)
         distributed.run_on_main(
             fit_output_scales,
             model,
             train_datasets,
             model.dataset_info.targets,
-            trainer.composition_baseline(model),
+            self.trainer.composition_baseline(model),
         )
-        trainer.before_training(model, train_datasets, model.dataset_info)
+        self.trainer.before_training(model, train_datasets, model.dataset_info)
         distributed.broadcast_module(model)
+
+    def _prepare_steps(self) -> None:
+        """The batches and the gradient step, within the memory guard's limits."""
         self.batches = BatchFactory(
-            trainer,
-            model,
+            self.trainer,
+            self.model,
             self.hypers,
-            dtype,
+            self.dtype,
             self.device,
             self.state.seed,
             targets=self.targets,
         )
         self.gradient = GradientStep(
-            trainer, model, self.loss, self.batches, self.targets, self.device
+            self.trainer, self.model, self.loss, self.batches, self.targets, self.device
         )
         guard_memory(
             self.batches,
             self.gradient.step_graph,
-            list(model.parameters()),
+            list(self.model.parameters()),
             self.train_sets,
             self.val_sets,
             self.device,
@@ -138,77 +161,24 @@ class TrainingRun:
         self.batches.use_workers(
             [*self.train_sets, *self.val_sets], self.hypers["num_workers"] or 0
         )
-        self.optimizer = self._optimizer()
-        self.schedule = self._schedule()
-        decay = self.hypers["ema_decay"]
-        self.ema = ExponentialMovingAverage(model, decay) if decay is not None else None
-        metrics_args = (self.targets, self.per_atom, model.dataset_info.length_unit)
+
+    def _prepare_logs(self) -> None:
+        """The epoch sums of training and validation, and the epoch log (written by
+        the first process only)."""
+        metrics_args = (
+            self.targets,
+            self.per_atom,
+            self.model.dataset_info.length_unit,
+        )
         self.train_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
         self.val_sums = EpochSums(self.loss, MetricAccumulator(*metrics_args))
         self.log = EpochLog(
             self.checkpoint_dir if self.main else None,
             self.train_sums.metrics.units(),
             "",
-            trainer.external_loggers if self.main else [],
+            self.trainer.external_loggers if self.main else [],
             quiet=not self.main,
         )
-        self.last_checkpoint: Optional[Path] = None
-        if restored:
-            self._restore(train_datasets)
-
-    def _prepare_targets(
-        self,
-        train_datasets: List[Dataset],
-        val_datasets: List[Dataset],
-        restored: bool,
-    ) -> None:
-        """The targets, the datasets of residuals after the baseline, the seed,
-        the target scales (fitted on a fresh run, restored otherwise) and the loss."""
-        self.targets: Dict[str, TargetInfo] = {}
-        for dataset in train_datasets:
-            self.targets.update(dataset.info.targets)
-        self.per_atom = [
-            name
-            for name, info in self.targets.items()
-            if not info.per_atom and name not in self.hypers["per_structure_targets"]
-        ]
-        terms = resolve_loss(self.hypers["loss"], self.targets)
-        self.train_sets, self.val_sets = self._residual_datasets(
-            train_datasets, val_datasets, fit=not restored
-        )
-        if not restored:
-            self.state.seed = int(torch.initial_seed()) % (2**63)
-            self.state.fingerprint = fingerprint(self.hypers, train_datasets)
-            if self.hypers["scale_targets"]:
-                self.state.scales = distributed.run_on_main(
-                    target_scales, self.train_sets, list(self.targets), self.per_atom
-                )
-        self.state.seed, self.state.scales = distributed.broadcast_object(
-            (self.state.seed, self.state.scales)
-        )
-        self.loss = LossFunction(terms, self.per_atom, self.state.scales)
-
-    def _schedule(self) -> LearningRateSchedule:
-        steps = self.hypers["num_epochs"] * self.batches.count(self.train_sets, 0)
-        return LearningRateSchedule(
-            self.optimizer,
-            self.hypers["scheduler"],
-            steps,
-            self.hypers["warmup_fraction"],
-            self.hypers["min_lr_ratio"],
-            self.hypers["plateau_factor"],
-            self.hypers["plateau_patience"],
-        )
-
-    def _residual_datasets(
-        self, train: List[Dataset], val: List[Dataset], fit: bool
-    ) -> Tuple[List[Dataset], List[Dataset]]:
-        baseline = self.trainer.composition_baseline(self.model)
-        if baseline is not None and fit:
-            distributed.run_on_main(baseline.fit, train, self.hypers["atomic_baseline"])
-            distributed.broadcast_module(baseline)
-        names = list(self.targets)
-        return residuals(train, baseline, names), residuals(val, baseline, names)
 
     def _optimizer(self) -> torch.optim.Optimizer:
         groups = self.trainer.parameter_groups(self.model, self.hypers)
@@ -339,7 +309,14 @@ class TrainingRun:
         agreed = sum_over_processes([loss, float(stop.requested is not None)], failure)
         raise_on_failure(failure, agreed[-1], epoch, number)
         if not math.isfinite(agreed[0]):
-            self._diverged(agreed[0], epoch, number, step)
+            raise TrainingDiverged.at(
+                agreed[0],
+                epoch,
+                number,
+                step.dataset,
+                step.indices,
+                self.last_checkpoint,
+            )
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         distributed.all_reduce_gradients(parameters)
         if self.hypers["grad_clip_norm"] is not None:
@@ -351,19 +328,6 @@ class TrainingRun:
         self.train_sums.count_batch()
         return agreed[1] > 0
 
-    def _diverged(self, loss: float, epoch: int, number: int, step: Step) -> None:
-        structures = ", ".join(step.dataset.describe(i) for i in step.indices)
-        kept = (
-            f"the last good checkpoint is {self.last_checkpoint}"
-            if self.last_checkpoint is not None
-            else "no checkpoint was written yet"
-        )
-        raise TrainingDiverged(
-            f"the training loss is {loss} at epoch {epoch}, batch {number} "
-            f"(structures: {structures}); {kept}. Lower the learning rate, set "
-            "grad_clip_norm, or check these structures"
-        )
-
     def _validate(self) -> Dict[str, float]:
         if not self.val_sets:
             return {}
@@ -373,7 +337,7 @@ class TrainingRun:
         with self._evaluation_weights():
             for step, first_stage in zip(plan, self.batches.collated(plan, 0, False)):
                 self.val_sums.count_batch()
-                self.gradient.evaluate(
+                self.gradient.validate(
                     step.dataset, step.shares[self.rank], self.val_sums, first_stage
                 )
         self.val_sums.all_reduce()

@@ -6,11 +6,27 @@ gradient blocks are attached in the layout of the labels: samples
 ``[sample, system, atom]`` and ``[sample]``, where ``sample`` is the row of the
 structure in the values block. Forces and virials are minus these gradients; the
 engine compares gradients with gradients, so no sign is flipped here.
+
+:func:`batch_predictions` is the one walk from batches to predictions: the engine's
+validation, ``atomtrain eval``, the final errors of a run and LLPR all go through it,
+each with its own source of batches and its own use of the results.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Collection, Dict, Iterator, List, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Callable,
+    Collection,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+)
 
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
@@ -37,27 +53,57 @@ def predict(
     batch: Batch,
     targets: Dict[str, TargetInfo],
     training: bool,
+    extra_outputs: Optional[Dict[str, ModelOutput]] = None,
+    unlabelled_gradients: Optional[Mapping[str, Sequence[str]]] = None,
 ) -> Dict[str, TensorMap]:
     """Predictions of ``model`` for ``batch``, with the gradients of ``targets`` whose
     labels in the batch carry them. ``training`` keeps the graph of the gradients
-    (``create_graph``) so that a loss on forces can be back-propagated."""
-    predictions = model(batch.systems, model_outputs(targets), None)
+    (``create_graph``) so that a loss on forces can be back-propagated.
+
+    ``extra_outputs`` (uncertainties, last-layer features) are asked for too and
+    returned as the model gives them; ``unlabelled_gradients``: per target, the
+    gradients to compute when the batch has no labels of it (default: none)."""
+    outputs = model_outputs(targets)
+    outputs.update(extra_outputs or {})
+    predictions = model(batch.systems, outputs, None)
     result: Dict[str, TensorMap] = {}
     for name, tensor in predictions.items():
-        if name not in targets:
+        if name not in outputs:
             continue
-        gradients = _requested_gradients(batch, name)
-        if gradients:
+        gradients = _requested_gradients(batch, name, unlabelled_gradients or {})
+        if name in targets and gradients:
             tensor = with_gradients(tensor, batch, gradients, training)
         result[name] = tensor
     return result
 
 
-def _requested_gradients(batch: Batch, name: str) -> List[str]:
+def _requested_gradients(
+    batch: Batch, name: str, unlabelled: Mapping[str, Sequence[str]]
+) -> List[str]:
     labels = batch.targets.get(name)
     if labels is None or len(labels) == 0:
-        return []
+        return list(unlabelled.get(name, ()))
     return list(labels.block(0).gradients_list())
+
+
+class BatchPredictions(NamedTuple):
+    """One batch and the model's predictions for it (target name → TensorMap)."""
+
+    batch: Batch
+    predictions: Dict[str, TensorMap]
+
+
+Predictor = Callable[["Batch"], Dict[str, TensorMap]]
+
+
+def batch_predictions(
+    batches: Iterable[Batch], predictor: Predictor
+) -> Iterator[BatchPredictions]:
+    """Each of ``batches`` with its predictions by ``predictor`` (:func:`predict`
+    with the model and targets bound, or a trainer's ``predict`` hook), one batch at
+    a time: nothing of a batch is kept once the caller has used it."""
+    for batch in batches:
+        yield BatchPredictions(batch, predictor(batch))
 
 
 def with_gradients(

@@ -45,6 +45,22 @@ class LearningRateSchedule:
         self.plateau_bad_epochs = 0
         self._apply()
 
+    @classmethod
+    def from_hypers(
+        cls, optimizer: torch.optim.Optimizer, hypers: Dict[str, Any], total_steps: int
+    ) -> LearningRateSchedule:
+        """The schedule that the trainer hypers ``scheduler``, ``warmup_fraction``,
+        ``min_lr_ratio``, ``plateau_factor`` and ``plateau_patience`` describe."""
+        return cls(
+            optimizer,
+            hypers["scheduler"],
+            total_steps,
+            hypers["warmup_fraction"],
+            hypers["min_lr_ratio"],
+            hypers["plateau_factor"],
+            hypers["plateau_patience"],
+        )
+
     def factor(self) -> float:
         """The current multiplier of the initial learning rates."""
         if self.kind == "plateau":

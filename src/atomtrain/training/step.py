@@ -18,9 +18,11 @@ alone is reported with its size.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import torch
+from metatensor.torch import TensorMap
 
 from ..data.batching import Batch, CollatedBatch
 from ..data.dataset import Dataset
@@ -30,6 +32,7 @@ from ..utils.abc import ModelInterface
 from . import distributed
 from .batches import BatchFactory
 from .losses import LossFunction
+from .predict import batch_predictions
 from .sums import EpochSums
 
 
@@ -39,6 +42,30 @@ class OutOfMemoryWarning(UserWarning):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite."""
+
+    @classmethod
+    def at(
+        cls,
+        loss: float,
+        epoch: int,
+        number: int,
+        dataset: Dataset,
+        indices: List[int],
+        last_checkpoint: Optional[Path],
+    ) -> TrainingDiverged:
+        """The error for batch ``number`` of ``epoch`` (structures ``indices`` of
+        ``dataset``), naming the last checkpoint written."""
+        structures = ", ".join(dataset.describe(i) for i in indices)
+        kept = (
+            f"the last good checkpoint is {last_checkpoint}"
+            if last_checkpoint is not None
+            else "no checkpoint was written yet"
+        )
+        return cls(
+            f"the training loss is {loss} at epoch {epoch}, batch {number} "
+            f"(structures: {structures}); {kept}. Lower the learning rate, set "
+            "grad_clip_norm, or check these structures"
+        )
 
 
 class StructureTooLarge(UserError):
@@ -115,17 +142,18 @@ class GradientStep:
         loss terms and errors to ``sums``; return the part (detached)."""
         prebuilt = [batch]
 
-        def run(pieces: List[List[int]]) -> float:
-            total = 0.0
+        def batches(pieces: List[List[int]]) -> Iterator[Batch]:
             for piece in pieces:
                 self.current = piece
                 whole = prebuilt.pop() if prebuilt and len(pieces) == 1 else None
-                built = (
-                    whole
-                    if whole is not None
-                    else self.batches.build(dataset, piece, True, epoch)
-                )
-                loss = self._add(built, sums, denominators)
+                if whole is None:
+                    whole = self.batches.build(dataset, piece, True, epoch)
+                yield whole
+
+        def run(pieces: List[List[int]]) -> float:
+            total = 0.0
+            for built, predictions in batch_predictions(batches(pieces), self._predict):
+                loss = self._add(built, predictions, sums, denominators)
                 loss.backward()
                 total += float(loss.detach())
             return total
@@ -136,7 +164,7 @@ class GradientStep:
 
         return self._retrying(dataset, indices, sums, run, clear)
 
-    def evaluate(
+    def validate(
         self,
         dataset: Dataset,
         indices: List[int],
@@ -146,38 +174,45 @@ class GradientStep:
         """Add the loss terms and errors of a share to ``sums`` (no gradient;
         ``collated``: the share's first stage, when built ahead)."""
 
-        def run(pieces: List[List[int]]) -> float:
+        def batches(pieces: List[List[int]]) -> Iterator[Batch]:
             for piece in pieces:
                 self.current = piece
                 whole = collated if len(pieces) == 1 else None
-                batch = self.batches.build(dataset, piece, False, collated=whole)
-                self._add(batch, sums, None)
+                yield self.batches.build(dataset, piece, False, collated=whole)
+
+        def run(pieces: List[List[int]]) -> float:
+            for batch, predictions in batch_predictions(batches(pieces), self._predict):
+                self._add(batch, predictions, sums, None)
             return 0.0
 
         self._retrying(dataset, indices, sums, run, lambda: None)
 
-    def _add(
-        self, batch: Batch, sums: EpochSums, denominators: Optional[Dict[str, int]]
-    ) -> torch.Tensor:
-        predictions, atoms, loss, parts = self._forward(batch, denominators)
-        sums.add(parts, predictions, batch, atoms, count_batch=False)
-        return loss
+    def _predict(self, batch: Batch) -> Dict[str, TensorMap]:
+        """The trainer's predictions for ``batch`` (its ``predict`` hook)."""
+        return self.trainer.predict(self.model, batch, self.targets)
 
-    def _forward(
-        self, batch: Batch, denominators: Optional[Dict[str, int]]
-    ) -> Tuple[Dict[str, Any], torch.Tensor, torch.Tensor, Any]:
-        """Predictions, atoms per structure, loss and loss parts of ``batch``."""
-        predictions = self.trainer.predict(self.model, batch, self.targets)
+    def _add(
+        self,
+        batch: Batch,
+        predictions: Dict[str, TensorMap],
+        sums: EpochSums,
+        denominators: Optional[Dict[str, int]],
+    ) -> torch.Tensor:
+        """The loss of ``batch`` given its ``predictions``, its parts and errors
+        added to ``sums``."""
         atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
         loss, parts = self.loss(
             predictions, batch.targets, batch.extra_data, atoms, denominators
         )
-        return predictions, atoms, loss, parts
+        sums.add(parts, predictions, batch, atoms, count_batch=False)
+        return loss
 
     def step_graph(self, batch: Batch) -> torch.Tensor:
         """The loss of ``batch`` with the autograd graph of a training step (for the
         memory guard's measure; no gradient is computed and nothing is summed)."""
-        return self._forward(batch, None)[2]
+        atoms = torch.tensor([len(s) for s in batch.systems], device=self.device)
+        predictions = self._predict(batch)
+        return self.loss(predictions, batch.targets, batch.extra_data, atoms, None)[0]
 
     def _retrying(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -30,7 +30,12 @@ from ..data.info import TargetInfo
 from ..data.validity import MAX_LISTED
 from ..errors import UserError
 from ..training.metrics import MetricAccumulator
-from ..training.predict import evaluation_batches, with_gradients
+from ..training.predict import (
+    BatchPredictions,
+    batch_predictions,
+    evaluation_batches,
+    predict,
+)
 from ..training.uncertainty import Coverage, UncertaintyCalibration, calibration_lines
 from ..utils.dtype import str_to_dtype
 
@@ -117,7 +122,6 @@ def evaluate(
     (per atom for energies). Gradients (forces, virial) are evaluated when the labels
     carry them, or always for an unlabelled energy."""
     capabilities = model.capabilities()
-    dtype = str_to_dtype(capabilities.dtype)
     model = model.to(device=device)
     targets = evaluation_targets(model, dataset)
     unseen = unseen_elements_error(
@@ -134,22 +138,16 @@ def evaluate(
     }
     energy_like = [name for name, info in targets.items() if info.is_energy]
     metrics = MetricAccumulator(labelled, energy_like, dataset.info.length_unit)
-    wrapped = _Evaluated(model, dataset.info.length_unit)
-    gradients = sorted({g for info in targets.values() for g in info.gradients})
     uncertainty = UncertaintyCalibration(capabilities.outputs, labelled)
     result = Evaluation(metrics={}, units=metrics.units())
     nonfinite: Dict[str, List[int]] = {}
     start = time.perf_counter()
-    for batch in evaluation_batches(
-        dataset,
-        model.requested_neighbor_lists(),
-        {name: dataset.info.targets[name] for name in labelled},
-        dtype,
-        device,
-        batch_size,
-        gradients,
-    ):
-        detached = _predict(wrapped, batch, targets, uncertainty)
+    predicted = _batch_predictions(
+        model, dataset, targets, uncertainty, batch_size, device
+    )
+    for batch, predictions in predicted:
+        uncertainty.update(predictions, batch.targets)
+        detached = {n: predictions[n].to(dtype=torch.float64) for n in targets}
         for name, tensor in detached.items():
             bad = nonfinite_systems(tensor)
             nonfinite.setdefault(name, []).extend(batch.indices[bad].tolist())
@@ -166,26 +164,42 @@ def evaluate(
     return result
 
 
-def _predict(
-    model: _Evaluated,
-    batch: Batch,
+def _batch_predictions(
+    model: AtomisticModel,
+    dataset: Dataset,
     targets: Dict[str, TargetInfo],
     uncertainty: UncertaintyCalibration,
-) -> Dict[str, TensorMap]:
-    """Float64 predictions of ``targets`` for ``batch``, with the gradients their
-    labels carry (or that an unlabelled energy has), and the uncertainties fed to
-    ``uncertainty``."""
-    outputs = {name: info.model_output() for name, info in targets.items()}
-    outputs.update(uncertainty.outputs())
-    predictions = model(batch.systems, outputs, None)
-    uncertainty.update(predictions, batch.targets)
-    for name, info in targets.items():
-        wanted = list(info.gradients)
-        if name in batch.targets and len(batch.targets[name]) > 0:
-            wanted = list(batch.targets[name].block(0).gradients_list())
-        if wanted:
-            predictions[name] = with_gradients(predictions[name], batch, wanted, False)
-    return {name: predictions[name].to(dtype=torch.float64) for name in targets}
+    batch_size: int,
+    device: str,
+) -> Iterator[BatchPredictions]:
+    """The batches of ``dataset`` with the model's predictions of ``targets``, with
+    the gradients their labels carry (or that an unlabelled energy has), and the
+    uncertainties ``uncertainty`` asks for."""
+    labelled = {
+        name: info for name, info in dataset.info.targets.items() if name in targets
+    }
+    batches = evaluation_batches(
+        dataset,
+        model.requested_neighbor_lists(),
+        labelled,
+        str_to_dtype(model.capabilities().dtype),
+        device,
+        batch_size,
+        sorted({g for info in targets.values() for g in info.gradients}),
+    )
+    wrapped = _Evaluated(model, dataset.info.length_unit)
+
+    def predictor(batch: Batch) -> Dict[str, TensorMap]:
+        return predict(
+            wrapped,
+            batch,
+            targets,
+            training=False,
+            extra_outputs=uncertainty.outputs(),
+            unlabelled_gradients={n: i.gradients for n, i in targets.items()},
+        )
+
+    return batch_predictions(batches, predictor)
 
 
 def nonfinite_systems(tensor: TensorMap) -> torch.Tensor:

@@ -3,8 +3,9 @@ datasets of a file, with every output checked against the inputs before any work
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..data.loading import load_section
 from ..data.ondisk import is_disk_dataset
@@ -14,11 +15,22 @@ from ..options import read_options_file
 from ..options.datasets import expand_standalone_sections, located_sections
 from ..options.target_sections import warn_about_units
 from ..training.logging import configure_warnings
-from .evaluate import Evaluation, evaluate, format_metrics
+from .evaluate import Evaluation, evaluate
 from .exported import load_exported_model
 from .outputs import check_command_outputs, input_paths
 from .plots import parity_plot
 from .predictions import prediction_paths, write_predictions
+
+
+@dataclass
+class DatasetEvaluation:
+    """The evaluation of one dataset of ``atomtrain eval`` and the files written."""
+
+    #: the dataset's ``read_from``, numbered ``[k] name`` when there are several
+    name: str
+    evaluation: Evaluation
+    predictions: List[Path] = field(default_factory=list)
+    plot: Optional[Path] = None
 
 
 def evaluate_files(
@@ -29,12 +41,14 @@ def evaluate_files(
     extensions: Optional[Path] = None,
     device: str = "cpu",
     plot: Optional[Path] = None,
-) -> List[Evaluation]:
+) -> Iterator[DatasetEvaluation]:
     """``atomtrain eval``: evaluate the metatomic model at ``model_path`` on the
     dataset section(s) of ``options_path`` (the dataset grammar of the training
     options: a file name, a section, or a list of sections), or on the on-disk
-    dataset ``options_path`` names; print the errors and, given ``output``, write the
-    predictions and, given ``plot``, a parity plot."""
+    dataset ``options_path`` names; given ``output``, write the predictions and,
+    given ``plot``, a parity plot. Yields each dataset's errors and files as soon as
+    it is done, so that the caller can report them while the next one runs; every
+    output is checked before the first dataset is read."""
     configure_warnings()
     value: Any
     if is_disk_dataset(options_path):
@@ -57,27 +71,21 @@ def evaluate_files(
     check_command_outputs(outputs, inputs)
     model = load_exported_model(model_path, extensions)
     cache = FileCache()
-    evaluations = []
     for number, section in enumerate(sections):
         dataset = load_section(section, cache)
         keep = output is not None or plot is not None
         evaluation = evaluate(model, dataset, batch_size, device, keep)
         name = section["systems"]["read_from"]
-        print(
-            format_metrics(
-                name if len(sections) == 1 else f"[{number}] {name}", evaluation
-            )
+        done = DatasetEvaluation(
+            name if len(sections) == 1 else f"[{number}] {name}", evaluation
         )
         if output is not None:
             target = _numbered(output, number, len(sections))
-            for path in write_predictions(evaluation, target):
-                print(f"wrote predictions to {path}")
+            done.predictions = write_predictions(evaluation, target)
         if plot is not None:
             target = _numbered(plot, number, len(sections))
-            written = parity_plot(evaluation, target, Path(name).name)
-            print(f"wrote a parity plot to {written}")
-        evaluations.append(evaluation)
-    return evaluations
+            done.plot = parity_plot(evaluation, target, Path(name).name)
+        yield done
 
 
 def _numbered(path: Path, number: int, count: int) -> Path:
