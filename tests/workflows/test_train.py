@@ -69,10 +69,18 @@ def test_train_export_and_evaluate_ethanol(workdir, resources, capsys):
         "versions: atomtrain ",
         "training dummy: ",
         "training: 80 structures",
+        f"  read from '{data}'",
+        "epoch    0 | lr",
         "epoch    1 | lr",
+        "the trained model keeps the weights of epoch ",
+        "the best by val.loss (",
+        "final errors on the training set:",
+        "final errors on the validation set:",
         "final errors on the test set:",
         "energy.forces.rmse = ",
         "training finished; files written:",
+        "  exported model    model.pt",
+        f"  metrics per epoch {run.relative_to(workdir) / 'train.csv'}",
     ):
         assert line in log, line
     expanded = yaml.safe_load((run / "options_restart.yaml").read_text())

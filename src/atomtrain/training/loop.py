@@ -258,6 +258,13 @@ class TrainingRun:
         self._sync_state()
         if self.state.best_model_state_dict is not None:
             self.model.load_state_dict(self.state.best_model_state_dict)
+            prefix = "val" if self.val_sets else "train"
+            metric = f"{prefix}.{self.hypers['best_model_metric']}"
+            self.log.info(
+                "the trained model keeps the weights of epoch "
+                f"{self.state.best_epoch}, the best by {metric} "
+                f"({self.state.best_metric:.6g})"
+            )
 
     def _epochs(self, stop: StopRequest) -> None:
         for epoch in range(self.state.epoch, self.hypers["num_epochs"]):
