@@ -123,6 +123,25 @@ def test_train_export_and_evaluate_ethanol(workdir, resources, capsys):
     assert np.isfinite(predicted[0].get_potential_energy())
 
 
+def test_wandb_records_the_expanded_options_in_the_run_directory(
+    workdir, resources, monkeypatch
+):
+    pytest.importorskip("wandb", reason="wandb is an optional logger")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    options = _options(workdir / "options.yaml", resources / "ethanol_reduced_100.xyz")
+    raw = yaml.safe_load(options.read_text())
+    raw["loggers"] = {"wandb": {"project": "atomtrain-tests"}}
+    options.write_text(yaml.safe_dump(raw))
+    assert (
+        main(["train", str(options), "-r", "architecture.training.num_epochs=1"]) == 0
+    )
+    [run] = _runs(workdir)
+    assert not (workdir / "wandb").exists()
+    # the config it records is checked by the logger's own test
+    assert len(list((run / "wandb").glob("offline-run-*"))) == 1
+
+
 def test_invalid_options_leave_no_run_directory(workdir, resources, capsys):
     data = resources / "ethanol_reduced_100.xyz"
     options = _options(workdir / "options.yaml", data)

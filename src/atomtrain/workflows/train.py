@@ -131,7 +131,7 @@ def _external_loggers(options: Dict[str, Any], run_dir: Path) -> List[Any]:
     if loggers.get("tensorboard"):
         result.append(TensorBoardLogger(run_dir / "tensorboard"))
     if loggers.get("wandb"):
-        result.append(WandbLogger(loggers["wandb"]))
+        result.append(WandbLogger(loggers["wandb"], options, run_dir))
     return result
 
 
