@@ -58,7 +58,7 @@ from .losses import LossFunction, resolve_loss
 from .memory import guard_memory
 from .metrics import MetricAccumulator, selection_value
 from .optimizers import build_optimizer
-from .progress import EpochProgress
+from .progress import EpochProgress, StructureProgress
 from .schedules import LearningRateSchedule
 from .signals import StopRequest, TrainingInterrupted
 from .state import (
@@ -387,8 +387,14 @@ class TrainingRun:
         self.model.eval()
         self.val_sums.reset()
         plan = self.batches.plan(self.val_sets, None, 0)
-        with self._evaluation_weights():
+        progress = StructureProgress(
+            sum(len(step.indices) for step in plan),
+            "validation",
+            None if self.main else False,
+        )
+        with self._evaluation_weights(), progress:
             for step, first_stage in zip(plan, self.batches.collated(plan, 0, False)):
+                progress.update(len(step.indices))
                 self.val_sums.count_batch()
                 self.gradient.evaluate(
                     step.dataset, step.shares[self.rank], self.val_sums, first_stage
