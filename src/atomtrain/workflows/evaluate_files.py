@@ -17,6 +17,7 @@ from ..training.logging import configure_warnings
 from .evaluate import Evaluation, evaluate, format_metrics
 from .exported import load_exported_model
 from .outputs import check_command_outputs, input_paths
+from .per_structure import write_per_structure_errors
 from .plots import parity_plot
 from .predictions import prediction_paths, write_predictions
 
@@ -29,12 +30,14 @@ def evaluate_files(
     extensions: Optional[Path] = None,
     device: str = "cpu",
     plot: Optional[Path] = None,
+    per_structure: Optional[Path] = None,
 ) -> List[Evaluation]:
     """``atomtrain eval``: evaluate the metatomic model at ``model_path`` on the
     dataset section(s) of ``options_path`` (the dataset grammar of the training
     options: a file name, a section, or a list of sections), or on the on-disk
     dataset ``options_path`` names; print the errors and, given ``output``, write the
-    predictions and, given ``plot``, a parity plot."""
+    predictions and, given ``plot``, a parity plot and, given ``per_structure``, the
+    errors of each structure (CSV)."""
     configure_warnings()
     value: Any
     if is_disk_dataset(options_path):
@@ -53,6 +56,11 @@ def evaluate_files(
         raise OptionsError(problems, str(options_path))
     warn_about_units(located_sections(sections, ""))
     outputs = _output_files(sections, output, plot)
+    if per_structure is not None:
+        outputs.extend(
+            ("--per-structure", _numbered(per_structure, n, len(sections)))
+            for n in range(len(sections))
+        )
     inputs = [model_path, options_path, *input_paths(sections)]
     if extensions is not None and extensions.is_dir():
         inputs.extend(p for p in extensions.rglob("*") if p.is_file())
@@ -62,7 +70,7 @@ def evaluate_files(
     evaluations = []
     for number, section in enumerate(sections):
         dataset = load_section(section, cache)
-        keep = output is not None or plot is not None
+        keep = output is not None or plot is not None or per_structure is not None
         evaluation = evaluate(model, dataset, batch_size, device, keep)
         name = section["systems"]["read_from"]
         print(
@@ -78,6 +86,10 @@ def evaluate_files(
             target = _numbered(plot, number, len(sections))
             written = parity_plot(evaluation, target, Path(name).name)
             print(f"wrote a parity plot to {written}")
+        if per_structure is not None:
+            target = _numbered(per_structure, number, len(sections))
+            written = write_per_structure_errors(evaluation, target)
+            print(f"wrote the errors of each structure to {written}")
         evaluations.append(evaluation)
     return evaluations
 
