@@ -33,6 +33,7 @@ def test_nve_over_a_socket_matches_ase(engine_dir: Path) -> None:
     )
     for atoms, potential in zip(frames, table[:, 2]):
         atoms.calc = calculator
-        # i-PI prints 9 significant digits
-        assert atoms.get_potential_energy() == pytest.approx(potential, abs=1e-6)
+        # i-PI prints 9 significant digits, and each engine rounds the positions
+        # (converted from its own units) to the model's float32
+        assert atoms.get_potential_energy() == pytest.approx(potential, abs=1e-5)
     assert not list(engine_dir.glob("atomtrain*")), "the socket was left behind"

@@ -58,6 +58,7 @@ def test_errors_of_each_structure(composition_model: Path, capsys) -> None:
         header, units, *rows = list(csv.reader(file))
     assert header == [
         "index",
+        "frame",
         "num_atoms",
         "energy.error",
         "energy.error_per_atom",
@@ -67,21 +68,26 @@ def test_errors_of_each_structure(composition_model: Path, capsys) -> None:
     assert units == [
         "",
         "",
+        "",
         "kcal/mol",
         "kcal/mol/atom",
         "kcal/mol/angstrom",
         "kcal/mol/angstrom",
     ]
-    assert [row[:2] for row in rows] == [["0", "9"], ["1", "9"], ["2", "9"]]
+    assert [row[:3] for row in rows] == [
+        ["0", "3", "9"],
+        ["1", "1", "9"],
+        ["2", "7", "9"],
+    ]
     predicted = ase.io.read("predictions.xyz", ":")
     for row, index, frame in zip(rows, [3, 1, 7], predicted):
         labelled = ase.io.read("ethanol.xyz", index)
         error = frame.get_potential_energy() - labelled.get_potential_energy()
-        assert float(row[2]) == pytest.approx(error, rel=1e-9)
-        assert float(row[3]) == pytest.approx(error / 9, rel=1e-9)
+        assert float(row[3]) == pytest.approx(error, rel=1e-9)
+        assert float(row[4]) == pytest.approx(error / 9, rel=1e-9)
         forces = labelled.get_forces()
-        assert float(row[4]) == pytest.approx(np.sqrt(np.mean(forces**2)), rel=1e-9)
-        assert float(row[5]) == pytest.approx(np.mean(np.abs(forces)), rel=1e-9)
+        assert float(row[5]) == pytest.approx(np.sqrt(np.mean(forces**2)), rel=1e-9)
+        assert float(row[6]) == pytest.approx(np.mean(np.abs(forces)), rel=1e-9)
 
 
 def test_predictions_carry_the_labels(composition_model: Path) -> None:

@@ -88,7 +88,7 @@ def evaluate_files(
             print(f"wrote a parity plot to {written}")
         if per_structure is not None:
             target = _numbered(per_structure, number, len(sections))
-            written = write_per_structure_errors(evaluation, target)
+            written = write_per_structure_errors(evaluation, target, dataset)
             print(f"wrote the errors of each structure to {written}")
         evaluations.append(evaluation)
     return evaluations

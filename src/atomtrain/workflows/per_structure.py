@@ -2,21 +2,24 @@
 --per-structure FILE`` writes them: a CSV file with a header row, a units row, then
 one row per structure in the order of the dataset.
 
-Columns: ``index`` (in the dataset), ``num_atoms``, then for each labelled target
-with one value per structure ``<target>.error`` (prediction - label) and
-``<target>.error_per_atom``, and for targets with forces ``<target>.forces.rmse``
-and ``<target>.forces.mae`` over the force components of the structure.
+Columns: ``index`` (in the evaluated dataset), ``frame`` (the structure's index in
+the file it was read from, when the dataset is given), ``num_atoms``, then for each
+labelled target with one value per structure ``<target>.error`` (prediction -
+label) and ``<target>.error_per_atom``, and for targets with forces
+``<target>.forces.rmse`` and ``<target>.forces.mae`` over the force components of
+the structure.
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from metatensor.torch import TensorBlock
 
+from ..data.dataset import Dataset
 from ..files import atomic_output
 from .evaluate import Evaluation
 
@@ -24,18 +27,23 @@ Row = Dict[str, float]
 
 
 def per_structure_errors(
-    evaluation: Evaluation,
+    evaluation: Evaluation, dataset: Optional[Dataset] = None
 ) -> Tuple[List[str], Dict[str, str], List[Row]]:
     """``(columns, units, rows)``: one row per structure, ordered by its index in
-    the dataset. Needs the evaluation's predictions (``keep_predictions``)."""
-    columns, units = ["index", "num_atoms"], {"index": "", "num_atoms": ""}
+    the evaluated ``dataset``. Needs the evaluation's predictions
+    (``keep_predictions``)."""
+    columns = ["index", "num_atoms"] if dataset is None else ["index", "frame"]
+    units = {column: "" for column in [*columns, "num_atoms"]}
+    if dataset is not None:
+        columns.append("num_atoms")
     rows: List[Row] = []
     for batch, predictions in zip(evaluation.batches, evaluation.predictions):
         for system in range(len(batch.systems)):
-            row: Row = {
-                "index": int(batch.indices[system]),
-                "num_atoms": len(batch.systems[system]),
-            }
+            index = int(batch.indices[system])
+            row: Row = {"index": index}
+            if dataset is not None:
+                row["frame"] = dataset.origin(index)[1]
+            row["num_atoms"] = len(batch.systems[system])
             for name, labels in batch.targets.items():
                 if name not in predictions or len(labels) != 1:
                     continue
@@ -85,9 +93,11 @@ def _unit(metric_units: Dict[str, str], column: str) -> str:
     return metric_units.get(column, "")
 
 
-def write_per_structure_errors(evaluation: Evaluation, path: Path) -> Path:
+def write_per_structure_errors(
+    evaluation: Evaluation, path: Path, dataset: Optional[Dataset] = None
+) -> Path:
     """Write :func:`per_structure_errors` to the CSV file ``path``, atomically."""
-    columns, units, rows = per_structure_errors(evaluation)
+    columns, units, rows = per_structure_errors(evaluation, dataset)
     with (
         atomic_output(path, "--per-structure") as temporary,
         open(temporary, "w", newline="") as file,
