@@ -134,3 +134,4 @@ def test_statistics_table(ethanol):
     assert stats.targets[0].mean == pytest.approx(np.mean(energies))
     table = format_statistics([stats])
     assert "100 structures, 900 atoms" in table and "kcal/mol" in table
+    assert "\n  read from 'ethanol.xyz'\n" in table

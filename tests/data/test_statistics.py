@@ -58,3 +58,4 @@ def test_dataset_statistics_stream_over_chunks(tmp_path, resources, monkeypatch)
     )
     assert found.targets[0].mean == pytest.approx(float(energies.mean()), rel=1e-14)
     assert found.num_structures == 100 and found.elements == [6]
+    assert found.files == (str(resources / "carbon_reduced_100.xyz"),)

@@ -2,6 +2,10 @@
 checkpoints and restart. The golden checkpoint files are checked by the conformance
 suite (``test_conformance.py``)."""
 
+import json
+import subprocess
+import sys
+
 import ase.io
 import numpy as np
 import pytest
@@ -161,6 +165,52 @@ def test_export_runs_in_ase(name, request, tmp_path):
         stress = atoms.get_stress(voigt=False)
         expected = strain_gradient.numpy() * to_ev / atoms.get_volume()
         np.testing.assert_allclose(stress, expected, atol=1e-9)
+
+
+#: Forces and stress of an exported model in a process that imports only ASE and
+#: metatomic, as LAMMPS, i-PI's driver or a user's MD script runs it.
+ENGINE_SCRIPT = """
+import json, sys
+import ase.io
+from metatomic_ase import MetatomicCalculator
+atoms = ase.io.read(sys.argv[1], int(sys.argv[2]))
+atoms.calc = MetatomicCalculator("model.pt", extensions_directory="ext")
+print(json.dumps({
+    "forces": atoms.get_forces().tolist(),
+    "stress": atoms.get_stress(voigt=False).tolist() if atoms.pbc.all() else None,
+    "sphericart_python": "sphericart.torch" in sys.modules,
+}))
+"""
+
+
+def test_export_has_exact_forces_without_sphericart_python(carbon, tmp_path):
+    """sphericart-torch registers the derivatives of its operator from Python: the
+    exported model must not depend on that to get the angular part of the forces
+    and stress right."""
+    model = tiny_model(carbon)
+    index = 5
+    batch = batch_of(model, carbon, [index], ["positions", "strain"])
+    position_gradient, strain_gradient = torch.autograd.grad(
+        energies(model, batch).sum(), [batch.positions[0], batch.strains[0]]
+    )
+    model.export().save(
+        str(tmp_path / "model.pt"), collect_extensions=str(tmp_path / "ext")
+    )
+    data = RESOURCES / "carbon_reduced_100.xyz"
+    result = subprocess.run(
+        [sys.executable, "-c", ENGINE_SCRIPT, str(data), str(index)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert not found["sphericart_python"]
+    np.testing.assert_allclose(found["forces"], -position_gradient.numpy(), atol=1e-9)
+    volume = ase.io.read(data, index).get_volume()
+    np.testing.assert_allclose(
+        found["stress"], strain_gradient.numpy() / volume, atol=1e-9
+    )
 
 
 def test_export_in_float32(ethanol):

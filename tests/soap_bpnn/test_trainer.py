@@ -4,7 +4,8 @@ import csv
 from pathlib import Path
 
 import torch
-from soap_helpers import tiny_model
+import yaml
+from soap_helpers import RESOURCES, tiny_model
 
 from atomtrain.checkpoints import read_checkpoint_file
 from atomtrain.soap_bpnn import SoapBpnn, Trainer
@@ -40,3 +41,32 @@ def test_a_few_epochs_lower_the_energy_and_force_losses(ethanol, tmp_path: Path)
     assert resumed.state is not None
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(restored.state_dict()[name], tensor.cpu())
+
+
+def test_an_options_file_without_precision_trains_in_float32(tmp_path: Path, capsys):
+    """The reference implementation trains SOAP-BPNN in float32 when the options
+    file names no precision: the same file gives the same precision here."""
+    from atomtrain.cli.main import main
+
+    options = {
+        "architecture": {
+            "name": "soap_bpnn",
+            "model": {"soap": {"max_radial": 2, "max_angular": 2}},
+            "training": {"num_epochs": 1, "batch_size": 10},
+        },
+        "training_set": {
+            "systems": str(RESOURCES / "ethanol_reduced_100.xyz"),
+            "targets": {"energy": {"unit": "kcal/mol"}},
+            "indices": list(range(20)),
+        },
+        "validation_set": 0.1,
+        "test_set": 0.0,
+    }
+    path = tmp_path / "options.yaml"
+    path.write_text(yaml.safe_dump(options))
+    output = tmp_path / "model.pt"
+    command = ["train", str(path), "-o", str(output), "-e", str(tmp_path / "ext")]
+    assert main([*command, "--outputs", str(tmp_path / "outputs")]) == 0
+    assert "training soap_bpnn: " in capsys.readouterr().out
+    summary = next((tmp_path / "outputs").glob("*/*/train.log")).read_text()
+    assert " on cpu in float32" in summary

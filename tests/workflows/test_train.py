@@ -69,10 +69,18 @@ def test_train_export_and_evaluate_ethanol(workdir, resources, capsys):
         "versions: atomtrain ",
         "training dummy: ",
         "training: 80 structures",
+        f"  read from '{data}'",
+        "epoch    0 | lr",
         "epoch    1 | lr",
+        "the trained model keeps the weights of epoch ",
+        "the best by val.loss (",
+        "final errors on the training set:",
+        "final errors on the validation set:",
         "final errors on the test set:",
         "energy.forces.rmse = ",
         "training finished; files written:",
+        "  exported model    model.pt",
+        f"  metrics per epoch {run.relative_to(workdir) / 'train.csv'}",
     ):
         assert line in log, line
     expanded = yaml.safe_load((run / "options_restart.yaml").read_text())
@@ -116,6 +124,25 @@ def test_train_export_and_evaluate_ethanol(workdir, resources, capsys):
         predicted[0].get_forces(), forces * 23.0605, rtol=1e-3, atol=1e-4
     )
     assert np.isfinite(predicted[0].get_potential_energy())
+
+
+def test_wandb_records_the_expanded_options_in_the_run_directory(
+    workdir, resources, monkeypatch
+):
+    pytest.importorskip("wandb", reason="wandb is an optional logger")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    options = _options(workdir / "options.yaml", resources / "ethanol_reduced_100.xyz")
+    raw = yaml.safe_load(options.read_text())
+    raw["loggers"] = {"wandb": {"project": "atomtrain-tests"}}
+    options.write_text(yaml.safe_dump(raw))
+    assert (
+        main(["train", str(options), "-r", "architecture.training.num_epochs=1"]) == 0
+    )
+    [run] = _runs(workdir)
+    assert not (workdir / "wandb").exists()
+    # the config it records is checked by the logger's own test
+    assert len(list((run / "wandb").glob("offline-run-*"))) == 1
 
 
 def test_invalid_options_leave_no_run_directory(workdir, resources, capsys):

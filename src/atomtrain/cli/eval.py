@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write a parity plot and error histograms of every labelled target (PNG)",
     )
     parser.add_argument(
+        "--per-structure",
+        metavar="CSV",
+        help="write the errors of each structure (index, number of atoms, energy "
+        "error, per atom, force RMSE and MAE) as CSV",
+    )
+    parser.add_argument(
         "-b", "--batch-size", type=int, default=16, help="structures per batch"
     )
     parser.add_argument(
@@ -51,10 +57,13 @@ def run(args: argparse.Namespace) -> int:
         extensions=Path(args.extensions) if args.extensions else None,
         device=args.device,
         plot=Path(args.plot) if args.plot else None,
+        per_structure=Path(args.per_structure) if args.per_structure else None,
     ):
         print(format_metrics(done.name, done.evaluation))
         for path in done.predictions:
             print(f"wrote predictions to {path}")
         if done.plot is not None:
             print(f"wrote a parity plot to {done.plot}")
+        if done.per_structure is not None:
+            print(f"wrote the errors of each structure to {done.per_structure}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -37,6 +37,8 @@ class DatasetStatistics:
     max_atoms: int
     elements: List[int]
     targets: List[TargetStatistics]
+    #: The files the structures were read from, in order of first appearance.
+    files: Tuple[str, ...] = ()
 
 
 class RunningStatistics:
@@ -91,6 +93,7 @@ def dataset_statistics(dataset: Dataset, name: str) -> DatasetStatistics:
     strain-gradient components. One pass over the dataset, in bounded memory."""
     atoms = dataset.num_atoms()
     elements: set[int] = set()
+    files: Dict[str, None] = {}
     length = dataset.info.length_unit
     # (target, part, name, unit): part is "values", "positions" or "strain"
     described: List[Tuple[str, str, str, str]] = []
@@ -104,6 +107,7 @@ def dataset_statistics(dataset: Dataset, name: str) -> DatasetStatistics:
     pending: List[List[torch.Tensor]] = [[] for _ in described]
     for i in range(len(dataset)):
         structure = dataset[i]
+        files.setdefault(dataset.origin(i)[0])
         elements.update(int(t) for t in torch.unique(structure.types))
         for k, (target, part, _, _) in enumerate(described):
             data = structure.targets[target]
@@ -128,6 +132,7 @@ def dataset_statistics(dataset: Dataset, name: str) -> DatasetStatistics:
             statistics.describe(label, unit)
             for statistics, (_, _, label, unit) in zip(running, described)
         ],
+        files=tuple(files),
     )
 
 
@@ -140,6 +145,8 @@ def format_statistics(statistics: List[DatasetStatistics]) -> str:
             f"({stats.min_atoms}-{stats.max_atoms} per structure), elements "
             f"{', '.join(str(e) for e in stats.elements)}"
         )
+        if stats.files:
+            lines.append(f"  read from {', '.join(repr(f) for f in stats.files)}")
         if not stats.targets:
             continue
         width = max(len(t.name) for t in stats.targets)

@@ -187,7 +187,9 @@ class Loggers(TypedDict):
     tensorboard: bool = False
     """Write TensorBoard event files in the run directory."""
     wandb: Optional[Dict[str, Any]] = None
-    """Settings passed to ``wandb.init`` (null: no Weights & Biases run)."""
+    """Settings passed to ``wandb.init`` (null: no Weights & Biases run); the expanded
+    options become the W&B run's config, and its files go into the run directory
+    unless ``dir`` is given."""
 
 
 class ArchitectureSection(TypedDict):

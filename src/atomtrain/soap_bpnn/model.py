@@ -79,7 +79,9 @@ class SoapBpnn(
 
     __checkpoint_version__ = 2
     __supported_devices__ = ["cuda", "cpu"]
-    __supported_dtypes__ = [torch.float64, torch.float32]
+    # float32 first, as the reference implementation: one options file trains in the
+    # same precision with both (base_precision: 64 asks for float64)
+    __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
         name="soap_bpnn",
         description="SOAP power spectrum with per-element neural networks",

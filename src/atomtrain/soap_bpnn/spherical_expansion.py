@@ -65,7 +65,7 @@ class SphericalExpansion(torch.nn.Module):
     ) -> List[torch.Tensor]:
         distances = torch.linalg.vector_norm(vectors, dim=1)
         radial = self.radial(distances) * self.cutoff_function(distances).unsqueeze(1)
-        harmonics = self.harmonics(vectors)
+        harmonics = self._harmonics(vectors)
         n_pairs = vectors.shape[0]
         products: List[torch.Tensor] = []
         for ell, n in enumerate(self.n_per_l):
@@ -86,3 +86,27 @@ class SphericalExpansion(torch.nn.Module):
             block = density[:, :, start : start + n * (2 * ell + 1)]
             coefficients.append(block.reshape(n_atoms, self.n_types * n, 2 * ell + 1))
         return coefficients
+
+    def _harmonics(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``Y_lm`` of every pair ``[P, (max_angular + 1)²]``, with their first and
+        second derivatives exact wherever the model runs.
+
+        sphericart-torch registers the derivatives of its operator from Python
+        (``torch.library.register_autograd``): an exported model run where that
+        Python package is not imported (LAMMPS, i-PI's driver, an ASE script that
+        imports only metatomic) would take ``Y_lm`` as constants, dropping the
+        angular part of the forces and stress without a word. The derivatives come
+        instead from sphericart's ``compute_with_hessians``, entering autograd as
+        the second-order expansion around the evaluated vectors: its value, gradient
+        and Hessian there are sphericart's, so forces, stress and training on them
+        (which differentiates the forces once more) are exact.
+        """
+        if not vectors.requires_grad:
+            return self.harmonics(vectors)
+        values, gradients, hessians = self.harmonics.compute_with_hessians(
+            vectors.detach()
+        )
+        step = vectors - vectors.detach()  # zero, but carries the graph
+        first = torch.einsum("pa,pal->pl", step, gradients)
+        second = torch.einsum("pa,pb,pabl->pl", step, step, hessians)
+        return values + first + 0.5 * second

@@ -52,6 +52,7 @@ from ..data.sampling import (
 from ..utils.abc import ModelInterface
 from . import distributed
 from .memory import MemoryBudget
+from .progress import StructureProgress
 
 
 class Step(NamedTuple):
@@ -142,13 +143,16 @@ class BatchFactory:
         counts = self._edges.get(dataset)
         if counts is None:
             rank, world = distributed.rank(), distributed.world_size()
-            mine = np.array(
-                [
-                    sum(len(self.cache.topology(dataset, i, o)) for o in self.options)
-                    for i in range(rank, len(dataset), world)
-                ],
-                dtype=np.int32,
-            )
+            share = range(rank, len(dataset), world)
+            mine = np.zeros(len(share), dtype=np.int32)
+            with StructureProgress(
+                len(share), "neighbour lists", None if rank == 0 else False
+            ) as progress:
+                for position, i in enumerate(share):
+                    mine[position] = sum(
+                        len(self.cache.topology(dataset, i, o)) for o in self.options
+                    )
+                    progress.update(1)
             counts = np.zeros(len(dataset), dtype=np.int32)
             for r, share in enumerate(distributed.all_gather_object(mine)):
                 counts[r::world] = share

@@ -90,9 +90,18 @@ class TensorBoardLogger:
 
 
 class WandbLogger:
-    """Values sent to Weights & Biases; ``settings`` go to ``wandb.init``."""
+    """Values sent to Weights & Biases; ``settings`` go to ``wandb.init``.
 
-    def __init__(self, settings: Dict[str, Any]) -> None:
+    ``config`` (the run's expanded options) is recorded as the W&B run's config,
+    under the keys of any ``config`` the settings give; W&B's files go into
+    ``directory`` (the run directory) unless the settings name a ``dir``."""
+
+    def __init__(
+        self,
+        settings: Dict[str, Any],
+        config: Optional[Dict[str, Any]] = None,
+        directory: Optional[Path] = None,
+    ) -> None:
         try:
             import wandb
         except ImportError as error:
@@ -100,7 +109,12 @@ class WandbLogger:
                 "the wandb logger is configured but wandb is not installed; "
                 "install it with 'pip install wandb'"
             ) from error
-        self.run = wandb.init(**settings)
+        arguments = dict(settings)
+        if directory is not None:
+            arguments.setdefault("dir", str(directory))
+        if config is not None:
+            arguments["config"] = {**config, **(settings.get("config") or {})}
+        self.run = wandb.init(**arguments)
 
     def log(self, epoch: int, values: Dict[str, float]) -> None:
         self.run.log({"epoch": epoch, **values})

@@ -45,7 +45,7 @@ from .logging import EpochLog
 from .memory import guard_memory
 from .metrics import MetricAccumulator, selection_value
 from .optimizers import build_optimizer
-from .progress import EpochProgress
+from .progress import EpochProgress, StructureProgress
 from .schedules import LearningRateSchedule
 from .signals import StopRequest, TrainingInterrupted
 from .state import (
@@ -218,6 +218,13 @@ class TrainingRun:
         self._sync_state()
         if self.state.best_model_state_dict is not None:
             self.model.load_state_dict(self.state.best_model_state_dict)
+            prefix = "val" if self.val_sets else "train"
+            metric = f"{prefix}.{self.hypers['best_model_metric']}"
+            self.log.info(
+                "the trained model keeps the weights of epoch "
+                f"{self.state.best_epoch}, the best by {metric} "
+                f"({self.state.best_metric:.6g})"
+            )
 
     def _epochs(self, stop: StopRequest) -> None:
         for epoch in range(self.state.epoch, self.hypers["num_epochs"]):
@@ -334,8 +341,14 @@ class TrainingRun:
         self.model.eval()
         self.val_sums.reset()
         plan = self.batches.plan(self.val_sets, None, 0)
-        with self._evaluation_weights():
+        progress = StructureProgress(
+            sum(len(step.indices) for step in plan),
+            "validation",
+            None if self.main else False,
+        )
+        with self._evaluation_weights(), progress:
             for step, first_stage in zip(plan, self.batches.collated(plan, 0, False)):
+                progress.update(len(step.indices))
                 self.val_sums.count_batch()
                 self.gradient.validate(
                     step.dataset, step.shares[self.rank], self.val_sums, first_stage

@@ -36,6 +36,7 @@ from ..data.batching import BatchBuilder
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..data.sampling import BatchPlan, plan_epoch
+from .progress import StructureProgress
 
 if TYPE_CHECKING:
     from metatomic.torch import NeighborListOptions
@@ -206,11 +207,17 @@ def evaluation_batches(
     device: str | torch.device = "cpu",
     batch_size: int = 16,
     gradients: Collection[str] = (),
+    description: str = "evaluation",
 ) -> Iterator[Batch]:
     """The batches of ``dataset`` in its order, with the neighbour lists and the
     labels of ``targets`` (and their ``gradients``): the one walk over a dataset of
-    ``atomtrain eval``, the final errors of a run and LLPR."""
+    ``atomtrain eval``, the final errors of a run and LLPR; a progress bar named
+    ``description`` on a terminal."""
     builder = BatchBuilder(list(neighbor_lists), targets, dtype=dtype, device=device)
     plan = BatchPlan(batch_size=batch_size, shuffle=False)
-    for indices in plan_epoch(plan, dataset.num_atoms(), 0, describe=dataset.describe):
-        yield builder(dataset, indices, gradients)
+    with StructureProgress(len(dataset), description) as progress:
+        for indices in plan_epoch(
+            plan, dataset.num_atoms(), 0, describe=dataset.describe
+        ):
+            yield builder(dataset, indices, gradients)
+            progress.update(len(indices))

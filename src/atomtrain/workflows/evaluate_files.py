@@ -18,6 +18,7 @@ from ..training.logging import configure_warnings
 from .evaluate import Evaluation, evaluate
 from .exported import load_exported_model
 from .outputs import check_command_outputs, input_paths
+from .per_structure import write_per_structure_errors
 from .plots import parity_plot
 from .predictions import prediction_paths, write_predictions
 
@@ -31,6 +32,7 @@ class DatasetEvaluation:
     evaluation: Evaluation
     predictions: List[Path] = field(default_factory=list)
     plot: Optional[Path] = None
+    per_structure: Optional[Path] = None
 
 
 def evaluate_files(
@@ -41,14 +43,16 @@ def evaluate_files(
     extensions: Optional[Path] = None,
     device: str = "cpu",
     plot: Optional[Path] = None,
+    per_structure: Optional[Path] = None,
 ) -> Iterator[DatasetEvaluation]:
     """``atomtrain eval``: evaluate the metatomic model at ``model_path`` on the
     dataset section(s) of ``options_path`` (the dataset grammar of the training
     options: a file name, a section, or a list of sections), or on the on-disk
-    dataset ``options_path`` names; given ``output``, write the predictions and,
-    given ``plot``, a parity plot. Yields each dataset's errors and files as soon as
-    it is done, so that the caller can report them while the next one runs; every
-    output is checked before the first dataset is read."""
+    dataset ``options_path`` names; given ``output``, write the predictions, given
+    ``plot``, a parity plot and, given ``per_structure``, the errors of each
+    structure (CSV). Yields each dataset's errors and files as soon as it is done,
+    so that the caller can report them while the next one runs; every output is
+    checked before the first dataset is read."""
     configure_warnings()
     value: Any
     if is_disk_dataset(options_path):
@@ -65,6 +69,11 @@ def evaluate_files(
         raise OptionsError(problems, str(options_path))
     warn_about_units(located_sections(sections, ""))
     outputs = _output_files(sections, output, plot)
+    if per_structure is not None:
+        outputs.extend(
+            ("--per-structure", _numbered(per_structure, n, len(sections)))
+            for n in range(len(sections))
+        )
     inputs = [model_path, options_path, *input_paths(sections)]
     if extensions is not None and extensions.is_dir():
         inputs.extend(p for p in extensions.rglob("*") if p.is_file())
@@ -73,7 +82,7 @@ def evaluate_files(
     cache = FileCache()
     for number, section in enumerate(sections):
         dataset = load_section(section, cache)
-        keep = output is not None or plot is not None
+        keep = output is not None or plot is not None or per_structure is not None
         evaluation = evaluate(model, dataset, batch_size, device, keep)
         name = section["systems"]["read_from"]
         done = DatasetEvaluation(
@@ -85,6 +94,9 @@ def evaluate_files(
         if plot is not None:
             target = _numbered(plot, number, len(sections))
             done.plot = parity_plot(evaluation, target, Path(name).name)
+        if per_structure is not None:
+            target = _numbered(per_structure, number, len(sections))
+            done.per_structure = write_per_structure_errors(evaluation, target, dataset)
         yield done
 
 

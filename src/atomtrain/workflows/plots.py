@@ -74,6 +74,8 @@ def parity_plot(evaluation: Evaluation, path: Path, title: str = "") -> Path:
         )
         top.plot([low, high], [low, high], color="0.6", linewidth=1)
         top.scatter(labels, predicted, s=4, alpha=0.5)
+        # energies near -1e4 would read as "+ -1.078e4" offsets: show them whole
+        top.ticklabel_format(useOffset=False)
         errors = predicted - labels
         rmse = float(np.sqrt(np.mean(errors**2)))
         top.set_title(f"{name}\nRMSE {rmse:.4g} {unit}".rstrip())

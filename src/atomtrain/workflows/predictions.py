@@ -16,10 +16,15 @@ from ..errors import UserError
 from ..files import atomic_output
 from .evaluate import Evaluation
 
+#: What the names of labels end with, beside the predictions of the same quantity
+#: (``energy_label`` beside ``energy``, ``forces_label`` beside ``forces``).
+LABEL_SUFFIX = "_label"
+
 
 def prediction_frames(evaluation: Evaluation) -> List[ase.Atoms]:
-    """One ASE ``Atoms`` per evaluated structure, holding its predictions, in the
-    order of the dataset (batches are packed in another order)."""
+    """One ASE ``Atoms`` per evaluated structure, holding its predictions and, for
+    labelled targets, the labels beside them (``<name>_label``), in the order of the
+    dataset (batches are packed in another order)."""
     frames: List[Tuple[int, ase.Atoms]] = []
     for batch, predictions in zip(evaluation.batches, evaluation.predictions):
         for s, system in enumerate(batch.systems):
@@ -31,18 +36,24 @@ def prediction_frames(evaluation: Evaluation) -> List[ase.Atoms]:
             )
             for name, tensor in predictions.items():
                 _store(atoms, name, tensor, s)
+                if name in batch.targets and len(batch.targets[name]) > 0:
+                    _store(atoms, name, batch.targets[name], s, LABEL_SUFFIX)
             frames.append((int(batch.indices[s]), atoms))
     return [atoms for _, atoms in sorted(frames, key=lambda frame: frame[0])]
 
 
-def _store(atoms: ase.Atoms, name: str, tensor: TensorMap, system: int) -> None:
+def _store(
+    atoms: ase.Atoms, name: str, tensor: TensorMap, system: int, label: str = ""
+) -> None:
+    """Store the values of ``system`` in ``tensor`` (and its forces, virial and
+    stress) on ``atoms``, under names ending with ``label``."""
     key = name.replace("::", "_").replace("/", "_")
     for block_index in range(len(tensor)):
         block = tensor.block(block_index)
         systems = block.samples.column("system")
         rows = torch.nonzero(systems == system).reshape(-1)
-        values = block.values[rows].detach().numpy()
-        suffix = "" if len(tensor) == 1 else f"_{block_index}"
+        values = block.values[rows].detach().to(torch.float64).numpy()
+        suffix = ("" if len(tensor) == 1 else f"_{block_index}") + label
         if "atom" in block.samples.names:
             atoms.arrays[key + suffix] = values.reshape(len(atoms), -1)
         else:
@@ -51,15 +62,17 @@ def _store(atoms: ase.Atoms, name: str, tensor: TensorMap, system: int) -> None:
         if "positions" in block.gradients_list():
             gradient = block.gradient("positions")
             mine = gradient.samples.column("system") == system
-            atoms.arrays[_gradient_key(key, "forces")] = (
-                -gradient.values[mine][..., 0].detach().numpy()
+            atoms.arrays[_gradient_key(key, "forces") + label] = (
+                -gradient.values[mine][..., 0].detach().to(torch.float64).numpy()
             )
         if "strain" in block.gradients_list() and atoms.pbc.all():
             gradient = block.gradient("strain")
             sample = int(torch.nonzero(systems == system)[0])
-            strain = gradient.values[sample, ..., 0].detach().numpy()
-            atoms.info[_gradient_key(key, "virial")] = -strain
-            atoms.info[_gradient_key(key, "stress")] = strain / atoms.get_volume()
+            strain = gradient.values[sample, ..., 0].detach().to(torch.float64).numpy()
+            atoms.info[_gradient_key(key, "virial") + label] = -strain
+            atoms.info[_gradient_key(key, "stress") + label] = (
+                strain / atoms.get_volume()
+            )
 
 
 def _gradient_key(target: str, quantity: str) -> str:

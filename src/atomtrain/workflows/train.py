@@ -134,7 +134,9 @@ def _external_loggers(options: RunOptions, run_dir: Path) -> List[Any]:
     if loggers.tensorboard:
         result.append(TensorBoardLogger(run_dir / "tensorboard"))
     if loggers.wandb:
-        result.append(WandbLogger(dict(loggers.wandb)))
+        # W&B records the expanded options, as options_restart.yaml holds them
+        plain = options.as_plain()
+        result.append(WandbLogger(plain["loggers"]["wandb"], plain, run_dir))
     return result
 
 
