@@ -13,6 +13,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from engines_page import run_section
 
+from atomtrain.utils.extensions import register_installed_extensions
+
+# These tests load exported models from their extensions folder in the test process,
+# as an engine's Python process does; tests run later in the same process build
+# SOAP-BPNN models, which import sphericart: its installed library goes first.
+register_installed_extensions()
+
 
 @pytest.fixture(scope="session")
 def copper_model(tmp_path_factory: pytest.TempPathFactory) -> Path:

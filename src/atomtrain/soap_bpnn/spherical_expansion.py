@@ -14,6 +14,7 @@ from typing import List
 
 import torch
 
+from ..utils.extensions import import_extension_package
 from .radial import LaplacianEigenstates, ShiftedCosineCutoff
 
 
@@ -34,14 +35,14 @@ class SphericalExpansion(torch.nn.Module):
         max_radial: int,
         max_angular: int,
     ) -> None:
-        import sphericart.torch
+        sphericart = import_extension_package("sphericart.torch")
 
         super().__init__()
         self.n_types = n_types
         self.max_angular = max_angular
         self.radial = LaplacianEigenstates(radius, max_radial, max_angular)
         self.cutoff_function = ShiftedCosineCutoff(radius, width)
-        self.harmonics = sphericart.torch.SphericalHarmonics(max_angular)
+        self.harmonics = sphericart.SphericalHarmonics(max_angular)
         self.n_per_l: List[int] = list(self.radial.n_per_l)
         radial_offsets: List[int] = []
         density_offsets: List[int] = []

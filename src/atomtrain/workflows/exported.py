@@ -22,6 +22,7 @@ from metatomic.torch import AtomisticModel, load_atomistic_model
 
 from ..checkpoints import CHECKPOINT_FORMAT
 from ..errors import UserError
+from ..utils.extensions import register_installed_extensions
 
 #: Part of the message metatomic's ``load_atomistic_model`` raises (a RuntimeError)
 #: when the model uses a TorchScript extension that is not loaded.
@@ -45,6 +46,10 @@ def load_exported_model(
     """The metatomic model at ``path``, with the compiled extensions of the directory
     ``extensions``; a :class:`UserError` naming the file and what it is otherwise."""
     _check_is_torchscript(path)
+    if extensions is not None:
+        # before any copy of a library is loaded from the folder (see the module
+        # atomtrain.utils.extensions)
+        register_installed_extensions()
     try:
         return load_atomistic_model(str(path), extensions_directory=extensions)
     except ValueError as error:
