@@ -32,11 +32,11 @@ import torch
 from metatensor.torch import TensorBlock, TensorMap
 
 from ..data.info import TargetInfo
+from ..data.targets import GRADIENT_OF, sections_of
 from ..errors import OptionsError, Problem, did_you_mean
 
 LOSS_TYPES = ("mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber")
 _TERM_KEYS = ("type", "weight", "reduction", "delta")
-_GRADIENT_KEYS = {"forces": "positions", "stress": "strain", "virial": "strain"}
 
 
 @dataclass(frozen=True)
@@ -90,27 +90,27 @@ def _target_terms(
     if not isinstance(entry, dict):
         problems.append(Problem(path, "expected a loss type or a mapping", entry))
         return []
-    allowed = (*_TERM_KEYS, *_GRADIENT_KEYS)
+    allowed = (*_TERM_KEYS, *GRADIENT_OF)
     for key in entry:
         if key not in allowed:
             hint = did_you_mean(str(key), allowed)
             problems.append(Problem(f"{path}.{key}", f"unknown key{hint}"))
     base = _term(name, None, name, entry, {}, path, problems)
     terms = [base]
-    given = [key for key in _GRADIENT_KEYS if key in entry]
+    given = [key for key in GRADIENT_OF if key in entry]
     if "stress" in given and "virial" in given:
         problems.append(
             Problem(
                 path, "give either 'stress' or 'virial': both are the strain gradient"
             )
         )
-    for key, gradient in _GRADIENT_KEYS.items():
+    for key, gradient in GRADIENT_OF.items():
         if key in entry and gradient not in info.gradients:
             problems.append(
                 Problem(f"{path}.{key}", f"target '{name}' has no {key} labels")
             )
     for gradient in info.gradients:
-        keys = [k for k, g in _GRADIENT_KEYS.items() if g == gradient]
+        keys = sections_of(gradient)
         key = next((k for k in keys if k in entry), keys[0])
         inherited = {
             "type": base.type.removeprefix("masked_"),
