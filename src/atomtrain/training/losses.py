@@ -26,7 +26,7 @@ gradients are divided by that target's scale before the pointwise loss.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, get_args
 
 import torch
 from metatensor.torch import TensorBlock, TensorMap
@@ -34,9 +34,18 @@ from metatensor.torch import TensorBlock, TensorMap
 from ..data.info import TargetInfo
 from ..data.targets import GRADIENT_OF, sections_of
 from ..errors import OptionsError, Problem, did_you_mean
+from .hypers import GradientLossHypers, LossType, TargetLossHypers, declared_defaults
 
-LOSS_TYPES = ("mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber")
-_TERM_KEYS = ("type", "weight", "reduction", "delta")
+LOSS_TYPES = get_args(LossType)
+#: The keys of one term (a target's or a gradient's), and the defaults declared for
+#: them: a gradient's own, then the target's for the type and reduction it inherits.
+_TERM_KEYS = tuple(GradientLossHypers.__annotations__)
+TARGET_DEFAULTS = {
+    key: value
+    for key, value in declared_defaults(TargetLossHypers).items()
+    if key in _TERM_KEYS
+}
+GRADIENT_DEFAULTS = declared_defaults(GradientLossHypers)
 
 
 @dataclass(frozen=True)
@@ -47,10 +56,10 @@ class LossTerm:
     target: str
     gradient: Optional[str]
     name: str
-    type: str = "mse"
-    weight: float = 1.0
-    reduction: str = "mean"
-    delta: float = 1.0
+    type: str
+    weight: float
+    reduction: str
+    delta: float
 
     @property
     def masked(self) -> bool:
@@ -67,7 +76,7 @@ def resolve_loss(
     problems: List[Problem] = []
     if isinstance(loss, str):
         loss = {name: {"type": loss} for name in targets}
-    if not isinstance(loss, dict):
+    if not isinstance(loss, Mapping):
         raise OptionsError([Problem(path, "expected a loss type or a mapping", loss)])
     for name in loss:
         if name not in targets:
@@ -87,7 +96,7 @@ def resolve_loss(
 def _target_terms(
     name: str, info: TargetInfo, entry: Any, path: str, problems: List[Problem]
 ) -> List[LossTerm]:
-    if not isinstance(entry, dict):
+    if not isinstance(entry, Mapping):
         problems.append(Problem(path, "expected a loss type or a mapping", entry))
         return []
     allowed = (*_TERM_KEYS, *GRADIENT_OF)
@@ -142,16 +151,17 @@ def _term(
     path: str,
     problems: List[Problem],
 ) -> LossTerm:
-    if not isinstance(entry, dict):
+    if not isinstance(entry, Mapping):
         problems.append(Problem(path, "expected a mapping", entry))
-        return LossTerm(target, gradient, name)
+        return LossTerm(target, gradient, name, **TARGET_DEFAULTS)
     if gradient is not None:
         for key in entry:
             if key not in _TERM_KEYS:
                 hint = did_you_mean(str(key), _TERM_KEYS)
                 problems.append(Problem(f"{path}.{key}", f"unknown key{hint}"))
-    values: Dict[str, Any] = {"type": "mse", "weight": 1.0, "reduction": "mean"}
-    values["delta"] = 1.0
+    values: Dict[str, Any] = dict(TARGET_DEFAULTS)
+    if gradient is not None:
+        values.update(GRADIENT_DEFAULTS)
     values.update(inherited)
     values.update({k: v for k, v in entry.items() if k in _TERM_KEYS})
     if values["type"] not in LOSS_TYPES:
