@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..architectures.typeinfo import field_types, typed_defaults
-from ..errors import OptionsError, Problem
+from ..errors import OptionsError, Problem, did_you_mean
 from ..training.hypers import best_metric_problem
+from ..training.losses import resolve_loss
 from . import datasets as dataset_sections
 from .architecture import ArchitectureSupport, validate_architecture
 from .devices import check_device, check_precision, normalize_device, parse_precision
 from .files import unknown_keys
 from .grammar import SEED_LIMIT, Loggers, OptionsFile
 from .set_agreement import sets_agree
-from .target_sections import metric_names
+from .target_sections import metric_names, possible_targets
 
 TOP_LEVEL_KEYS = tuple(field_types(OptionsFile))
 LOGGER_KEYS = tuple(field_types(Loggers))
@@ -58,10 +59,15 @@ def validate_options(
     problems += _expand_device(raw, support, expanded)
     problems += _expand_precision(raw, support, expanded)
     problems += _expand_seed(raw, expanded)
-    problems += _expand_datasets(raw, base_dir, expanded)
+    dataset_problems = _expand_datasets(raw, base_dir, expanded)
+    problems += dataset_problems
     problems += _expand_loggers(raw, expanded)
     problems += _expand_flags(raw, expanded)
     problems += _check_best_model_metric(expanded)
+    if not dataset_problems:
+        # a target whose section has problems has no layout to check a loss with
+        found = _check_trainer_targets(expanded)
+        problems += [p for p in found if not _reported(p, problems)]
     problems += sets_agree(expanded)
     if problems:
         raise OptionsError(problems, file)
@@ -79,6 +85,45 @@ def _check_best_model_metric(out: Dict[str, Any]) -> List[Problem]:
         return []
     problem = best_metric_problem(metric, metric_names(sections))
     return [] if problem is None else [problem]
+
+
+def _reported(problem: Problem, problems: List[Problem]) -> bool:
+    """Whether ``problem`` is at or below a key already reported (a loss that the
+    validation of the hypers already refused)."""
+    return any(
+        problem.path == seen.path or problem.path.startswith(f"{seen.path}.")
+        for seen in problems
+    )
+
+
+def _check_trainer_targets(out: Dict[str, Any]) -> List[Problem]:
+    """The problems of the trainer hypers that name targets, against the targets of
+    the training set, here, before any run directory exists: the ``loss`` (a target
+    that does not exist, a gradient its sections do not read, unknown keys and
+    values) and ``per_structure_targets``. Architectures without these hypers
+    (composition, llpr) have nothing to check."""
+    training = (out.get("architecture") or {}).get("training") or {}
+    sections = out.get("training_set")
+    if not isinstance(sections, list):
+        return []
+    targets = possible_targets(sections)
+    problems: List[Problem] = []
+    if "loss" in training:
+        try:
+            resolve_loss(training["loss"], targets)
+        except OptionsError as error:
+            problems += error.problems
+    for index, name in enumerate(training.get("per_structure_targets") or []):
+        if name not in targets:
+            problems.append(
+                Problem(
+                    f"architecture.training.per_structure_targets[{index}]",
+                    "not a target of the training set"
+                    + did_you_mean(str(name), targets),
+                    name,
+                )
+            )
+    return problems
 
 
 def _expand_device(
