@@ -20,10 +20,10 @@ import torch
 
 from ..architectures.discovery import import_architecture
 from ..checkpoints import in_checkpoint
-from ..errors import OptionsError, Problem
 from ..data.dataset import Dataset
 from ..data.elements import unseen_elements_error
 from ..data.info import TargetInfo
+from ..errors import OptionsError, Problem
 from ..files import (
     copy_file,
 )
