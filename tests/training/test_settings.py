@@ -4,12 +4,15 @@ defaults, frozen, and checked against the declaration key for key."""
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Optional
+import re
+from pathlib import Path
+from typing import Any, ClassVar, Dict, Optional
 
 import pytest
 
 from atomtrain.architectures import import_architecture
 from atomtrain.architectures.hypers import get_defaults
+from atomtrain.training.engine import EngineTrainer
 from atomtrain.training.hypers import BaseTrainerHypers, base_trainer_defaults
 from atomtrain.training.settings import (
     TrainerSettings,
@@ -86,3 +89,29 @@ def test_each_trainer_reads_its_own_declared_defaults(name: str) -> None:
     for key, value in defaults.items():
         read = getattr(trainer.settings, key)
         assert read == value or (isinstance(value, list) and read == tuple(value))
+
+
+def test_the_guide_s_settings_subclass_runs_as_written() -> None:
+    guide = Path(__file__).parents[2] / "docs" / "adding-an-architecture.md"
+    blocks = re.findall(r"^```python\n(.*?)^```$", guide.read_text(), re.M | re.S)
+    (block,) = [b for b in blocks if "settings_class" in b]
+    pet = import_architecture("pet")
+    declaration = pet.__trainer__.settings_class.__declaration__
+    namespace: Dict[str, Any] = {
+        "dataclass": dataclasses.dataclass,
+        "ClassVar": ClassVar,
+        "TrainerSettings": TrainerSettings,
+        "EngineTrainer": EngineTrainer,
+        "TrainerHypers": declaration,
+    }
+    # as a file of its own would run it, without this module's __future__ import
+    exec(
+        compile(block, "adding-an-architecture.md", "exec", dont_inherit=True),
+        namespace,
+    )
+    # the guide's class reads one of PET's two own keys: the suite would say so
+    assert declaration_mismatches(namespace["MyTrainerSettings"]) == [
+        "random_reflections: declared, not in the settings"
+    ]
+    trainer = namespace["MyTrainer"](get_defaults("pet")["training"])
+    assert trainer.settings.random_rotations is True
