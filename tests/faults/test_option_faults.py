@@ -2,8 +2,8 @@
 names the options file and the dotted key, is no bug report, and leaves no
 ``outputs/`` behind. Some are refuted by the options alone (a misspelt target in the
 loss), some only by the data (a loss on the stress of a file that has none) or the
-model (a fixed baseline value for an element it does not have): all of them are
-checked before anything is written."""
+model (a fixed baseline value for an element it does not have) or the trainer (the
+checkpoint LLPR wraps): all of them are checked before anything is written."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def _units_disagree(options: Dict[str, Any]) -> None:
         "systems": "ethanol.xyz",
         "targets": {"energy": {"unit": "eV"}},
     }
+
+
+def _llpr(**hypers: Any) -> Edit:
+    def edit(options: Dict[str, Any]) -> None:
+        options["architecture"] = {"name": "llpr", "training": hypers}
+
+    return edit
 
 
 FAULTS: Dict[str, Tuple[Edit, Tuple[str, ...]]] = {
@@ -72,6 +79,14 @@ FAULTS: Dict[str, Tuple[Edit, Tuple[str, ...]]] = {
     "fixed baseline of an unknown target": (
         _training(atomic_baseline={"enrgy": {1: -1.0}}),
         ("architecture.training.atomic_baseline.enrgy: no composition baseline",),
+    ),
+    "uncertainties of no model": (
+        _llpr(),
+        ("architecture.training.model_checkpoint: required",),
+    ),
+    "uncertainties of a missing checkpoint": (
+        _llpr(model_checkpoint="absent.ckpt"),
+        ("architecture.training.model_checkpoint: no such checkpoint file",),
     ),
     "units that differ between sets": (
         _units_disagree,

@@ -249,7 +249,9 @@ def _prepare(
     # only trainers on the shared engine select a best model
     with in_checkpoint(restart_path):
         model, trainer = _build(architecture, options, data, checkpoint)
-    _require_hypers_fit(options, data.dataset_info.targets, model, options_path)
+    _require_hypers_fit(
+        options, data.dataset_info.targets, model, trainer, options_path
+    )
     _check_elements_known(
         model, {"validation_set": data.validation, "test_set": data.test}
     )
@@ -263,13 +265,15 @@ def _require_hypers_fit(
     options: RunOptions,
     targets: Dict[str, TargetInfo],
     model: ModelInterface[Any],
+    trainer: TrainerInterface[Any],
     options_path: Path,
 ) -> None:
     """Refuse, before the run directory exists, trainer hypers that only the data
     or the model can refute: a ``best_model_metric`` or a ``loss`` on a gradient
     the options allow (an energy's optional forces or stress) but the files lack,
-    and an ``atomic_baseline`` for a target or an atomic type the model's
-    composition baseline does not have."""
+    an ``atomic_baseline`` for a target or an atomic type the model's composition
+    baseline does not have, and what the trainer itself refuses
+    (:meth:`~atomtrain.utils.abc.TrainerInterface.option_problems`)."""
     training = options.architecture.training
     problems: List[Problem] = []
     try:
@@ -282,6 +286,7 @@ def _require_hypers_fit(
     fixed = training.get("atomic_baseline")
     if fixed and isinstance(model, WithCompositionBaseline):
         problems += model.composition_baseline.fixed_problems(fixed)
+    problems += trainer.option_problems()
     if problems:
         raise OptionsError(problems, str(options_path))
 
