@@ -139,10 +139,11 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
     def _wrapped(self) -> ModelInterface[Any]:
         from atomtrain.checkpoints import read_checkpoint_file
 
+        path = self.hypers["model_checkpoint"]
         problems = self.option_problems()
-        if problems:
+        if problems or path is None:
             raise OptionsError(problems)
-        return load_wrapped(read_checkpoint_file(Path(self.hypers["model_checkpoint"])))
+        return load_wrapped(read_checkpoint_file(Path(path)))
 
     def train(
         self,
