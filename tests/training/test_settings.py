@@ -3,7 +3,9 @@ defaults, frozen, and checked against the declaration key for key."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 import re
 from pathlib import Path
 from typing import Any, ClassVar, Dict, Optional
@@ -39,6 +41,10 @@ def test_settings_hold_the_declared_defaults_frozen() -> None:
         settings.loss["energy"]["forces"]["weight"] = 1.0  # type: ignore[index]
     # the hypers themselves (what checkpoints store) are left as they were
     hypers["loss"]["energy"]["forces"]["weight"] = 1.0
+    assert settings.loss == {"energy": {"forces": {"weight": 10.0}}}
+    # a trainer may be deep-copied or sent to another process
+    assert pickle.loads(pickle.dumps(settings)) == settings
+    assert copy.deepcopy(settings) == settings
 
 
 def test_hypers_that_were_not_expanded_are_refused() -> None:

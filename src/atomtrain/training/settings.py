@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
-from types import MappingProxyType
 from typing import (
     Any,
     ClassVar,
     Dict,
+    Iterator,
     List,
     Literal,
     Mapping,
@@ -45,10 +45,31 @@ from .hypers import BaseTrainerHypers, LossType
 SettingsType = TypeVar("SettingsType", bound="TrainerSettings")
 
 
+class ReadOnlyMapping(collections.abc.Mapping):
+    """A mapping that cannot be changed, and that pickles and deep-copies (a
+    trainer may be copied or sent to another process, which ``MappingProxyType``
+    forbids)."""
+
+    def __init__(self, data: Mapping[Any, Any]) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+
 def frozen(value: Any) -> Any:
     """``value`` with every mapping made read-only and every list a tuple."""
     if isinstance(value, Mapping):
-        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+        return ReadOnlyMapping({k: frozen(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
         return tuple(frozen(v) for v in value)
     return value
