@@ -68,6 +68,10 @@ FAULTS: Dict[str, Tuple[Edit, Tuple[str, ...]]] = {
         _training(best_model_metric="energy.stress.mae"),
         ("architecture.training.best_model_metric: not a metric of this run",),
     ),
+    "masked loss without its mask": (
+        _training(loss={"energy": {"type": "masked_mse"}}),
+        ("training_set.extra_data: the 'masked_mse' loss of 'energy'", "energy_mask"),
+    ),
     "misspelt per-structure target": (
         _training(per_structure_targets=["enrgy"]),
         ("architecture.training.per_structure_targets[0]: not a target", "'energy'"),

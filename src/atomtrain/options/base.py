@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..architectures.typeinfo import field_types, typed_defaults
-from ..errors import OptionsError, Problem, did_you_mean
+from ..errors import OptionsError, Problem
 from ..training.hypers import best_metric_problem
-from ..training.losses import resolve_loss
 from . import datasets as dataset_sections
 from .architecture import ArchitectureSupport, validate_architecture
 from .devices import check_device, check_precision, normalize_device, parse_precision
 from .files import unknown_keys
 from .grammar import SEED_LIMIT, Loggers, OptionsFile
 from .set_agreement import sets_agree
-from .target_sections import metric_names, possible_targets
+from .target_sections import metric_names
+from .trainer_targets import trainer_target_problems
 
 TOP_LEVEL_KEYS = tuple(field_types(OptionsFile))
 LOGGER_KEYS = tuple(field_types(Loggers))
@@ -66,7 +66,7 @@ def validate_options(
     problems += _check_best_model_metric(expanded)
     if not dataset_problems:
         # a target whose section has problems has no layout to check a loss with
-        found = _check_trainer_targets(expanded)
+        found = trainer_target_problems(expanded)
         problems += [p for p in found if not _reported(p, problems)]
     problems += sets_agree(expanded)
     if problems:
@@ -94,36 +94,6 @@ def _reported(problem: Problem, problems: List[Problem]) -> bool:
         problem.path == seen.path or problem.path.startswith(f"{seen.path}.")
         for seen in problems
     )
-
-
-def _check_trainer_targets(out: Dict[str, Any]) -> List[Problem]:
-    """The problems of the trainer hypers that name targets, against the targets of
-    the training set, here, before any run directory exists: the ``loss`` (a target
-    that does not exist, a gradient its sections do not read, unknown keys and
-    values) and ``per_structure_targets``. Architectures without these hypers
-    (composition, llpr) have nothing to check."""
-    training = (out.get("architecture") or {}).get("training") or {}
-    sections = out.get("training_set")
-    if not isinstance(sections, list):
-        return []
-    targets = possible_targets(sections)
-    problems: List[Problem] = []
-    if "loss" in training:
-        try:
-            resolve_loss(training["loss"], targets)
-        except OptionsError as error:
-            problems += error.problems
-    for index, name in enumerate(training.get("per_structure_targets") or []):
-        if name not in targets:
-            problems.append(
-                Problem(
-                    f"architecture.training.per_structure_targets[{index}]",
-                    "not a target of the training set"
-                    + did_you_mean(str(name), targets),
-                    name,
-                )
-            )
-    return problems
 
 
 def _expand_device(
