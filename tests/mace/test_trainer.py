@@ -85,9 +85,8 @@ def test_given_neighbour_count_and_fitted_scales_are_kept(ethanol, tmp_path):
 
 def test_weight_decay_on_interaction_linears_and_products_with_amsgrad(ethanol):
     model = MACE(tiny_hypers(), ethanol.info)
-    groups = Trainer({}).parameter_groups(
-        model, {"weight_decay": 1e-3, "amsgrad": True}
-    )
+    hypers = {**get_defaults("mace")["training"], "weight_decay": 1e-3}
+    groups = Trainer({**hypers, "amsgrad": True}).parameter_groups(model)
     names = {id(p): n for n, p in model.named_parameters()}
     decayed = sorted(names[id(p)] for p in groups[0]["params"])
     others = sorted(names[id(p)] for p in groups[1]["params"])

@@ -54,7 +54,8 @@ def factory(dataset: InMemoryDataset, **hypers: Any) -> BatchFactory:
         {"cutoff": 4.0, "num_radial": 4, "hidden": 8, "zbl": False},  # type: ignore[arg-type]
         dataset.info,
     )
-    return BatchFactory(DummyTrainer(merged), model, merged, torch.float64, "cpu", 5)
+    trainer = DummyTrainer(merged)
+    return BatchFactory(trainer, model, trainer.settings, torch.float64, "cpu", 5)
 
 
 def atoms_of(dataset: InMemoryDataset, indices: List[int]) -> int:

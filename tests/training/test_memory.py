@@ -116,7 +116,7 @@ def _engine(
     model = DummyModel(dict(MODEL_HYPERS), dataset.info)  # type: ignore[arg-type]
     model.to(torch.float64)
     trainer = DummyTrainer(merged)
-    batches = BatchFactory(trainer, model, merged, torch.float64, CPU, 5)
+    batches = BatchFactory(trainer, model, trainer.settings, torch.float64, CPU, 5)
     targets = dict(dataset.info.targets)
     loss = LossFunction(resolve_loss(merged["loss"], targets), ["energy"])
     step = GradientStep(trainer, model, loss, batches, targets, CPU)

@@ -151,6 +151,8 @@ class TargetInfo:
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> TargetInfo:
         data = dict(data)
+        # stored lists come back as tuples; TargetInfo's own defaults (none) apply
+        # to the keys that checkpoints of earlier versions lack
         data["irreps"] = tuple(tuple(ir) for ir in data.get("irreps", ()))
         data["gradients"] = tuple(data.get("gradients", ()))
         return cls(**data)
@@ -226,6 +228,7 @@ class DatasetInfo:
             targets={k: TargetInfo.from_dict(v) for k, v in data["targets"].items()},
             extra_data={
                 k: TargetInfo.from_dict(v)
+                # checkpoints of earlier versions have no extra data
                 for k, v in data.get("extra_data", {}).items()
             },
         )

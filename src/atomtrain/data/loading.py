@@ -27,7 +27,7 @@ from .ondisk import DiskDataset, StoredEntry
 from .readers import FileCache, read_target
 from .splits import SPLITS, SplitIndices, draw_splits, read_indices, write_indices
 from .structure import Structure
-from .targets import dataset_info, target_info
+from .targets import GRADIENT_OF, dataset_info, target_info
 from .validity import require_valid
 
 SET_KEYS = {
@@ -96,14 +96,7 @@ def open_disk_section(section: Dict[str, Any]) -> DiskDataset:
     for group in ("targets", "extra_data"):
         selection[group] = {}
         for name, spec in section.get(group, {}).items():
-            gradients = [
-                gradient
-                for gradient, names in (
-                    ("positions", ("forces",)),
-                    ("strain", ("stress", "virial")),
-                )
-                if any(spec.get(n) for n in names)
-            ]
+            gradients = [GRADIENT_OF[g] for g in GRADIENT_OF if spec.get(g)]
             info = target_info(spec, gradients)
             selection[group][name] = StoredEntry(spec["key"], info)
     dataset = DiskDataset(

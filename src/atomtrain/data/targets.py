@@ -40,6 +40,30 @@ COMMON_STANDARD_NAMES = (
 
 TargetType = Any  # "scalar" | {"cartesian": {"rank": int}} | {"spherical": {...}}
 
+#: The ``type`` of a target section that gives none.
+DEFAULT_TARGET_TYPE = "scalar"
+#: The ``sample_kind`` of a target section that gives neither it nor ``per_atom``.
+DEFAULT_SAMPLE_KIND = "system"
+#: The values ``sample_kind`` takes.
+SAMPLE_KINDS = ("system", "atom")
+
+#: The gradient of an energy that each gradient section (of a target section, of a
+#: loss entry, of a metric name) means: the forces are minus the ``positions``
+#: gradient, the stress and the virial both the ``strain`` gradient (divided by the
+#: volume or not). The one table of these names; everything else reads it.
+GRADIENT_OF: Dict[str, str] = {
+    "forces": "positions",
+    "stress": "strain",
+    "virial": "strain",
+}
+#: The gradients a target may carry, in the order of ``TargetInfo.gradients``.
+GRADIENTS: Tuple[str, ...] = tuple(dict.fromkeys(GRADIENT_OF.values()))
+
+
+def sections_of(gradient: str) -> Tuple[str, ...]:
+    """The gradient sections that mean ``gradient`` (``strain``: stress, virial)."""
+    return tuple(name for name, of in GRADIENT_OF.items() if of == gradient)
+
 
 def target_name_problem(name: object) -> Optional[str]:
     """Why ``name`` cannot name a target, or ``None`` when it can."""
@@ -75,16 +99,16 @@ def default_key(name: str) -> str:
 
 def expand_target_type(value: Any, path: str) -> Tuple[TargetType, List[Problem]]:
     """The canonical form of a ``type`` value, with the problems found in it."""
-    if value is None or value == "scalar":
-        return "scalar", []
+    if value is None or value == DEFAULT_TARGET_TYPE:
+        return DEFAULT_TARGET_TYPE, []
     if isinstance(value, dict) and len(value) == 1:
         kind, body = next(iter(value.items()))
         if kind == "cartesian":
             return _expand_cartesian(body, f"{path}.cartesian")
         if kind == "spherical":
             return _expand_spherical(body, f"{path}.spherical")
-        if kind == "scalar" and body in (None, {}):
-            return "scalar", []
+        if kind == DEFAULT_TARGET_TYPE and body in (None, {}):
+            return DEFAULT_TARGET_TYPE, []
     return value, [
         Problem(
             path,
@@ -156,12 +180,12 @@ def expand_sample_kind(raw: Dict[str, Any], path: str, problems: List[Problem]) 
         per_atom = None
     implied = None if per_atom is None else ("atom" if per_atom else "system")
     if kind is None:
-        return implied or "system"
-    if kind not in ("system", "atom"):
+        return implied or DEFAULT_SAMPLE_KIND
+    if kind not in SAMPLE_KINDS:
         problems.append(
             Problem(f"{path}.sample_kind", "expected 'system' or 'atom'", kind)
         )
-        return "system"
+        return DEFAULT_SAMPLE_KIND
     if implied is not None and implied != kind:
         problems.append(
             Problem(
@@ -177,8 +201,8 @@ def is_energy_section(section: Dict[str, Any]) -> bool:
     per structure. Only these can have forces, stress or virial."""
     return (
         section["quantity"] == "energy"
-        and section["type"] == "scalar"
-        and section["sample_kind"] == "system"
+        and section["type"] == DEFAULT_TARGET_TYPE
+        and section["sample_kind"] == DEFAULT_SAMPLE_KIND
     )
 
 
@@ -204,7 +228,7 @@ def target_info(section: Dict[str, Any], gradients: Sequence[str] = ()) -> Targe
         num_subtargets=int(section["num_subtargets"]),
         rank=rank,
         irreps=irreps,
-        gradients=tuple(g for g in ("positions", "strain") if g in gradients),
+        gradients=tuple(g for g in GRADIENTS if g in gradients),
         description=section["description"],
     )
 

@@ -24,6 +24,7 @@ from metatomic.torch import unit_conversion_factor
 from ..errors import DataError
 from .dataset import Dataset
 from .structure import Structure, TargetData
+from .targets import GRADIENTS, sections_of
 
 #: Atoms closer than this (in Å) are taken to overlap.
 OVERLAP_DISTANCE_ANGSTROM = 0.5
@@ -32,8 +33,6 @@ OVERLAP_DISTANCE_ANGSTROM = 0.5
 SMALL_MOLECULE = 64
 #: How many structures an error lists before saying how many more there are.
 MAX_LISTED = 5
-#: The gradient sections of a target section that each gradient is read from.
-_GRADIENT_SECTIONS = {"positions": ("forces",), "strain": ("stress", "virial")}
 
 
 def nonfinite_entries(tensors: Sequence[torch.Tensor], absent_nan: bool) -> List[int]:
@@ -62,7 +61,7 @@ def nonfinite_labels(data: Sequence[TargetData]) -> Dict[str, List[int]]:
     for k in range(len(data[0].blocks) if data else 0):
         bad = nonfinite_entries([d.blocks[k] for d in data], absent_nan=False)
         found.setdefault("values", set()).update(bad)
-    for gradient in _GRADIENT_SECTIONS:
+    for gradient in GRADIENTS:
         present = [i for i, d in enumerate(data) if gradient in d.gradients]
         tensors = [data[i].gradients[gradient] for i in present]
         bad = nonfinite_entries(tensors, absent_nan=gradient == "strain")
@@ -169,7 +168,7 @@ def _label_source(spec: Dict[str, Any], part: str) -> Tuple[str, Dict[str, Any]]
     """What ``part`` of a target is called, and the section it was read from."""
     if part == "values":
         return "labels", spec
-    name = next(n for n in _GRADIENT_SECTIONS[part] if isinstance(spec.get(n), dict))
+    name = next(n for n in sections_of(part) if isinstance(spec.get(n), dict))
     return name, spec[name]
 
 

@@ -1,29 +1,32 @@
 """The ``architecture.training.finetune`` section, checked and completed.
 
 ``{method: full | heads | lora, read_from: <checkpoint>, config: {...},
-inherit_heads: {new_target: old_target}, trust_pickled_code: false}``. ``config``
-holds the options of the method: ``lora`` takes ``rank`` (default 4), ``alpha``
-(default 8.0; adapters are scaled by ``alpha / rank``) and ``target_modules`` (names
-of ``torch.nn.Linear`` modules, matched on the full dotted name or its last parts;
-default: every linear layer outside the heads); ``full`` and ``heads`` take none.
+inherit_heads: {new_target: old_target}, trust_pickled_code: false}``, declared with
+its defaults by :class:`~atomtrain.training.hypers.FinetuneHypers`. ``config`` holds
+the options of the method: ``lora`` takes those of
+:class:`~atomtrain.training.hypers.LoraHypers` (``rank``, ``alpha``: adapters are
+scaled by ``alpha / rank``, ``target_modules``: names of ``torch.nn.Linear`` modules,
+matched on the full dotted name or its last parts); ``full`` and ``heads`` take none.
 ``trust_pickled_code`` allows ``read_from`` to be another code's pickled model file
 (see :mod:`.prepare`). Anything that cannot be honoured is an error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Tuple
 
 from ..errors import OptionsError, Problem, did_you_mean
+from ..training.hypers import FinetuneHypers, LoraHypers, declared_defaults
 
 #: Where users write the section, for error messages.
 OPTION = "architecture.training.finetune"
 
 Method = Literal["full", "heads", "lora"]
 METHODS: Tuple[str, ...] = ("full", "heads", "lora")
-LORA_DEFAULTS: Dict[str, Any] = {"rank": 4, "alpha": 8.0, "target_modules": []}
+#: The keys of the ``config`` of ``method: lora``.
+LORA_KEYS: Tuple[str, ...] = tuple(LoraHypers.__annotations__)
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,9 @@ class LoraSettings:
     """Low-rank adapters: ``W x + (alpha / rank) B A x`` with ``A [rank, in]``,
     ``B [out, rank]`` (``B`` starts at zero)."""
 
-    rank: int = 4
-    alpha: float = 8.0
-    target_modules: Tuple[str, ...] = ()
+    rank: int
+    alpha: float
+    target_modules: Tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -43,19 +46,21 @@ class FinetuneSettings:
 
     method: Method
     read_from: Path
-    lora: Optional[LoraSettings] = None
-    inherit_heads: Dict[str, str] = field(default_factory=dict)
-    trust_pickled_code: bool = False
+    lora: Optional[LoraSettings]
+    inherit_heads: Dict[str, str]
+    trust_pickled_code: bool
 
 
 def finetune_settings(training: Dict[str, Any]) -> Optional[FinetuneSettings]:
     """The fine-tuning settings of the ``training`` hypers, or None when the run does
     not fine-tune. Raises an :class:`OptionsError` listing every problem."""
-    section = training.get("finetune")
-    if section is None:
+    if training.get("finetune") is None:
         return None
+    # the validated options hold every default; the hypers stored in checkpoints
+    # of earlier versions may not
+    section = {**declared_defaults(FinetuneHypers), **training["finetune"]}
     problems: List[Problem] = []
-    method = section.get("method", "full")
+    method = section["method"]
     if method not in METHODS:
         problems.append(
             Problem(
@@ -90,7 +95,7 @@ def finetune_settings(training: Dict[str, Any]) -> Optional[FinetuneSettings]:
             problems.append(
                 Problem(f"{OPTION}.inherit_heads.{new}", "expected a target name", old)
             )
-    trust = section.get("trust_pickled_code", False)
+    trust = section["trust_pickled_code"]
     if not isinstance(trust, bool):
         problems.append(
             Problem(f"{OPTION}.trust_pickled_code", "expected true or false", trust)
@@ -106,16 +111,16 @@ def _lora(config: Dict[str, Any], problems: List[Problem]) -> LoraSettings:
     """The LoRA options of ``config``, problems appended."""
     where = f"{OPTION}.config"
     for key in config:
-        if key not in LORA_DEFAULTS:
+        if key not in LORA_KEYS:
             problems.append(
                 Problem(
                     f"{where}.{key}",
                     "unknown LoRA option; expected one of "
-                    + ", ".join(LORA_DEFAULTS)
-                    + did_you_mean(str(key), LORA_DEFAULTS),
+                    + ", ".join(LORA_KEYS)
+                    + did_you_mean(str(key), LORA_KEYS),
                 )
             )
-    values = {**LORA_DEFAULTS, **config}
+    values = {**declared_defaults(LoraHypers), **config}
     rank, alpha, modules = values["rank"], values["alpha"], values["target_modules"]
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
         problems.append(Problem(f"{where}.rank", "expected an integer >= 1", rank))

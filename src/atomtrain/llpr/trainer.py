@@ -14,7 +14,7 @@ from atomtrain.checkpoints import upgrade, write_checkpoint_file
 from atomtrain.data.batching import Batch
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.neighbors import requested_neighbor_lists
-from atomtrain.errors import UserError
+from atomtrain.errors import OptionsError, Problem, UserError
 from atomtrain.training.logging import LOGGER
 from atomtrain.training.predict import (
     batch_predictions,
@@ -31,6 +31,9 @@ from atomtrain.utils.abc import (
 from .calibration import Calibration, calibrate, variances
 from .documentation import TrainerHypers
 from .model import LLPRModel, TargetUncertainty, features_name, load_wrapped
+
+#: Where users write the checkpoint to wrap, for error messages.
+MODEL_CHECKPOINT = "architecture.training.model_checkpoint"
 
 
 def collect(
@@ -117,15 +120,29 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
 
     __checkpoint_version__ = 1
 
+    def option_problems(self) -> List[Problem]:
+        """``model_checkpoint`` is required (its declared default, None, says that
+        none was given) and must name a file."""
+        path = self.hypers["model_checkpoint"]
+        if not path:
+            return [
+                Problem(
+                    MODEL_CHECKPOINT,
+                    "required, the checkpoint of the trained model to compute "
+                    "uncertainties for",
+                )
+            ]
+        if not Path(path).is_file():
+            return [Problem(MODEL_CHECKPOINT, "no such checkpoint file", path)]
+        return []
+
     def _wrapped(self) -> ModelInterface[Any]:
         from atomtrain.checkpoints import read_checkpoint_file
 
         path = self.hypers["model_checkpoint"]
-        if not path:
-            raise UserError(
-                "architecture.training.model_checkpoint: required, the checkpoint of "
-                "the trained model to compute uncertainties for"
-            )
+        problems = self.option_problems()
+        if problems or path is None:
+            raise OptionsError(problems)
         return load_wrapped(read_checkpoint_file(Path(path)))
 
     def train(

@@ -79,6 +79,7 @@ def _check_supported(config: Dict[str, Any], path: Path) -> None:
     for key in ("use_embedding_readout", "edge_irreps", "embedding_specs"):
         if config.get(key):
             unsupported.append(key)
+    # MACE's own default: configurations written before the key existed apply it
     if not config.get("apply_cutoff", True):
         unsupported.append("apply_cutoff: false")
     cueq = config.get("cueq_config")

@@ -14,13 +14,15 @@ the engine, as the model's :class:`~atomtrain.modules.scaling.OutputScaler` says
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+from dataclasses import dataclass
+from typing import Any, ClassVar, Dict, List
 
 from atomtrain.checkpoints import upgrade
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.info import DatasetInfo
 from atomtrain.data.neighbors import compute_topology
 from atomtrain.training.engine import EngineTrainer
+from atomtrain.training.settings import TrainerSettings
 from atomtrain.utils.abc import ModelInterface
 
 from .documentation import TrainerHypers
@@ -49,10 +51,22 @@ def _is_decayed(name: str) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class MACETrainerSettings(TrainerSettings):
+    """The keys of MACE's :class:`~.documentation.TrainerHypers` (documented
+    there)."""
+
+    __declaration__: ClassVar[type] = TrainerHypers
+
+    amsgrad: bool
+
+
 class Trainer(EngineTrainer[TrainerHypers]):
     """Trains :class:`~atomtrain.mace.model.MACE` with the shared engine."""
 
     __checkpoint_version__ = 1
+    settings_class = MACETrainerSettings
+    settings: MACETrainerSettings
 
     def before_training(
         self,
@@ -67,17 +81,15 @@ class Trainer(EngineTrainer[TrainerHypers]):
             model.set_avg_num_neighbors(value)
             LOGGER.info(f"average number of neighbours: {value:.4g}")
 
-    def parameter_groups(
-        self, model: ModelInterface[Any], hypers: Dict[str, Any]
-    ) -> List[Dict[str, Any]]:
+    def parameter_groups(self, model: ModelInterface[Any]) -> List[Dict[str, Any]]:
         """Weight decay on the interactions' linear maps and the products alone;
         AMSGrad as ``amsgrad`` says."""
         trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         decayed = [p for n, p in trained if _is_decayed(n)]
         others = [p for n, p in trained if not _is_decayed(n)]
-        amsgrad = bool(hypers["amsgrad"])
+        amsgrad = self.settings.amsgrad
         groups = [
-            {"params": decayed, "weight_decay": hypers["weight_decay"]},
+            {"params": decayed, "weight_decay": self.settings.weight_decay},
             {"params": others, "weight_decay": 0.0},
         ]
         kept = [group for group in groups if group["params"]]

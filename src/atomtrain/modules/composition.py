@@ -10,7 +10,7 @@ The weights are float64 buffers ``[n_types, n_properties]`` and stay float64 wha
 dtype the surrounding model is moved to; predictions are cast to the systems' dtype.
 """
 
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -227,7 +227,7 @@ class CompositionBaseline(torch.nn.Module):
     def fit(
         self,
         datasets: Sequence[Dataset],
-        fixed: Optional[Dict[str, Dict[int, float]]] = None,
+        fixed: Optional[Mapping[str, Mapping[int, float]]] = None,
     ) -> None:
         """Fit every target's weights on ``datasets`` (float64, on the CPU).
 
@@ -267,7 +267,15 @@ class CompositionBaseline(torch.nn.Module):
             weights = fit(first, second, fixed_mask, fixed_weights)
             head.weights.copy_(weights.to(head.weights.device))
 
-    def _check_fixed(self, fixed: Dict[str, Dict[int, float]]) -> None:
+    def _check_fixed(self, fixed: Mapping[str, Mapping[int, float]]) -> None:
+        problems = self.fixed_problems(fixed)
+        if problems:
+            raise OptionsError(problems)
+
+    @torch.jit.unused
+    def fixed_problems(self, fixed: Mapping[str, Mapping[int, float]]) -> List[Problem]:
+        """The problems of the fixed values ``fixed`` (``atomic_baseline``): a
+        target without a baseline, an atomic type the model does not have."""
         problems = []
         for name, values in fixed.items():
             if name not in self.target_names:
@@ -287,8 +295,7 @@ class CompositionBaseline(torch.nn.Module):
                             f"atomic type not among {self.atomic_types}",
                         )
                     )
-        if problems:
-            raise OptionsError(problems)
+        return problems
 
     @torch.jit.unused
     def structure_type_index(

@@ -81,6 +81,7 @@ def _without_reference_keys(
     if not isinstance(training, dict):
         return section, []
     try:
+        # an architecture may declare no trainer hypers at all
         declared = get_defaults(section["name"]).get("training", {})
     except UserError:
         return section, []  # reported by the validation of the hypers

@@ -26,6 +26,7 @@ from .files import unknown_keys
 from .grammar import SEED_LIMIT, Loggers, OptionsFile
 from .set_agreement import sets_agree
 from .target_sections import metric_names
+from .trainer_targets import trainer_target_problems
 
 TOP_LEVEL_KEYS = tuple(field_types(OptionsFile))
 LOGGER_KEYS = tuple(field_types(Loggers))
@@ -58,10 +59,15 @@ def validate_options(
     problems += _expand_device(raw, support, expanded)
     problems += _expand_precision(raw, support, expanded)
     problems += _expand_seed(raw, expanded)
-    problems += _expand_datasets(raw, base_dir, expanded)
+    dataset_problems = _expand_datasets(raw, base_dir, expanded)
+    problems += dataset_problems
     problems += _expand_loggers(raw, expanded)
     problems += _expand_flags(raw, expanded)
     problems += _check_best_model_metric(expanded)
+    if not dataset_problems:
+        # a target whose section has problems has no layout to check a loss with
+        found = trainer_target_problems(expanded)
+        problems += [p for p in found if not _reported(p, problems)]
     problems += sets_agree(expanded)
     if problems:
         raise OptionsError(problems, file)
@@ -79,6 +85,15 @@ def _check_best_model_metric(out: Dict[str, Any]) -> List[Problem]:
         return []
     problem = best_metric_problem(metric, metric_names(sections))
     return [] if problem is None else [problem]
+
+
+def _reported(problem: Problem, problems: List[Problem]) -> bool:
+    """Whether ``problem`` is at or below a key already reported (a loss that the
+    validation of the hypers already refused)."""
+    return any(
+        problem.path == seen.path or problem.path.startswith(f"{seen.path}.")
+        for seen in problems
+    )
 
 
 def _expand_device(

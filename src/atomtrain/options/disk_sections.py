@@ -29,13 +29,11 @@ from typing import Any, Dict, List, Optional
 
 from ..data.info import DatasetInfo, TargetInfo
 from ..data.ondisk import DiskFormatError, read_header
-from ..data.targets import target_name_problem, target_section
+from ..data.targets import GRADIENT_OF, target_name_problem, target_section
 from ..errors import Problem
 from .target_sections import GRADIENT_SECTIONS, SWITCHES, TARGET_KEYS, expand_fields
 
 DISK_READER = "disk"
-#: The stored gradient each gradient section reads.
-STORED_GRADIENT = {"forces": "positions", "stress": "strain", "virial": "strain"}
 #: Keys of a target section whose value is the header's, and may only repeat it.
 DESCRIBED_KEYS = ("quantity", "unit", "sample_kind", "type", "num_subtargets")
 
@@ -212,7 +210,7 @@ def _gradients(
     result: Section = {g: False for g in GRADIENT_SECTIONS}
     for gradient in GRADIENT_SECTIONS:
         switch = wanted.get(gradient)
-        stored = STORED_GRADIENT[gradient] in info.gradients
+        stored = GRADIENT_OF[gradient] in info.gradients
         if switch is True and not stored:
             problems.append(
                 Problem(
@@ -227,7 +225,7 @@ def _gradients(
             result[gradient] = {
                 "read_from": read_from,
                 "reader": DISK_READER,
-                "key": STORED_GRADIENT[gradient],
+                "key": GRADIENT_OF[gradient],
                 "required": True,
             }
     return result
@@ -253,7 +251,7 @@ def _gradient_switch(value: Any, path: str, problems: List[Problem]) -> Optional
 
 
 def _gradient_names(info: TargetInfo) -> str:
-    names = [g for g, s in STORED_GRADIENT.items() if s in info.gradients]
+    names = [g for g, s in GRADIENT_OF.items() if s in info.gradients]
     if "strain" in info.gradients:
         names = [g for g in names if g != "virial"] + ["(or virial)"]
     return " ".join(names) if names else "none"

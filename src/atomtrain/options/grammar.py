@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Literal, Optional, Union
 from typing_extensions import Annotated, NotRequired, Required, TypedDict
 
 from ..architectures.typeinfo import JsonSchema
+from ..data.targets import DEFAULT_SAMPLE_KIND, DEFAULT_TARGET_TYPE
 
 #: Seeds are passed to numpy, which takes them below 2**32.
 SEED_LIMIT = 2**32
@@ -133,11 +134,11 @@ class ExtraDataSection(TypedDict):
     unit: str = ""
     """Unit of the values, in metatomic's unit grammar (``eV``, ``kcal/mol``);
     empty for none."""
-    sample_kind: Literal["system", "atom"] = "system"
+    sample_kind: Literal["system", "atom"] = DEFAULT_SAMPLE_KIND
     """One value per structure (``system``) or per atom (``atom``)."""
     per_atom: NotRequired[bool]
     """metatrain's spelling of ``sample_kind``: true for ``atom``."""
-    type: TargetType = "scalar"
+    type: TargetType = DEFAULT_TARGET_TYPE
     """``scalar``, ``{cartesian: {rank: N}}`` or ``{spherical: {irreps: [...]}}``."""
     num_subtargets: Annotated[int, JsonSchema(minimum=1)] = 1
     """Number of values per sample, e.g. one per head of a multi-output target."""

@@ -98,6 +98,8 @@ def without_reference_keys(
     if "weight_decay" in kept and kept["weight_decay"] is None:
         kept["weight_decay"] = 0.0
     finetune = kept.get("finetune")
+    # metatrain writes ``read_from: null`` for "no fine-tuning"; a section without
+    # the key is a problem the validation of the hypers reports
     if isinstance(finetune, dict) and finetune.get("read_from", "") is None:
         del kept["finetune"]
         ignored.append(f"{path}.finetune (read_from: null, no fine-tuning)")

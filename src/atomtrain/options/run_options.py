@@ -23,6 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
+from ..data.targets import GRADIENT_OF
 from .base import validate_options
 
 Plain = Dict[str, Any]
@@ -90,7 +91,7 @@ class TargetOptions(DataOptions):
     virial: Optional[GradientOptions] = None
 
 
-GRADIENT_FIELDS = ("forces", "stress", "virial")
+GRADIENT_FIELDS = tuple(GRADIENT_OF)
 
 
 def _gradient(section: Any) -> Optional[GradientOptions]:

@@ -36,6 +36,7 @@ def sets_agree(options: Dict[str, Any]) -> List[Problem]:
             sets[key] = located_sections(value, key)
     everything = [item for located in sets.values() for item in located]
     problems = units_agree(everything)
+    # a set given as a fraction of the training set has no sections of its own
     training = sets.get("training_set", [])
     for key in ("validation_set", "test_set"):
         for path, section in sets.get(key, []):
@@ -47,6 +48,7 @@ def _targets_agree(
     path: str, section: Dict[str, Any], training: Located, complete: bool
 ) -> List[Problem]:
     problems = []
+    # a section whose expansion failed may have no targets (reported already)
     held = section.get("targets", {})
     for name, (where, trained) in _training_targets(training).items():
         source = f"'{where[1]}' ({where[0]})"

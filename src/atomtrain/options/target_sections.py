@@ -21,12 +21,15 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..architectures.typeinfo import field_types, typed_defaults
+from ..data.info import TargetInfo
 from ..data.targets import (
+    GRADIENT_OF,
     default_key,
     default_quantity,
     expand_sample_kind,
     expand_target_type,
     is_energy_section,
+    target_info,
 )
 from ..data.units import per_mole_unit_meant, unit_problem
 from ..errors import Problem
@@ -222,6 +225,20 @@ def metric_names(sections: List[Section]) -> List[str]:
             for quantity in quantities:
                 names += [f"{name}{quantity}.rmse", f"{name}{quantity}.mae"]
     return list(dict.fromkeys(names))
+
+
+def possible_targets(sections: List[Section]) -> Dict[str, TargetInfo]:
+    """The targets that ``sections`` (expanded) hold, each with every gradient its
+    sections read (an optional one may still be absent from the files: the data
+    tell, once read)."""
+    targets: Dict[str, TargetInfo] = {}
+    for section in sections:
+        for name, target in section["targets"].items():
+            gradients = {GRADIENT_OF[g] for g in GRADIENT_OF if target.get(g)}
+            if name in targets:
+                gradients.update(targets[name].gradients)
+            targets[name] = target_info(target, sorted(gradients))
+    return targets
 
 
 def unit_warnings(sections: Sequence[Tuple[str, Section]]) -> List[str]:

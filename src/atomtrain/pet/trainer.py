@@ -4,8 +4,8 @@ training structures (PET learns rotational symmetry from them)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from typing import Any, Callable, Dict, List, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Callable, ClassVar, Dict, List, Optional
 
 import torch
 
@@ -15,11 +15,22 @@ from atomtrain.data.dataset import Dataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import Structure, TargetData
 from atomtrain.training.engine import EngineTrainer
+from atomtrain.training.settings import TrainerSettings
 from atomtrain.utils.abc import ModelInterface
 
 from .documentation import TrainerHypers
 
 LOGGER = logging.getLogger("atomtrain.training")
+
+
+@dataclass(frozen=True)
+class PETTrainerSettings(TrainerSettings):
+    """The keys of PET's :class:`~.documentation.TrainerHypers` (documented there)."""
+
+    __declaration__: ClassVar[type] = TrainerHypers
+
+    random_rotations: bool
+    random_reflections: bool
 
 
 class RandomOrientation:
@@ -81,6 +92,8 @@ class Trainer(EngineTrainer[TrainerHypers]):
     """Trains :class:`~atomtrain.pet.model.PET` with the shared engine."""
 
     __checkpoint_version__ = 1
+    settings_class = PETTrainerSettings
+    settings: PETTrainerSettings
 
     def __init__(self, hypers: TrainerHypers) -> None:
         super().__init__(hypers)
@@ -98,8 +111,8 @@ class Trainer(EngineTrainer[TrainerHypers]):
     def transform_structure(
         self,
     ) -> Optional[Callable[[Structure, torch.Generator], Structure]]:
-        rotations = bool(self.hypers["random_rotations"])
-        reflections = bool(self.hypers["random_reflections"])
+        rotations = self.settings.random_rotations
+        reflections = self.settings.random_reflections
         if self.dataset_info is None or not (rotations or reflections):
             return None
         return RandomOrientation(

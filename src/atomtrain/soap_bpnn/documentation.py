@@ -106,6 +106,10 @@ class BPNNConfig(TypedDict):
     network: faster convergence, sometimes worse extrapolation."""
 
 
+#: The head of a target that ``heads`` does not list.
+DEFAULT_HEAD: Literal["mlp", "linear"] = "mlp"
+
+
 class ModelHypers(TypedDict):
     """Hyperparameters of the SOAP-BPNN model."""
 

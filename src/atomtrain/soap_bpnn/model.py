@@ -44,7 +44,7 @@ from atomtrain.utils.abc import (
 from atomtrain.utils.model_io import build_from_checkpoint, checkpoint_of, export_model
 from atomtrain.utils.outputs import last_layer_features_name
 
-from .documentation import ModelHypers
+from .documentation import DEFAULT_HEAD, ModelHypers
 from .heads import (
     NewAtomicTypesError,
     TargetHead,
@@ -158,7 +158,7 @@ class SoapBpnn(
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
 
     def _add_target(self, name: str, info: TargetInfo) -> None:
-        kind = dict(self.hypers["heads"]).get(name, "mlp")
+        kind = dict(self.hypers["heads"]).get(name, DEFAULT_HEAD)
         self.heads[name] = TargetHead(
             self.n_types, self.width, info.num_subtargets, kind == "mlp"
         )

@@ -12,9 +12,12 @@ from typing import Any, Dict, List, Optional
 import pytest
 import yaml
 
+from ..architectures.discovery import get_entry
+from ..architectures.docsource import hypers_classes
 from ..checkpoints import read_checkpoint_file
 from ..data.structure import Structure
 from ..training.engine import EngineTrainer
+from ..training.settings import declaration_mismatches
 from ..utils.abc import ModelInterface
 from .base import ArchitectureFixtures
 from .export_checks import check_export_matches_checkpoint
@@ -232,3 +235,20 @@ class TrainingTests(ArchitectureFixtures):
         if self.supports_stress and self.depends_on_positions:
             gradients.append("strain")
         check_trainer_predictions(trainer, model, structures, gradients)
+
+    def test_trainer_settings_are_the_declared_trainer_hypers(
+        self, architecture_name: str, trainer_class: type
+    ) -> None:
+        if not issubclass(trainer_class, EngineTrainer):
+            pytest.skip("the trainer does not read its hypers through the engine")
+        declared = hypers_classes(get_entry(architecture_name))["training"]
+        settings = trainer_class.settings_class
+        mismatches = declaration_mismatches(settings, declared)
+        if mismatches:
+            raise fail(
+                f"{settings.__name__} is not the declared {declared.__name__}: "
+                + "; ".join(mismatches),
+                "give the trainer's settings_class a field of the same name and type "
+                "for each key of TrainerHypers (a subclass of TrainerSettings adding "
+                "the architecture's own keys), and nothing else",
+            )

@@ -53,6 +53,7 @@ from ..utils.abc import ModelInterface
 from . import distributed
 from .memory import MemoryBudget
 from .progress import StructureProgress
+from .settings import TrainerSettings
 
 
 class Step(NamedTuple):
@@ -102,7 +103,7 @@ class BatchFactory:
         self,
         trainer: Any,
         model: ModelInterface[Any],
-        hypers: Dict[str, Any],
+        settings: TrainerSettings,
         dtype: torch.dtype,
         device: torch.device,
         seed: int = 0,
@@ -110,7 +111,7 @@ class BatchFactory:
     ) -> None:
         """``targets``: the labels to put in batches (default: every target of the
         model; a fine-tuned model also has targets the new data lacks)."""
-        self.hypers = hypers
+        self.settings = settings
         self.cache = NeighborCache()
         if targets is None:
             targets = dict(model.dataset_info.targets)
@@ -196,7 +197,7 @@ class BatchFactory:
     def _edges_if_needed(self, dataset: Dataset) -> Optional[Sequence[int]]:
         """Edges per structure, when a cap on edges or memory needs them (4-byte
         integers, indexed like a list)."""
-        if self.hypers["max_edges_per_batch"] is None and self.memory is None:
+        if self.settings.max_edges_per_batch is None and self.memory is None:
             return None
         edges = array.array("i")
         edges.frombytes(self.edges_per_structure(dataset).tobytes())
@@ -212,14 +213,15 @@ class BatchFactory:
         """The steps of one epoch (``seed`` None: in order, not shuffled), shared
         between ``world_size`` processes (default: those of the process group)."""
         world = distributed.world_size() if world_size is None else world_size
+        settings = self.settings
         scaled = [
-            None if self.hypers[key] is None else self.hypers[key] * world
-            for key in ("max_atoms_per_batch", "max_edges_per_batch")
+            None if cap is None else cap * world
+            for cap in (settings.max_atoms_per_batch, settings.max_edges_per_batch)
         ]
         plan: Plan = []
         for number, dataset in enumerate(datasets):
             batch_plan = BatchPlan(
-                batch_size=self.hypers["batch_size"] * world,
+                batch_size=settings.batch_size * world,
                 max_atoms=scaled[0],
                 max_edges=scaled[1],
                 shuffle=seed is not None,
@@ -248,8 +250,8 @@ class BatchFactory:
     ) -> List[List[List[int]]]:
         """Shares of one global batch under the per-process caps; a batch that cannot
         be shared within them becomes two steps (the same on every process)."""
-        max_atoms = self.hypers["max_atoms_per_batch"]
-        max_edges = self.hypers["max_edges_per_batch"]
+        max_atoms = self.settings.max_atoms_per_batch
+        max_edges = self.settings.max_edges_per_batch
 
         memory = self.memory
 

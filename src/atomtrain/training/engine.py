@@ -19,7 +19,7 @@ exactly; for ``finetune`` it starts a new run from the model's weights.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Type, TypeVar
 
 import torch
 from metatensor.torch import TensorMap
@@ -40,6 +40,7 @@ from ..utils.abc import (
 from .hypers import RUN_SETTINGS, base_trainer_defaults
 from .logging import ExternalLogger
 from .predict import predict
+from .settings import TrainerSettings
 from .state import TrainingState
 
 HypersType = TypeVar("HypersType")
@@ -51,18 +52,26 @@ class EngineTrainer(TrainerInterface[HypersType]):
 
     __checkpoint_version__ = 1
 
+    #: The typed view of the hypers that the engine and the hooks read; an
+    #: architecture whose hooks read keys of its own names its subclass here.
+    settings_class: ClassVar[Type[TrainerSettings]] = TrainerSettings
+
     def __init__(self, hypers: HypersType) -> None:
         super().__init__(hypers)
+        #: the hypers as the engine reads them, frozen (``self.hypers`` is what
+        #: checkpoints store)
+        self.settings = self.settings_class.from_hypers(
+            hypers  # type: ignore[arg-type]
+        )
         self.state: Optional[TrainingState] = None
         self.external_loggers: List[ExternalLogger] = []
 
     # ---- hooks ---------------------------------------------------------------
 
-    def parameter_groups(
-        self, model: ModelInterface[Any], hypers: Dict[str, Any]
-    ) -> List[Dict[str, Any]]:
+    def parameter_groups(self, model: ModelInterface[Any]) -> List[Dict[str, Any]]:
         """Optimiser parameter groups (default: every trainable parameter, with the
-        shared learning rate and weight decay)."""
+        shared learning rate and weight decay; ``self.settings`` holds the
+        hypers)."""
         return [{"params": [p for p in model.parameters() if p.requires_grad]}]
 
     def before_training(

@@ -63,27 +63,28 @@ class GradientLossHypers(TypedDict):
     """The loss on one gradient of a target (forces, stress or virial)."""
 
     type: NotRequired[LossType]
-    """Pointwise loss: ``mse``, ``mae`` or ``huber`` (default: the target's type)."""
-    weight: NotRequired[float]
-    """Weight of this term in the total loss (default 1.0)."""
+    """Pointwise loss: ``mse``, ``mae`` or ``huber`` (default: the target's type,
+    unmasked)."""
+    weight: NotRequired[float] = 1.0
+    """Weight of this term in the total loss."""
     reduction: NotRequired[Literal["mean", "sum"]]
     """How the pointwise losses of a batch are reduced (default: the target's)."""
-    delta: NotRequired[float]
+    delta: NotRequired[float] = 1.0
     """Threshold between quadratic and linear regimes of the ``huber`` loss."""
 
 
 class TargetLossHypers(TypedDict):
     """The loss on one target, and on its gradients."""
 
-    type: NotRequired[LossType]
+    type: NotRequired[LossType] = "mse"
     """Pointwise loss; ``masked_*`` variants read a boolean mask ``<target>_mask``
     from ``extra_data``."""
-    weight: NotRequired[float]
-    """Weight of this target in the total loss (default 1.0)."""
-    reduction: NotRequired[Literal["mean", "sum"]]
-    """``mean`` (default) or ``sum`` over the elements of a batch."""
-    delta: NotRequired[float]
-    """Threshold of the ``huber`` loss (default 1.0, in the target's units)."""
+    weight: NotRequired[float] = 1.0
+    """Weight of this target in the total loss."""
+    reduction: NotRequired[Literal["mean", "sum"]] = "mean"
+    """``mean`` or ``sum`` over the elements of a batch."""
+    delta: NotRequired[float] = 1.0
+    """Threshold of the ``huber`` loss, in the target's units."""
     forces: NotRequired[GradientLossHypers]
     """The loss on the forces (the positions gradient)."""
     stress: NotRequired[GradientLossHypers]
@@ -92,28 +93,40 @@ class TargetLossHypers(TypedDict):
     """The loss on the virial (the strain gradient); give ``stress`` or ``virial``."""
 
 
+class LoraHypers(TypedDict):
+    """The ``config`` of ``method: lora``: low-rank adapters
+    ``W x + (alpha / rank) B A x`` on linear layers."""
+
+    rank: NotRequired[PositiveInt] = 4
+    """Rank of the adapters."""
+    alpha: NotRequired[PositiveFloat] = 8.0
+    """Scale of the adapters' output, divided by ``rank``."""
+    target_modules: NotRequired[List[str]] = []
+    """Names of the ``torch.nn.Linear`` layers to adapt, matched on the full dotted
+    name or its last parts (empty: every linear layer outside the heads)."""
+
+
 class FinetuneHypers(TypedDict):
     """Fine-tuning a pretrained model (see :mod:`atomtrain.finetune`)."""
 
     read_from: str
     """Path of the checkpoint whose model weights training starts from."""
-    method: NotRequired[Literal["full", "heads", "lora"]]
-    """``full`` (default): train every weight; ``heads``: train the heads of the
-    targets in the new data, backbone frozen; ``lora``: train low-rank adapters on
-    linear layers (merged into the weights at the end) and those heads."""
+    method: NotRequired[Literal["full", "heads", "lora"]] = "full"
+    """``full``: train every weight; ``heads``: train the heads of the targets in
+    the new data, backbone frozen; ``lora``: train low-rank adapters on linear layers
+    (merged into the weights at the end) and those heads."""
     config: NotRequired[Dict[str, Any]]
-    """Options of the method: for ``lora``, ``rank`` (default 4), ``alpha``
-    (default 8.0) and ``target_modules`` (linear layers to adapt; default all outside
-    the heads)."""
+    """Options of the method: for ``lora``, those of :class:`LoraHypers`; the
+    other methods take none."""
     inherit_heads: NotRequired[Dict[str, str]]
     """``{new_target: old_target}``: initialise the head of a new target with the
     weights of a pretrained one (e.g. ``{energy/pbe: energy}``)."""
-    trust_pickled_code: NotRequired[bool]
+    trust_pickled_code: NotRequired[bool] = False
     """Allow ``read_from`` to be a model file of another code that is a Python
     pickle (MACE's ``.model``, for the ``mace`` architecture): reading one runs any
     code it holds, so set this only for files whose origin you trust. The file is
-    read once and converted to plain data (default false; atomtrain's own
-    checkpoints never run code)."""
+    read once and converted to plain data (atomtrain's own checkpoints never run
+    code)."""
 
 
 class BaseTrainerHypers(TypedDict):
@@ -184,9 +197,16 @@ class BaseTrainerHypers(TypedDict):
     a fresh training state (``null`` = train a new model)."""
 
 
+def declared_defaults(declaration: type) -> Dict[str, Any]:
+    """The defaults declared on the keys of the TypedDict ``declaration`` (its
+    class-level values, deep-copied); keys without one are left out."""
+    return {
+        name: copy.deepcopy(declaration.__dict__[name])
+        for name in declaration.__annotations__
+        if name in declaration.__dict__
+    }
+
+
 def base_trainer_defaults() -> Dict[str, Any]:
     """The default values of :class:`BaseTrainerHypers`, deep-copied."""
-    return {
-        name: copy.deepcopy(BaseTrainerHypers.__dict__[name])
-        for name in BaseTrainerHypers.__annotations__
-    }
+    return declared_defaults(BaseTrainerHypers)

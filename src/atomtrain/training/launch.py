@@ -128,6 +128,7 @@ def _torchrun(env: Mapping[str, str]) -> Launch:
         local_world_size=(
             _integer(env, "LOCAL_WORLD_SIZE") if "LOCAL_WORLD_SIZE" in env else None
         ),
+        # torchrun's own default when one node runs every process
         master_addr=env.get("MASTER_ADDR", "127.0.0.1"),
         master_port=_integer(env, "MASTER_PORT") if "MASTER_PORT" in env else 0,
     )

@@ -85,7 +85,7 @@ class TrainingRun:
     ) -> None:
         self.trainer = trainer
         self.model = model
-        self.hypers = dict(trainer.hypers)
+        self.settings = trainer.settings
         self.device = devices[0]
         self.dtype = dtype
         self.checkpoint_dir = Path(checkpoint_dir)
@@ -97,7 +97,6 @@ class TrainingRun:
         prepared = prepare_targets(
             trainer,
             model,
-            self.hypers,
             self.state,
             train_datasets,
             val_datasets,
@@ -109,11 +108,11 @@ class TrainingRun:
         self._prepare_model(train_datasets)
         self._prepare_steps()
         self.optimizer = self._optimizer()
-        steps = self.hypers["num_epochs"] * self.batches.count(self.train_sets, 0)
-        self.schedule = LearningRateSchedule.from_hypers(
-            self.optimizer, self.hypers, steps
+        steps = self.settings.num_epochs * self.batches.count(self.train_sets, 0)
+        self.schedule = LearningRateSchedule.from_settings(
+            self.optimizer, self.settings, steps
         )
-        decay = self.hypers["ema_decay"]
+        decay = self.settings.ema_decay
         self.ema = ExponentialMovingAverage(model, decay) if decay is not None else None
         self._prepare_logs()
         self.last_checkpoint: Optional[Path] = None
@@ -141,7 +140,7 @@ class TrainingRun:
         self.batches = BatchFactory(
             self.trainer,
             self.model,
-            self.hypers,
+            self.settings,
             self.dtype,
             self.device,
             self.state.seed,
@@ -159,7 +158,7 @@ class TrainingRun:
             self.device,
         )
         self.batches.use_workers(
-            [*self.train_sets, *self.val_sets], self.hypers["num_workers"] or 0
+            [*self.train_sets, *self.val_sets], self.settings.num_workers or 0
         )
 
     def _prepare_logs(self) -> None:
@@ -181,8 +180,8 @@ class TrainingRun:
         )
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        groups = self.trainer.parameter_groups(self.model, self.hypers)
-        return build_optimizer(groups, self.hypers)
+        groups = self.trainer.parameter_groups(self.model)
+        return build_optimizer(groups, self.settings)
 
     def _restore(self, train_datasets: List[Dataset]) -> None:
         state = self.state
@@ -197,7 +196,7 @@ class TrainingRun:
             # rank 0 holds the sums of every process; the others start from zero
             self.train_sums.load_state_dict(state.partial_epoch, sums=self.main)
         changed = fingerprint_changes(
-            state.fingerprint, fingerprint(self.hypers, train_datasets)
+            state.fingerprint, fingerprint(dict(self.trainer.hypers), train_datasets)
         )
         if changed:
             self.log.info(
@@ -219,7 +218,7 @@ class TrainingRun:
         if self.state.best_model_state_dict is not None:
             self.model.load_state_dict(self.state.best_model_state_dict)
             prefix = "val" if self.val_sets else "train"
-            metric = f"{prefix}.{self.hypers['best_model_metric']}"
+            metric = f"{prefix}.{self.settings.best_model_metric}"
             self.log.info(
                 "the trained model keeps the weights of epoch "
                 f"{self.state.best_epoch}, the best by {metric} "
@@ -227,7 +226,7 @@ class TrainingRun:
             )
 
     def _epochs(self, stop: StopRequest) -> None:
-        for epoch in range(self.state.epoch, self.hypers["num_epochs"]):
+        for epoch in range(self.state.epoch, self.settings.num_epochs):
             self._train_epoch(epoch, stop)
             self.train_sums.all_reduce()
             validation = self._validate()
@@ -237,10 +236,10 @@ class TrainingRun:
             self.train_sums.reset()
             self.schedule.after_epoch(validation.get("val.loss", train["train.loss"]))
             stop_early = self._track_best(epoch, {**train, **validation})
-            if epoch % self.hypers["log_interval"] == 0 or stop_early:
+            if epoch % self.settings.log_interval == 0 or stop_early:
                 values = {"learning_rate": self.schedule.learning_rate()}
                 self.log.epoch(epoch, {**values, **train, **validation})
-            if (epoch + 1) % self.hypers["checkpoint_interval"] == 0:
+            if (epoch + 1) % self.settings.checkpoint_interval == 0:
                 self._write_checkpoint(self.checkpoint_dir / f"model_{epoch}.ckpt")
             if stop_early:
                 break
@@ -326,8 +325,8 @@ class TrainingRun:
             )
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         distributed.all_reduce_gradients(parameters)
-        if self.hypers["grad_clip_norm"] is not None:
-            torch.nn.utils.clip_grad_norm_(parameters, self.hypers["grad_clip_norm"])
+        if self.settings.grad_clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip_norm)
         self.optimizer.step()
         self.schedule.after_step()
         if self.ema is not None:
@@ -363,14 +362,14 @@ class TrainingRun:
 
     def _track_best(self, epoch: int, values: Dict[str, float]) -> bool:
         """Update the best model; True when early stopping should stop."""
-        metric = self.hypers["best_model_metric"]
+        metric = self.settings.best_model_metric
         prefix = "val" if self.val_sets else "train"
         return track_best(
             self.state,
             epoch,
             f"{prefix}.{metric}",
             selection_value(metric, values, prefix),
-            self.hypers["early_stopping_patience"],
+            self.settings.early_stopping_patience,
             self._best_weights,
             self.log.info,
         )

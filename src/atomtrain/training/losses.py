@@ -26,17 +26,26 @@ gradients are divided by that target's scale before the pointwise loss.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, get_args
 
 import torch
 from metatensor.torch import TensorBlock, TensorMap
 
 from ..data.info import TargetInfo
+from ..data.targets import GRADIENT_OF, sections_of
 from ..errors import OptionsError, Problem, did_you_mean
+from .hypers import GradientLossHypers, LossType, TargetLossHypers, declared_defaults
 
-LOSS_TYPES = ("mse", "mae", "huber", "masked_mse", "masked_mae", "masked_huber")
-_TERM_KEYS = ("type", "weight", "reduction", "delta")
-_GRADIENT_KEYS = {"forces": "positions", "stress": "strain", "virial": "strain"}
+LOSS_TYPES = get_args(LossType)
+#: The keys of one term (a target's or a gradient's), and the defaults declared for
+#: them: a gradient's own, then the target's for the type and reduction it inherits.
+_TERM_KEYS = tuple(GradientLossHypers.__annotations__)
+TARGET_DEFAULTS = {
+    key: value
+    for key, value in declared_defaults(TargetLossHypers).items()
+    if key in _TERM_KEYS
+}
+GRADIENT_DEFAULTS = declared_defaults(GradientLossHypers)
 
 
 @dataclass(frozen=True)
@@ -47,10 +56,10 @@ class LossTerm:
     target: str
     gradient: Optional[str]
     name: str
-    type: str = "mse"
-    weight: float = 1.0
-    reduction: str = "mean"
-    delta: float = 1.0
+    type: str
+    weight: float
+    reduction: str
+    delta: float
 
     @property
     def masked(self) -> bool:
@@ -67,7 +76,7 @@ def resolve_loss(
     problems: List[Problem] = []
     if isinstance(loss, str):
         loss = {name: {"type": loss} for name in targets}
-    if not isinstance(loss, dict):
+    if not isinstance(loss, Mapping):
         raise OptionsError([Problem(path, "expected a loss type or a mapping", loss)])
     for name in loss:
         if name not in targets:
@@ -87,30 +96,30 @@ def resolve_loss(
 def _target_terms(
     name: str, info: TargetInfo, entry: Any, path: str, problems: List[Problem]
 ) -> List[LossTerm]:
-    if not isinstance(entry, dict):
+    if not isinstance(entry, Mapping):
         problems.append(Problem(path, "expected a loss type or a mapping", entry))
         return []
-    allowed = (*_TERM_KEYS, *_GRADIENT_KEYS)
+    allowed = (*_TERM_KEYS, *GRADIENT_OF)
     for key in entry:
         if key not in allowed:
             hint = did_you_mean(str(key), allowed)
             problems.append(Problem(f"{path}.{key}", f"unknown key{hint}"))
     base = _term(name, None, name, entry, {}, path, problems)
     terms = [base]
-    given = [key for key in _GRADIENT_KEYS if key in entry]
+    given = [key for key in GRADIENT_OF if key in entry]
     if "stress" in given and "virial" in given:
         problems.append(
             Problem(
                 path, "give either 'stress' or 'virial': both are the strain gradient"
             )
         )
-    for key, gradient in _GRADIENT_KEYS.items():
+    for key, gradient in GRADIENT_OF.items():
         if key in entry and gradient not in info.gradients:
             problems.append(
                 Problem(f"{path}.{key}", f"target '{name}' has no {key} labels")
             )
     for gradient in info.gradients:
-        keys = [k for k, g in _GRADIENT_KEYS.items() if g == gradient]
+        keys = sections_of(gradient)
         key = next((k for k in keys if k in entry), keys[0])
         inherited = {
             "type": base.type.removeprefix("masked_"),
@@ -142,16 +151,17 @@ def _term(
     path: str,
     problems: List[Problem],
 ) -> LossTerm:
-    if not isinstance(entry, dict):
+    if not isinstance(entry, Mapping):
         problems.append(Problem(path, "expected a mapping", entry))
-        return LossTerm(target, gradient, name)
+        return LossTerm(target, gradient, name, **TARGET_DEFAULTS)
     if gradient is not None:
         for key in entry:
             if key not in _TERM_KEYS:
                 hint = did_you_mean(str(key), _TERM_KEYS)
                 problems.append(Problem(f"{path}.{key}", f"unknown key{hint}"))
-    values: Dict[str, Any] = {"type": "mse", "weight": 1.0, "reduction": "mean"}
-    values["delta"] = 1.0
+    values: Dict[str, Any] = dict(TARGET_DEFAULTS)
+    if gradient is not None:
+        values.update(GRADIENT_DEFAULTS)
     values.update(inherited)
     values.update({k: v for k, v in entry.items() if k in _TERM_KEYS})
     if values["type"] not in LOSS_TYPES:

@@ -19,14 +19,15 @@ import torch
 from metatensor.torch import TensorMap
 
 from ..data.info import TargetInfo
+from ..data.targets import GRADIENT_OF
 from ..errors import OptionsError
 from .hypers import PRODUCT_METRICS, best_metric_problem
 
-#: metric quantity -> the gradient it is computed from
+#: The gradient quantities of the metrics, in the column order of the logs and of
+#: ``metrics.csv`` (kept so that the columns of earlier runs keep their place); each
+#: is computed from its gradient in :data:`~atomtrain.data.targets.GRADIENT_OF`.
 _GRADIENT_QUANTITIES: Dict[str, str] = {
-    "forces": "positions",
-    "virial": "strain",
-    "stress": "strain",
+    quantity: GRADIENT_OF[quantity] for quantity in ("forces", "virial", "stress")
 }
 
 

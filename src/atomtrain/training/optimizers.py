@@ -7,13 +7,15 @@ from typing import Any, Dict, List
 
 import torch
 
+from .settings import TrainerSettings
+
 
 def build_optimizer(
-    groups: List[Dict[str, Any]], hypers: Dict[str, Any]
+    groups: List[Dict[str, Any]], settings: TrainerSettings
 ) -> torch.optim.Optimizer:
-    """``hypers["optimizer"]`` (``adam`` or ``adamw``) with the shared learning rate
+    """``settings.optimizer`` (``adam`` or ``adamw``) with the shared learning rate
     and weight decay over ``groups``."""
-    kind = torch.optim.AdamW if hypers["optimizer"] == "adamw" else torch.optim.Adam
+    kind = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
     # the fused kernels update all parameters at once (4x faster than the default
     # on CPU for a model of ~100 tensors); float16 or other devices without them use
     # the default implementation
@@ -22,7 +24,7 @@ def build_optimizer(
     fused = dtypes <= {torch.float32, torch.float64} and devices <= {"cpu", "cuda"}
     return kind(
         groups,
-        lr=hypers["learning_rate"],
-        weight_decay=hypers["weight_decay"],
+        lr=settings.learning_rate,
+        weight_decay=settings.weight_decay,
         fused=fused or None,
     )

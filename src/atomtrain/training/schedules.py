@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from .settings import TrainerSettings
+
 
 class LearningRateSchedule:
     """Sets the learning rate of ``optimizer`` after every step and epoch."""
@@ -46,19 +48,22 @@ class LearningRateSchedule:
         self._apply()
 
     @classmethod
-    def from_hypers(
-        cls, optimizer: torch.optim.Optimizer, hypers: Dict[str, Any], total_steps: int
+    def from_settings(
+        cls,
+        optimizer: torch.optim.Optimizer,
+        settings: TrainerSettings,
+        total_steps: int,
     ) -> LearningRateSchedule:
         """The schedule that the trainer hypers ``scheduler``, ``warmup_fraction``,
         ``min_lr_ratio``, ``plateau_factor`` and ``plateau_patience`` describe."""
         return cls(
             optimizer,
-            hypers["scheduler"],
+            settings.scheduler,
             total_steps,
-            hypers["warmup_fraction"],
-            hypers["min_lr_ratio"],
-            hypers["plateau_factor"],
-            hypers["plateau_patience"],
+            settings.warmup_fraction,
+            settings.min_lr_ratio,
+            settings.plateau_factor,
+            settings.plateau_patience,
         )
 
     def factor(self) -> float:

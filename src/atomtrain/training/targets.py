@@ -42,7 +42,6 @@ class RunTargets:
 def prepare_targets(
     trainer: EngineTrainer[Any],
     model: ModelInterface[Any],
-    hypers: Dict[str, Any],
     state: TrainingState,
     train_datasets: List[Dataset],
     val_datasets: List[Dataset],
@@ -50,26 +49,27 @@ def prepare_targets(
 ) -> RunTargets:
     """The targets of ``train_datasets``, the residual datasets, the seed and the
     target scales (fitted on a fresh run, from ``state`` when ``restored``) and the
-    loss."""
+    loss, as the trainer's settings ask."""
+    settings = trainer.settings
     targets: Dict[str, TargetInfo] = {}
     for dataset in train_datasets:
         targets.update(dataset.info.targets)
     per_atom = [
         name
         for name, info in targets.items()
-        if not info.per_atom and name not in hypers["per_structure_targets"]
+        if not info.per_atom and name not in settings.per_structure_targets
     ]
-    terms = resolve_loss(hypers["loss"], targets)
+    terms = resolve_loss(settings.loss, targets)
     baseline = trainer.composition_baseline(model)
     if baseline is not None and not restored:
-        distributed.run_on_main(baseline.fit, train_datasets, hypers["atomic_baseline"])
+        distributed.run_on_main(baseline.fit, train_datasets, settings.atomic_baseline)
         distributed.broadcast_module(baseline)
     train_sets = residuals(train_datasets, baseline, list(targets))
     val_sets = residuals(val_datasets, baseline, list(targets))
     if not restored:
         state.seed = int(torch.initial_seed()) % (2**63)
-        state.fingerprint = fingerprint(hypers, train_datasets)
-        if hypers["scale_targets"]:
+        state.fingerprint = fingerprint(dict(trainer.hypers), train_datasets)
+        if settings.scale_targets:
             state.scales = distributed.run_on_main(
                 target_scales, train_sets, list(targets), per_atom
             )

@@ -35,6 +35,7 @@ from metatomic.torch import (
 )
 
 if TYPE_CHECKING:
+    from ..errors import Problem
     from ..modules.composition import CompositionBaseline
     from ..modules.scaling import OutputScaler
     from .data import Dataset, DatasetInfo
@@ -327,3 +328,10 @@ class TrainerInterface(Generic[HypersType], metaclass=ABCMeta):
         context: TrainerCheckpointContext,
     ) -> TrainerInterface[HypersType]:
         """Create a trainer from a checkpoint, to restart or fine-tune."""
+
+    def option_problems(self) -> List[Problem]:
+        """The problems of the hypers that their declaration cannot express (a
+        key required only by this trainer, a file that must exist), with dotted
+        keys; ``atomtrain train`` refuses them before the run directory exists
+        (default: none)."""
+        return []

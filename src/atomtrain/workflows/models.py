@@ -32,6 +32,8 @@ def read_metadata(path: Optional[Path]) -> Optional[ModelMetadata]:
             f"expected some of {', '.join(sorted(known))}"
         )
     try:
+        # every key of a metadata file is optional; an absent one is empty, as in
+        # metatomic's ModelMetadata
         return ModelMetadata(
             name=str(raw.get("name", "")),
             description=str(raw.get("description", "")),

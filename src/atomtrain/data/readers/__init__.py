@@ -23,7 +23,7 @@ import torch
 from ...errors import DataError
 from ..info import TargetInfo
 from ..structure import Structure, TargetData
-from ..targets import target_info
+from ..targets import GRADIENT_OF, target_info
 from . import ase as ase_reader
 from . import metatensor as metatensor_reader
 
@@ -80,11 +80,7 @@ def read_target(
         blocks = ase_reader.read_values(content, file, key, info)
     data = [TargetData(blocks=b) for b in blocks]
     gradients = []
-    for name, gradient in (
-        ("forces", "positions"),
-        ("stress", "strain"),
-        ("virial", "strain"),
-    ):
+    for name, gradient in GRADIENT_OF.items():
         spec = section.get(name)
         if not spec:
             continue
@@ -115,10 +111,10 @@ def _read_gradient(
 ) -> Optional[List[torch.Tensor]]:
     file, key = spec["read_from"], spec["key"]
     content = cache.get(file, spec["reader"])
-    gradient = "positions" if name == "forces" else "strain"
+    gradient = GRADIENT_OF[name]
     if spec["reader"] == "metatensor":
         values = metatensor_reader.read_gradient(content, structures, file, gradient)
-    elif name == "forces":
+    elif gradient == "positions":
         _check_count(content, structures, file)
         values = ase_reader.read_forces(content, file, key, num_subtargets)
     else:
