@@ -106,21 +106,17 @@ class Trainer(EngineTrainer[TrainerHypers]):
         datasets: List[Dataset],
         dataset_info: DatasetInfo,
     ) -> None:
-        """On a fresh run: the step-0 check, the energy correction's fit on the
-        residuals of the pretrained predictions, and the fine-tuning note."""
+        """On a fresh run from the model file: the step-0 check and the energy
+        correction's fit on the residuals of the pretrained predictions (a model
+        fine-tuned again from a checkpoint keeps its correction); on every fresh
+        run, the fine-tuning note."""
         assert isinstance(model, MetatomicModel)
         if not self.fresh:
             return
-        check_step_zero(model, self.new_data)
-        corrected = {n: dataset_info.targets[n] for n in model.corrected}
-        if corrected:
-            model.correction.fit(residual_dataset(model, self.new_data, corrected))
-            for name in corrected:
-                weights = model.correction.target_weights(name)[:, 0].tolist()
-                shown = ", ".join(
-                    f"{t}: {w:.6g}" for t, w in zip(model.atomic_types, weights) if w
-                )
-                LOGGER.info(f"energy correction of '{name}' per element: {shown}")
+        if not model.finetuning:
+            check_step_zero(model, self.new_data)
+            self._fit_correction(model, dataset_info)
+        previous = model.finetuning
         model.finetuning = {
             "model": {
                 "file": str(model.hypers.get("path")),
@@ -129,6 +125,22 @@ class Trainer(EngineTrainer[TrainerHypers]):
             "training_files": _files(self.new_data),
             "options": {k: self.hypers.get(k) for k in NOTED_HYPERS},  # type: ignore[attr-defined]
         }
+        if previous:
+            model.finetuning["previous"] = previous
+
+    def _fit_correction(
+        self, model: MetatomicModel, dataset_info: DatasetInfo
+    ) -> None:
+        corrected = {n: dataset_info.targets[n] for n in model.corrected}
+        if not corrected:
+            return
+        model.correction.fit(residual_dataset(model, self.new_data, corrected))
+        for name in corrected:
+            weights = model.correction.target_weights(name)[:, 0].tolist()
+            shown = ", ".join(
+                f"{t}: {w:.6g}" for t, w in zip(model.atomic_types, weights) if w
+            )
+            LOGGER.info(f"energy correction of '{name}' per element: {shown}")
 
     @classmethod
     def upgrade_checkpoint(cls, checkpoint: Dict[str, Any]) -> Dict[str, Any]:

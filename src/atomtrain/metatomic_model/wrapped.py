@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from fnmatch import fnmatch
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import torch
 from ase.data import chemical_symbols
