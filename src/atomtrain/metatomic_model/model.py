@@ -134,6 +134,10 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
             source = output_name(name)
             self.sources[name] = source
             self.factors[name] = conversion_factor(self.model_units[source], name, info)
+        if "energy" in dataset_info.targets:
+            # replay labels are in the unit of the energy (see .replay)
+            self.sources[REPLAY_TARGET] = "energy"
+            self.factors[REPLAY_TARGET] = self.factors["energy"]
         self.corrected = list(self._corrected_targets(dataset_info))
 
     @staticmethod

@@ -6,9 +6,12 @@ that of the new data's level of theory)."""
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List
+from dataclasses import replace
+from typing import Any, Dict, List, Sequence, Tuple
 
-from atomtrain.data.dataset import InMemoryDataset
+import torch
+
+from atomtrain.data.dataset import Dataset, InMemoryDataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.readers.ase import read_frames, structures
 from atomtrain.data.structure import Structure, TargetData
@@ -77,6 +80,60 @@ def replay_dataset(model: MetatomicModel, settings: Dict[str, Any]) -> InMemoryD
             )
         )
     return InMemoryDataset(labelled, dataset_info, origins)
+
+
+class PaddedDataset(Dataset):
+    """``dataset`` with NaN labels for the ``targets`` its structures lack: the
+    engine batches the new data and the replay structures together, and leaves NaN
+    labels out of losses and metrics."""
+
+    def __init__(self, dataset: Dataset, targets: Dict[str, TargetInfo]) -> None:
+        self.dataset = dataset
+        self.missing = {
+            n: i for n, i in targets.items() if n not in dataset.info.targets
+        }
+        self.info = DatasetInfo(
+            length_unit=dataset.info.length_unit,
+            atomic_types=list(dataset.info.atomic_types),
+            targets={**dataset.info.targets, **self.missing},
+            extra_data=dict(dataset.info.extra_data),
+        )
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Structure:
+        structure = self.dataset[index]
+        targets = dict(structure.targets)
+        for name, info in self.missing.items():
+            shape = [len(structure) if info.per_atom else 1, info.num_subtargets]
+            targets[name] = TargetData([torch.full(shape, float("nan"))])
+        return replace(structure, targets=targets)
+
+    def geometry(self, index: int) -> Structure:
+        return self.dataset.geometry(index)
+
+    def origin(self, index: int) -> Tuple[str, int]:
+        return self.dataset.origin(index)
+
+    def subset(self, indices: Sequence[int]) -> "PaddedDataset":
+        return PaddedDataset(self.dataset.subset(indices), self.missing)
+
+    def num_atoms(self) -> Sequence[int]:
+        return self.dataset.num_atoms()
+
+
+def with_replay(
+    train: List[Dataset], validation: List[Dataset], replayed: Dataset
+) -> Tuple[List[Dataset], List[Dataset]]:
+    """The training sets and the replay structures, and the validation sets, each
+    with NaN labels of the targets of the others."""
+    joined = [*train, replayed]
+    targets = {n: i for d in joined for n, i in d.info.targets.items()}
+    return (
+        [PaddedDataset(d, targets) for d in joined],
+        [PaddedDataset(d, targets) for d in validation],
+    )
 
 
 def with_replay_loss(loss: Any, targets: List[str], weight: float) -> Dict[str, Any]:

@@ -27,7 +27,7 @@ from atomtrain.utils.abc import ModelInterface
 from .documentation import TrainerHypers
 from .model import MetatomicModel
 from .pretrained import residual_dataset
-from .replay import replay_dataset, with_replay_loss
+from .replay import replay_dataset, with_replay, with_replay_loss
 from .step_zero import check_step_zero
 
 LOGGER = logging.getLogger("atomtrain.training")
@@ -88,7 +88,7 @@ class Trainer(EngineTrainer[TrainerHypers]):
                 f"replay: {len(replayed)} structures of {replay['read_from']} "
                 "labelled by the pretrained model"
             )
-            datasets.append(replayed)
+            datasets, val_datasets = with_replay(datasets, val_datasets, replayed)
             targets = sorted({n for d in datasets for n in d.info.targets})
             weight = float(replay.get("weight", 1.0))
             self.hypers = {  # type: ignore[assignment]
@@ -128,9 +128,7 @@ class Trainer(EngineTrainer[TrainerHypers]):
         if previous:
             model.finetuning["previous"] = previous
 
-    def _fit_correction(
-        self, model: MetatomicModel, dataset_info: DatasetInfo
-    ) -> None:
+    def _fit_correction(self, model: MetatomicModel, dataset_info: DatasetInfo) -> None:
         corrected = {n: dataset_info.targets[n] for n in model.corrected}
         if not corrected:
             return
