@@ -235,3 +235,43 @@ def test_finetune_a_model_atomtrain_exported(
     frame.calc = MetatomicCalculator(str(tmp_path / "model.pt"))
     with np.errstate(invalid="ignore"):
         assert np.isfinite(frame.get_forces()).all()
+
+
+REFERENCE = Path("/tmp/metatrain-ref/bin/mtt")
+
+
+@pytest.mark.skipif(
+    not REFERENCE.is_file(),
+    reason="the reference implementation is not installed at /tmp/metatrain-ref "
+    "(bash shared/bench/reference-env.sh installs it)",
+)
+def test_the_reference_mtt_eval_reads_the_finetuned_export(
+    finetuned: Dict[str, Any],
+) -> None:
+    """``mtt eval`` of the reference implementation runs the fine-tuned export and
+    reports its errors on the validation frames, the same as atomtrain's."""
+    import subprocess
+
+    directory = finetuned["directory"]
+    section = {
+        "systems": {"read_from": "validation.xyz", "length_unit": "angstrom"},
+        "targets": {"energy": {"key": "energy", "unit": "kcal/mol", "forces": True}},
+    }
+    (directory / "eval.yaml").write_text(yaml.safe_dump(section))
+    result = subprocess.run(
+        [str(REFERENCE), "eval", "model.pt", "eval.yaml", "-o", "reference.xyz"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    predicted = ase.io.read(directory / "reference.xyz", ":")
+    calculator = MetatomicCalculator(str(finetuned["model"]))
+    for frame, reference in zip(
+        ase.io.read(directory / "validation.xyz", ":"), predicted
+    ):
+        frame.calc = calculator
+        with np.errstate(invalid="ignore"):
+            ours = frame.get_potential_energy() * 23.0605  # eV → kcal/mol
+        assert reference.get_potential_energy() == pytest.approx(ours, rel=1e-6)
