@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from metatomic.torch import ModelOutput, load_atomistic_model
+from metatomic.torch import ModelOutput, load_atomistic_model, unit_conversion_factor
 from metatomic_ase import MetatomicCalculator
 
 from atomtrain.cli.main import main
@@ -273,5 +273,7 @@ def test_the_reference_mtt_eval_reads_the_finetuned_export(
     ):
         frame.calc = calculator
         with np.errstate(invalid="ignore"):
-            ours = frame.get_potential_energy() * 23.0605  # eV → kcal/mol
+            ours = frame.get_potential_energy() * unit_conversion_factor(
+                "eV", "kcal/mol"
+            )
         assert reference.get_potential_energy() == pytest.approx(ours, rel=1e-6)
