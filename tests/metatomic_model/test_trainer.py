@@ -205,7 +205,11 @@ def test_the_step_zero_check_refuses_a_model_unlike_its_file(
     model.hypers = {**hypers, "path": str(pet_file)}  # type: ignore[assignment]
     with pytest.raises(
         WrappedModelError,
-        match=r"step-0 check on 3 training structures against MetatomicCalculator\('.*pet.pt'\): largest relative difference \S+ in energies",
+        match=(
+            r"step-0 check on 3 training structures against "
+            r"MetatomicCalculator\('.*pet.pt'\): largest relative "
+            r"difference \S+ in energies"
+        ),
     ):
         check_step_zero(model, [ethanol(3)])
 

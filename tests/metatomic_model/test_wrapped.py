@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import pytest
 import torch
@@ -28,8 +28,8 @@ def hypers(path: Path | str, **changes: Any) -> Dict[str, Any]:
     return {"path": str(path), "extensions": None, "trainable": ["*"], **changes}
 
 
-def info(types: list[int] = [1, 6, 8], **targets: TargetInfo) -> DatasetInfo:
-    return DatasetInfo(atomic_types=types, targets=targets or {"energy": ENERGY})
+def info(types: Tuple[int, ...] = (1, 6, 8), **targets: TargetInfo) -> DatasetInfo:
+    return DatasetInfo(atomic_types=list(types), targets=targets or {"energy": ENERGY})
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
 
 def test_no_path_is_an_error() -> None:
-    with pytest.raises(UserError, match="architecture.model.path: give the exported"):
+    with pytest.raises(UserError, match=r"architecture.model.path: give the exported"):
         MetatomicModel({"path": None, "extensions": None, "trainable": ["*"]}, info())
 
 
@@ -80,7 +80,10 @@ def test_a_missing_extension_is_named(tmp_path: Path, handmade_file: Path) -> No
             out.writestr(item, data)
     with pytest.raises(
         WrappedModelError,
-        match=r"needs a TorchScript extension that is not loaded \(set architecture.model.extensions\)",
+        match=(
+            r"needs a TorchScript extension that is not loaded \(set "
+            r"architecture.model.extensions\)"
+        ),
     ):
         MetatomicModel(hypers(path), info())
     with pytest.raises(
@@ -100,7 +103,10 @@ def test_a_model_without_energy_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(
         WrappedModelError,
-        match=r"'.*features.pt' has no 'energy' output \(it computes 'mtt::aux::energy_last_layer_features'\)",
+        match=(
+            r"'.*features.pt' has no 'energy' output \(it computes "
+            r"'mtt::aux::energy_last_layer_features'\)"
+        ),
     ):
         MetatomicModel(hypers(path), info())
 
@@ -110,14 +116,18 @@ def test_elements_outside_the_model_are_named(handmade_file: Path) -> None:
         WrappedModelError,
         match=r"has no atomic type for Si \(14\) of the dataset; it knows \[1, 6, 8\]",
     ):
-        MetatomicModel(hypers(handmade_file), info([1, 6, 8, 14]))
+        MetatomicModel(hypers(handmade_file), info((1, 6, 8, 14)))
 
 
 def test_targets_the_model_cannot_compute_are_named(handmade_file: Path) -> None:
     dipole = TargetInfo(kind="cartesian", rank=1)
     with pytest.raises(
         WrappedModelError,
-        match=r"cannot compute the target\(s\) 'mtt::dipole' of the dataset; it computes 'energy', 'mtt::aux::energy_last_layer_features'",
+        match=(
+            r"cannot compute the target\(s\) 'mtt::dipole' of the "
+            r"dataset; it computes 'energy', "
+            r"'mtt::aux::energy_last_layer_features'"
+        ),
     ):
         MetatomicModel(
             hypers(handmade_file), info(energy=ENERGY, **{"mtt::dipole": dipole})
@@ -128,7 +138,10 @@ def test_units_that_do_not_convert_are_named(handmade_file: Path) -> None:
     wrong = TargetInfo(quantity="energy", unit="angstrom", gradients=("positions",))
     with pytest.raises(
         WrappedModelError,
-        match=r"the model's 'energy' is in 'eV', which does not convert to the unit 'angstrom' of the target 'energy'",
+        match=(
+            r"the model's 'energy' is in 'eV', which does not convert to "
+            r"the unit 'angstrom' of the target 'energy'"
+        ),
     ):
         MetatomicModel(hypers(handmade_file), info(energy=wrong))
 
@@ -146,7 +159,11 @@ def test_another_length_unit_is_refused(handmade_file: Path) -> None:
 def test_a_trainable_pattern_matching_nothing_is_named(handmade_file: Path) -> None:
     with pytest.raises(
         WrappedModelError,
-        match=r"architecture.model.trainable: 'heads.\*' match\(es\) no parameter of the model; its parameters are named like 'species'",
+        match=(
+            r"architecture.model.trainable: 'heads.\*' match\(es\) no "
+            r"parameter of the model; its parameters are named like "
+            r"'species'"
+        ),
     ):
         MetatomicModel(hypers(handmade_file, trainable=["last.*", "heads.*"]), info())
 

@@ -116,7 +116,7 @@ class PaddedDataset(Dataset):
     def origin(self, index: int) -> Tuple[str, int]:
         return self.dataset.origin(index)
 
-    def subset(self, indices: Sequence[int]) -> "PaddedDataset":
+    def subset(self, indices: Sequence[int]) -> PaddedDataset:
         return PaddedDataset(self.dataset.subset(indices), self.missing)
 
     def num_atoms(self) -> Sequence[int]:

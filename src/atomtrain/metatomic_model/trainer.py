@@ -91,7 +91,7 @@ class Trainer(EngineTrainer[TrainerHypers]):
             datasets, val_datasets = with_replay(datasets, val_datasets, replayed)
             targets = sorted({n for d in datasets for n in d.info.targets})
             weight = float(replay.get("weight", 1.0))
-            self.hypers = {  # type: ignore[assignment]
+            self.hypers = {
                 **hypers,
                 "loss": with_replay_loss(hypers["loss"], targets, weight),
             }
@@ -123,7 +123,7 @@ class Trainer(EngineTrainer[TrainerHypers]):
                 "trainable": list(model.hypers.get("trainable", ["*"])),
             },
             "training_files": _files(self.new_data),
-            "options": {k: self.hypers.get(k) for k in NOTED_HYPERS},  # type: ignore[attr-defined]
+            "options": {k: self.hypers.get(k) for k in NOTED_HYPERS},
         }
         if previous:
             model.finetuning["previous"] = previous
