@@ -60,16 +60,11 @@ def _first_structures(datasets: Sequence[Dataset], count: int) -> List[Structure
     return structures
 
 
-def check_step_zero(
-    model: MetatomicModel, datasets: Sequence[Dataset]
-) -> Tuple[float, float]:
-    """Compare ``model`` (the pretrained weights, no correction fitted yet) with
-    :class:`MetatomicCalculator` on ``model.hypers['path']`` for the first training
-    structures; log the largest relative differences of energies and forces and
-    return them. Raises :class:`WrappedModelError` above :func:`tolerance`."""
-    structures = _first_structures(datasets, CHECKED_STRUCTURES)
-    if not structures:
-        return 0.0, 0.0
+def _engine_predictions(
+    model: MetatomicModel, structures: List[Structure]
+) -> Tuple[np.ndarray, np.ndarray]:
+    """The energies ``[n]`` and forces ``[n_atoms * 3]`` of ``structures``
+    computed by atomtrain's batches and autograd, in eV and eV/Å."""
     unit = model.model_units["energy"]
     # the dataset's energy unit when energy is a target (the correction is not
     # fitted yet: it adds nothing), the model's otherwise
@@ -90,25 +85,51 @@ def check_step_zero(
         [("step-0", i) for i in range(len(structures))],
     )
     predicted = predict_energies(model, data, "energy", info, forces=True)
+    to_ev = unit_conversion_factor(unit, "eV") / factor
+    energies = np.array([float(p.energy) * to_ev for p in predicted])
+    forces = [
+        -p.gradient.numpy().reshape(-1) * to_ev
+        for p in predicted
+        if p.gradient is not None
+    ]
+    return energies, np.concatenate(forces)
+
+
+def _calculator_predictions(
+    model: MetatomicModel, structures: List[Structure]
+) -> Tuple[np.ndarray, np.ndarray]:
+    """The energies and forces of ``structures`` by :class:`MetatomicCalculator` on
+    the model's file, in eV and eV/Å."""
     calculator = MetatomicCalculator(
         model.hypers["path"],
         extensions_directory=model.hypers.get("extensions"),
         device=str(next(model.parameters()).device),
     )
-    to_ev = unit_conversion_factor(unit, "eV") / factor
-    ours_e, ours_f, ref_e, ref_f = [], [], [], []
-    for structure, prediction in zip(structures, predicted):
+    energies, forces = [], []
+    for structure in structures:
         atoms = _atoms(structure)
         atoms.calc = calculator
         # the calculator symmetrises a stress that molecules do not have (NaN)
         with np.errstate(invalid="ignore"):
-            ref_e.append(atoms.get_potential_energy())
-            ref_f.append(atoms.get_forces().reshape(-1))
-        ours_e.append(float(prediction.energy) * to_ev)
-        assert prediction.gradient is not None
-        ours_f.append(-prediction.gradient.numpy().reshape(-1) * to_ev)
-    energy = relative_difference(np.array(ours_e), np.array(ref_e))
-    forces = relative_difference(np.concatenate(ours_f), np.concatenate(ref_f))
+            energies.append(atoms.get_potential_energy())
+            forces.append(atoms.get_forces().reshape(-1))
+    return np.array(energies), np.concatenate(forces)
+
+
+def check_step_zero(
+    model: MetatomicModel, datasets: Sequence[Dataset]
+) -> Tuple[float, float]:
+    """Compare ``model`` (the pretrained weights, no correction fitted yet) with
+    :class:`MetatomicCalculator` on ``model.hypers['path']`` for the first training
+    structures; log the largest relative differences of energies and forces and
+    return them. Raises :class:`WrappedModelError` above :func:`tolerance`."""
+    structures = _first_structures(datasets, CHECKED_STRUCTURES)
+    if not structures:
+        return 0.0, 0.0
+    ours_e, ours_f = _engine_predictions(model, structures)
+    ref_e, ref_f = _calculator_predictions(model, structures)
+    energy = relative_difference(ours_e, ref_e)
+    forces = relative_difference(ours_f, ref_f)
     model_dtype = (
         torch.float64 if model.capabilities.dtype == "float64" else torch.float32
     )
