@@ -6,20 +6,27 @@ Fine-tunes an exported metatomic model — a TorchScript ``AtomisticModel`` save
 ``model.pt``, whichever code trained it (atomtrain, the reference implementation,
 a foundation model distributed as a metatomic file) — on your own data, with the
 shared training engine: restarts, EMA, early stopping, distributed training,
-checkpoints and export work as for every architecture::
+checkpoints and export work as for every architecture. The tutorial *Fine-tune a
+pretrained model* runs this section::
 
     architecture:
       name: metatomic
       model:
-        path: model.pt            # the exported model to fine-tune
-        extensions: extensions/   # its compiled extensions, if it has any
-        trainable: ["*"]          # parameter-name patterns (default: everything)
+        path: pretrained.pt
+        extensions: extensions/
+        trainable: ["*"]
       training:
-        num_epochs: 50
-        learning_rate: 1.0e-4
-        replay: {read_from: pretraining_structures.xyz, weight: 0.5}
+        num_epochs: 20
+        batch_size: 5
+        learning_rate: 1.0e-3
+        replay: {read_from: replay.xyz, weight: 0.5}
+        loss:
+          energy:
+            forces: {weight: 10.0}
 
-Paths are relative to the directory ``atomtrain train`` runs in.
+``path`` is the exported model, ``extensions`` the directory of its compiled
+extensions (if it has any), ``trainable`` the parameters that train. Paths are
+relative to the directory ``atomtrain train`` runs in.
 
 What is learned
 ---------------
@@ -43,8 +50,9 @@ yours, so that the network does not have to learn it.
 ``trainable`` selects the parameters that train, by ``fnmatch`` patterns on the
 names of the wrapped model's parameters (``python -c "import metatomic.torch as mt;
 print([n for n, _ in mt.load_atomistic_model('model.pt').module.named_parameters()])"``
-lists them): ``["*"]`` trains everything, ``["heads.*", "last_layers.*"]`` the
-heads of a metatrain PET only. The wrapped model always runs in evaluation mode
+lists them): ``["*"]`` trains everything; ``["backend.node_last_layers.*",
+"backend.edge_last_layers.*"]`` the last layers of a PET exported by the reference
+implementation only. The wrapped model always runs in evaluation mode
 (dropout off), and outside TorchScript's profiling executor, which otherwise
 re-specialises the model for every new batch shape (measured: a steady 0.07 s per
 step against 0.08 to 0.82 s).
