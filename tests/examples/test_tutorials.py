@@ -82,7 +82,18 @@ def _ondisk_dataset(results: Dict[str, Any]) -> None:
     assert results["force_mae_eV_per_angstrom"] < 0.5 * results["mean_absolute_force"]
 
 
+def _finetune_pretrained(results: Dict[str, Any]) -> None:
+    assert results["step_zero_check_passed"]
+    before = results["force_mae_before_kcal_mol_angstrom"]
+    after = results["force_mae_after_kcal_mol_angstrom"]
+    # 50 DFT frames take the GFN2-xTB model much closer to DFT forces
+    assert after < 0.6 * before
+    assert results["gfn2_force_mae_before_eV_angstrom"] < 0.15
+    assert results["finetuned_on"] == ["train.xyz"]
+
+
 CHECKS: Dict[str, Callable[[Dict[str, Any]], None]] = {
+    "finetune_pretrained": _finetune_pretrained,
     "pet_md": _pet_md,
     "parity_plot": _parity_plot,
     "learning_curve": _learning_curve,

@@ -2,7 +2,8 @@
 
 Names map to modules as follows:
 
-- ``<name>`` → ``atomtrain.<name>`` (stable);
+- ``<name>`` → ``atomtrain.<name>`` (stable; ``metatomic`` →
+  ``atomtrain.metatomic_model``);
 - ``experimental.<name>`` → ``atomtrain.experimental.<name>``;
 - ``deprecated.<name>`` → ``atomtrain.deprecated.<name>`` (with a
   :class:`DeprecatedArchitectureWarning`, once per name);
@@ -33,6 +34,11 @@ ENTRY_POINT_GROUP = "atomtrain.architectures"
 #: The package holding the in-tree architectures (and its ``experimental`` and
 #: ``deprecated`` sub-packages).
 ROOT_PACKAGE = "atomtrain"
+
+#: Stable architectures whose package is not named as the architecture: the
+#: ``metatomic`` architecture lives in ``atomtrain.metatomic_model``, so that its
+#: package is never mistaken for the ``metatomic`` library it wraps.
+_RENAMED = {"metatomic_model": "metatomic"}
 
 Maturity = Literal["stable", "experimental", "deprecated", "external"]
 MATURITIES: tuple[Maturity, ...] = ("stable", "experimental", "deprecated", "external")
@@ -159,7 +165,7 @@ def _in_tree(maturity: Maturity) -> List[ArchitectureEntry]:
                 continue
             if _is_architecture_dir(child) and child.name not in found:
                 found[child.name] = ArchitectureEntry(
-                    name=prefix + child.name,
+                    name=prefix + _RENAMED.get(child.name, child.name),
                     maturity=maturity,
                     module=f"{package}.{child.name}",
                     documentation_file=child / "documentation.py",

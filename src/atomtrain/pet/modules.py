@@ -21,21 +21,31 @@ def log_cutoff(
     smoothly to ``-inf`` (in practice to a weight of exactly 0) at ``cutoff``.
 
     ``bump`` is the C∞ step ``f = s(1-x) / (s(1-x) + s(x))`` with ``s(t) = exp(-1/t)``
-    and ``x = (r - cutoff + width) / width``, evaluated in log space; otherwise the
-    cosine switch ``f = (1 + cos(π x)) / 2``.
+    and ``x = (r - cutoff + width) / width``, that is ``log f = logsigmoid(1/x -
+    1/(1-x))``; otherwise the cosine switch ``f = (1 + cos(π x)) / 2``.
+
+    Both forms have finite first and second derivatives everywhere, in float32 too:
+    forces are trained through the second derivative, also once the model is
+    exported to TorchScript. (The bump written as ``a - logaddexp(a, b)`` has a
+    second derivative of ``exp(b - a) / (1 + exp(b - a))²``, inf / inf = NaN at the
+    clamped edges where ``b - a`` is 10⁶.)
     """
     x = (distances - (cutoff - width)) / width
     if bump:
-        # clamped 1e-6 inside the switching region, the log and its gradient stay
-        # finite in float32; at the edges the weight is exp(-1e6), exactly 0
+        # clamped 1e-6 inside the switching region, the log and its derivatives
+        # stay finite in float32; at the edges the weight is exp(-1e6), exactly 0
         x = x.clamp(1e-6, 1.0 - 1e-6)
-        inner = -1.0 / (1.0 - x)
-        outer = -1.0 / x
-        return inner - torch.logaddexp(inner, outer)
+        return torch.nn.functional.logsigmoid(1.0 / x - 1.0 / (1.0 - x))
     x = x.clamp(0.0, 1.0)
     value = 0.5 * (1.0 + torch.cos(math.pi * x))
-    # below 1e-30 the weight is 0 for all purposes; the floor keeps the log finite
-    return torch.log(value.clamp_min(1e-30))
+    # below a weight of 1e-15 (nothing for all purposes) the log is that of 1e-15:
+    # 1 / w² appears in the second derivative of log w and must stay finite in
+    # float32 (a floor of 1e-30 overflows it to inf); the branch not taken gets a
+    # safe argument, so that no derivative there is inf or NaN
+    floor = 1e-15
+    kept = value > floor
+    safe = torch.where(kept, value, torch.ones_like(value))
+    return torch.where(kept, torch.log(safe), math.log(floor))
 
 
 def split_linear(
