@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from handmade import ethanol
 from metatomic.torch import ModelOutput, load_atomistic_model, unit_conversion_factor
 from metatomic_ase import MetatomicCalculator
 
@@ -194,8 +195,6 @@ def test_the_step_zero_check_refuses_a_model_unlike_its_file(
 ) -> None:
     """A model built from one file and compared with another (the file was
     replaced since) is an error that gives both differences."""
-    from test_model import ethanol
-
     energy = TargetInfo(quantity="energy", unit="kcal/mol", gradients=("positions",))
     info = DatasetInfo(atomic_types=[1, 6, 8], targets={"energy": energy})
     hypers = {"path": str(handmade_file), "extensions": None, "trainable": ["*"]}

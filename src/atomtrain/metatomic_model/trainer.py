@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 import torch
 
@@ -22,6 +23,7 @@ from atomtrain.checkpoints import upgrade
 from atomtrain.data.dataset import Dataset
 from atomtrain.data.info import DatasetInfo
 from atomtrain.training.engine import EngineTrainer
+from atomtrain.training.settings import TrainerSettings
 from atomtrain.utils.abc import ModelInterface
 
 from .documentation import TrainerHypers
@@ -50,11 +52,23 @@ def _files(datasets: List[Dataset]) -> Dict[str, str]:
     return {name: sha256(name) for name in names if Path(name).is_file()}
 
 
+@dataclass(frozen=True)
+class MetatomicTrainerSettings(TrainerSettings):
+    """The keys of this architecture's :class:`~.documentation.TrainerHypers`."""
+
+    __declaration__: ClassVar[type] = TrainerHypers
+
+    #: the replay section (``read_from``, ``weight``), or None
+    replay: Optional[Mapping[str, Any]]
+
+
 class Trainer(EngineTrainer[TrainerHypers]):
     """Fine-tunes :class:`~atomtrain.metatomic_model.model.MetatomicModel` with the
     shared engine."""
 
     __checkpoint_version__ = 1
+    settings_class = MetatomicTrainerSettings
+    settings: MetatomicTrainerSettings
 
     def __init__(self, hypers: TrainerHypers) -> None:
         super().__init__(hypers)
