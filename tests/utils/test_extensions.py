@@ -80,3 +80,21 @@ def test_library_copy_loaded_first_is_a_clear_error_not_an_abort(exported):
     assert result.returncode == 3, result.stderr[-3000:]
     assert "extensions folder" in result.stdout
     assert "register_installed_extensions()" in result.stdout
+
+
+@pytest.mark.parametrize("folder, imported", [("extensions", True), ("empty", False)])
+def test_only_the_libraries_a_folder_holds_a_copy_of_are_registered(
+    exported, folder, imported
+):
+    (exported / "empty").mkdir(exist_ok=True)
+    script = (
+        "import sys\n"
+        "from atomtrain.utils.extensions import register_installed_extensions\n"
+        f"register_installed_extensions({folder!r})\n"
+        "print('sphericart.torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=exported, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-1] == str(imported)

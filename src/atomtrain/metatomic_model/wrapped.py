@@ -51,7 +51,7 @@ def load_archive(
         )
     if extensions is not None:
         # installed libraries first, never a copy beside them (utils.extensions)
-        register_installed_extensions()
+        register_installed_extensions(extensions)
     with tempfile.TemporaryDirectory() as directory:
         copy = os.path.join(directory, "model.pt")
         with open(copy, "wb") as file:

@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from types import ModuleType
-from typing import Dict
+from typing import Dict, Optional, Union
 
 import torch
 
 from ..errors import UserError
 
 #: Python packages that register a TorchScript operator namespace when imported,
-#: with that namespace and one of its operations.
-EXTENSION_PACKAGES: Dict[str, tuple[str, str]] = {
-    "sphericart.torch": ("sphericart_torch", "spherical_harmonics"),
+#: with that namespace, one of its operations and the file name of its library.
+EXTENSION_PACKAGES: Dict[str, tuple[str, str, str]] = {
+    "sphericart.torch": (
+        "sphericart_torch",
+        "spherical_harmonics",
+        "libsphericart_torch.so",
+    ),
 }
 
 
@@ -36,16 +41,22 @@ def _registered_elsewhere(package: str) -> bool:
     not imported: a copy of its library was loaded from an extensions folder."""
     if package in sys.modules:
         return False
-    namespace, operation = EXTENSION_PACKAGES[package]
+    namespace, operation, _ = EXTENSION_PACKAGES[package]
     return hasattr(getattr(torch.ops, namespace), operation)
 
 
-def register_installed_extensions() -> None:
+def register_installed_extensions(
+    folder: Optional[Union[str, Path]] = None,
+) -> None:
     """Import each installed package of :data:`EXTENSION_PACKAGES` whose library is
     not loaded yet, so that models loaded later from an extensions folder use the
-    installed library rather than loading their copy beside it."""
-    for package in EXTENSION_PACKAGES:
+    installed library rather than loading their copy beside it. With ``folder``, only
+    the packages whose library that folder holds a copy of: a folder without one
+    leaves a model that needs it as unloadable as it is."""
+    for package, (_, _, library) in EXTENSION_PACKAGES.items():
         if package in sys.modules or _registered_elsewhere(package):
+            continue
+        if folder is not None and not any(Path(folder).rglob(library)):
             continue
         try:
             importlib.import_module(package)

@@ -49,7 +49,7 @@ def load_exported_model(
     if extensions is not None:
         # before any copy of a library is loaded from the folder (see the module
         # atomtrain.utils.extensions)
-        register_installed_extensions()
+        register_installed_extensions(extensions)
     try:
         return load_atomistic_model(str(path), extensions_directory=extensions)
     except ValueError as error:
