@@ -39,6 +39,27 @@ def atomtrain(*arguments: str) -> None:
         raise SystemExit(f"the demo stops: 'atomtrain {arguments[0]}' failed")
 
 
+def energy_offset(predictions: Path) -> None:
+    """Print the mean signed error of the energy per atom on the held-out frames
+    beside its spread: a systematic offset would show as a mean far from zero
+    compared with the RMSE."""
+    import ase.io
+    import numpy as np
+
+    frames = ase.io.read(predictions, index=":")
+    errors = np.array(
+        [
+            (atoms.get_potential_energy() - atoms.info["energy_label"]) / len(atoms)
+            for atoms in frames
+        ]
+    )
+    print(
+        f"energy per atom on the {len(frames)} held-out frames: mean signed error "
+        f"{errors.mean() * 1000:+.2f} meV/atom, RMSE "
+        f"{np.sqrt(np.mean(errors**2)) * 1000:.2f} meV/atom"
+    )
+
+
 def molecular_dynamics(model: Path, steps: int = 400, timestep_fs: float = 0.5) -> None:
     """Constant-energy MD of ethanol from a held-out frame at 300 K; prints the drift
     of the total energy and writes a figure of the energies along the trajectory."""
@@ -113,6 +134,7 @@ def main() -> int:
         "-e",
         "extensions",
     )
+    energy_offset(RUN / "predictions.xyz")
     step("5. Molecular dynamics in ASE with the exported model")
     molecular_dynamics(RUN / "model.pt")
     print(f"\nEverything the demo wrote is in {RUN}.")
