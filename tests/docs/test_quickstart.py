@@ -5,6 +5,8 @@ block headed ``# <file>`` written to that file before the commands that follow."
 from __future__ import annotations
 
 import csv
+import gzip
+import json
 import os
 import re
 import shutil
@@ -91,5 +93,14 @@ def test_every_command_runs_as_written(tmp_path: Path) -> None:
     assert force_mae < 0.1 * mean_force
     predicted = ase.io.read(tmp_path / "predictions.xyz", ":")
     assert "energy_label" in predicted[0].info and "forces_label" in predicted[0].arrays
+    # the log holds what eval printed; the chemiscope file its predictions
+    log = (tmp_path / "predictions.log").read_text()
+    assert all(line in log for line in printed["eval"].splitlines())
+    with gzip.open(tmp_path / "predictions.chemiscope.json.gz", "rt") as file:
+        chemiscope = json.load(file)
+    assert len(chemiscope["structures"]) == 100
+    assert chemiscope["properties"]["energy_label"]["values"] == pytest.approx(
+        [frame.info["energy_label"] for frame in predicted]
+    )
     temperatures = [float(line.split()[-2]) for line in printed["md.py"].splitlines()]
     assert len(temperatures) == 10 and max(temperatures) < 1000

@@ -18,8 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o",
         "--output",
-        help="write the predictions: .xyz/.extxyz (energy in info, forces in arrays) "
-        "or .mts (one file per target)",
+        help="write the predictions beside the labels: .xyz/.extxyz (energy and "
+        "energy_label in info, forces and forces_label in arrays) or .mts (one file "
+        "per target); with the chemiscope package installed, also "
+        "<name>.chemiscope.json.gz, a parity view that opens in chemiscope",
     )
     parser.add_argument(
         "-p",
@@ -31,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CSV",
         help="write the errors of each structure (index, number of atoms, energy "
         "error, per atom, force RMSE and MAE) as CSV",
+    )
+    parser.add_argument(
+        "--log",
+        metavar="FILE",
+        help="write everything eval prints (command line, versions, model, "
+        "datasets, errors, files written) to FILE; by default <name>.log beside the "
+        "predictions of -o, and no log without -o",
     )
     parser.add_argument(
         "-b", "--batch-size", type=int, default=16, help="structures per batch"
@@ -46,24 +55,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..workflows.evaluate import format_metrics
-    from ..workflows.evaluate_files import evaluate_files
+    from ..workflows.evaluate_files import EvaluationOutputs, evaluate_files
 
-    for done in evaluate_files(
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    outputs = EvaluationOutputs(
+        predictions=path(args.output),
+        plot=path(args.plot),
+        per_structure=path(args.per_structure),
+        log=path(args.log),
+    )
+    # the workflow reports each dataset (through atomtrain's logger) as it is done
+    for _ in evaluate_files(
         Path(args.model),
         Path(args.options),
-        output=Path(args.output) if args.output else None,
+        outputs,
         batch_size=args.batch_size,
-        extensions=Path(args.extensions) if args.extensions else None,
+        extensions=path(args.extensions),
         device=args.device,
-        plot=Path(args.plot) if args.plot else None,
-        per_structure=Path(args.per_structure) if args.per_structure else None,
+        command_line=args.command_line,
     ):
-        print(format_metrics(done.name, done.evaluation))
-        for path in done.predictions:
-            print(f"wrote predictions to {path}")
-        if done.plot is not None:
-            print(f"wrote a parity plot to {done.plot}")
-        if done.per_structure is not None:
-            print(f"wrote the errors of each structure to {done.per_structure}")
+        pass
     return 0

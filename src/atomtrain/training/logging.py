@@ -153,9 +153,14 @@ def held_records() -> Iterator[List[logging.LogRecord]]:
 
 def write_held(run_dir: Path, records: List[logging.LogRecord]) -> None:
     """Append ``records`` (of :func:`held_records`) to ``run_dir/train.log``."""
+    write_records(run_dir / "train.log", records)
+
+
+def write_records(path: Path, records: List[logging.LogRecord]) -> None:
+    """Append ``records`` (of :func:`held_records`) to the log file ``path``."""
     if not records:
         return
-    with open(run_dir / "train.log", "a") as log:
+    with open(path, "a") as log:
         for record in records:
             log.write(LOG_FORMAT.format(record) + "\n")
 
@@ -180,6 +185,15 @@ class RunLogFile:
         PACKAGE_LOGGER.addHandler(self.handler)
         if PACKAGE_LOGGER.level == logging.NOTSET:
             PACKAGE_LOGGER.setLevel(logging.INFO)
+
+    def write_only(self, message: str) -> None:
+        """Write ``message`` to this file alone (not to the console): what the
+        command line reports itself, such as the error that stopped a command."""
+        if self.handler is not None:
+            record = PACKAGE_LOGGER.makeRecord(
+                PACKAGE_LOGGER.name, logging.ERROR, "", 0, message, (), None
+            )
+            self.handler.handle(record)
 
     def close(self) -> None:
         if self.handler is not None:

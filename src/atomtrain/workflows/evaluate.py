@@ -72,6 +72,10 @@ class Evaluation:
     num_atoms: int = 0
     #: fractions of errors within ±1 and ±2 sigma of the model's uncertainties
     calibration: Dict[str, Coverage] = field(default_factory=dict)
+    #: the targets predicted, with their units
+    targets: Dict[str, TargetInfo] = field(default_factory=dict)
+    #: the unit of lengths (positions, cells) of the evaluated structures
+    length_unit: str = ""
 
 
 def evaluation_targets(
@@ -139,7 +143,12 @@ def evaluate(
     energy_like = [name for name, info in targets.items() if info.is_energy]
     metrics = MetricAccumulator(labelled, energy_like, dataset.info.length_unit)
     uncertainty = UncertaintyCalibration(capabilities.outputs, labelled)
-    result = Evaluation(metrics={}, units=metrics.units())
+    result = Evaluation(
+        metrics={},
+        units=metrics.units(),
+        targets=targets,
+        length_unit=dataset.info.length_unit,
+    )
     nonfinite: Dict[str, List[int]] = {}
     start = time.perf_counter()
     predicted = _batch_predictions(

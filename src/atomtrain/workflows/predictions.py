@@ -47,7 +47,7 @@ def _store(
 ) -> None:
     """Store the values of ``system`` in ``tensor`` (and its forces, virial and
     stress) on ``atoms``, under names ending with ``label``."""
-    key = name.replace("::", "_").replace("/", "_")
+    key = value_key(name)
     for block_index in range(len(tensor)):
         block = tensor.block(block_index)
         systems = block.samples.column("system")
@@ -62,20 +62,26 @@ def _store(
         if "positions" in block.gradients_list():
             gradient = block.gradient("positions")
             mine = gradient.samples.column("system") == system
-            atoms.arrays[_gradient_key(key, "forces") + label] = (
+            atoms.arrays[gradient_key(key, "forces") + label] = (
                 -gradient.values[mine][..., 0].detach().to(torch.float64).numpy()
             )
         if "strain" in block.gradients_list() and atoms.pbc.all():
             gradient = block.gradient("strain")
             sample = int(torch.nonzero(systems == system)[0])
             strain = gradient.values[sample, ..., 0].detach().to(torch.float64).numpy()
-            atoms.info[_gradient_key(key, "virial") + label] = -strain
-            atoms.info[_gradient_key(key, "stress") + label] = (
+            atoms.info[gradient_key(key, "virial") + label] = -strain
+            atoms.info[gradient_key(key, "stress") + label] = (
                 strain / atoms.get_volume()
             )
 
 
-def _gradient_key(target: str, quantity: str) -> str:
+def value_key(target: str) -> str:
+    """The name of the values of ``target`` in a predictions file: ``energy``,
+    ``mtt_dipole`` for ``mtt::dipole``, ``energy_pbe`` for ``energy/pbe``."""
+    return target.replace("::", "_").replace("/", "_")
+
+
+def gradient_key(target: str, quantity: str) -> str:
     """``forces`` for the energy, ``energy_pbe_forces`` for a variant, etc."""
     return quantity if target == "energy" else f"{target}_{quantity}"
 
