@@ -48,6 +48,7 @@ from typing import Any, Dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import finetune_runs
 from finetune_runs import (
     KCAL_PER_EV,
     OWN_MODELS,
@@ -153,7 +154,11 @@ def main() -> None:
     parser.add_argument(
         "--report", action="store_true", help="print the results of the last run"
     )
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the runs already done"
+    )
     args = parser.parse_args()
+    finetune_runs.RESUME = args.resume
     work = args.workdir.resolve()
     if args.report:
         report(json.loads((work / "results.json").read_text()))

@@ -37,6 +37,8 @@ DFT_TARGETS = {
     "energy": {"key": "energy", "unit": "kcal/mol", "forces": {"key": "forces"}}
 }
 KCAL_PER_EV = 23.060547830619026
+#: Reuse the runs already done in the work directory (set by ``--resume``).
+RESUME = False
 
 
 def section(path: Path, targets: Dict[str, Any]) -> Dict[str, Any]:
@@ -106,7 +108,11 @@ def write_shifted(paths: Dict[str, Path], model: Path) -> None:
 
 
 def run(command: List[str], directory: Path, threads: int) -> float:
-    """Run ``command`` in ``directory``; its wall time (s)."""
+    """Run ``command`` in ``directory``; its wall time (s), kept in
+    ``seconds.txt``: a run that has it is not run again (``--resume``)."""
+    done = directory / "seconds.txt"
+    if RESUME and done.is_file() and (directory / "model.pt").is_file():
+        return float(done.read_text())
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     with open(directory / "stdout.log", "w") as log:
@@ -118,7 +124,9 @@ def run(command: List[str], directory: Path, threads: int) -> float:
             stderr=subprocess.STDOUT,
             check=True,
         )
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    done.write_text(f"{seconds}\n")
+    return seconds
 
 
 def write_options(directory: Path, options: Dict[str, Any]) -> None:
@@ -200,9 +208,12 @@ def atomtrain_finetune(
     training = shared_training(epochs)
     if replay:
         training["replay"] = {"read_from": str(paths["replay"]), "weight": 1.0}
+    wrapped: Dict[str, Any] = {"path": str(model)}
+    if (model.parent / "extensions").is_dir():
+        # atomtrain's SOAP-BPNN needs sphericart's compiled extension
+        wrapped["extensions"] = str(model.parent / "extensions")
     options = finetune_options(
-        paths,
-        {"name": "metatomic", "model": {"path": str(model)}, "training": training},
+        paths, {"name": "metatomic", "model": wrapped, "training": training}
     )
     write_options(directory, options)
     seconds = run(
@@ -239,7 +250,10 @@ def force_mae(model: Path, frames_file: Path, unit_factor: float) -> float:
     calculator's eV/Å times ``unit_factor`` gives that unit)."""
     from metatomic_ase import MetatomicCalculator
 
-    calculator = MetatomicCalculator(str(model))
+    extensions = model.parent / "extensions"
+    calculator = MetatomicCalculator(
+        str(model), extensions_directory=extensions if extensions.is_dir() else None
+    )
     errors = []
     for frame in ase.io.read(frames_file, ":"):
         labels = frame.get_forces()

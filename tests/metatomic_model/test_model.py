@@ -13,24 +13,16 @@ import pytest
 import torch
 from metatomic.torch import load_atomistic_model, unit_conversion_factor
 from metatomic_ase import MetatomicCalculator
+from metatomic_helpers import ethanol
 
 from atomtrain.checkpoints import write_checkpoint_file
-from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
-from atomtrain.data.readers.ase import structures
 from atomtrain.metatomic_model.model import NOTE_KEY, MetatomicModel
 from atomtrain.metatomic_model.pretrained import predict_energies
 
 RESOURCES = Path(__file__).parents[1] / "resources"
 KCAL = TargetInfo(quantity="energy", unit="kcal/mol", gradients=("positions",))
 EV = TargetInfo(quantity="energy", unit="eV", gradients=("positions",))
-
-
-def ethanol(count: int = 6) -> InMemoryDataset:
-    path = str(RESOURCES / "ethanol_reduced_100.xyz")
-    read = structures(ase.io.read(path, f":{count}"), path)
-    info = DatasetInfo(atomic_types=[1, 6, 8], targets={})
-    return InMemoryDataset(read, info, [(path, i) for i in range(count)])
 
 
 def build(path: Path, target: TargetInfo = KCAL, **changes: Any) -> MetatomicModel:

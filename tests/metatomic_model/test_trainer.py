@@ -17,6 +17,7 @@ import torch
 import yaml
 from metatomic.torch import ModelOutput, load_atomistic_model, unit_conversion_factor
 from metatomic_ase import MetatomicCalculator
+from metatomic_helpers import ethanol
 
 from atomtrain.cli.main import main
 from atomtrain.data.info import DatasetInfo, TargetInfo
@@ -194,8 +195,6 @@ def test_the_step_zero_check_refuses_a_model_unlike_its_file(
 ) -> None:
     """A model built from one file and compared with another (the file was
     replaced since) is an error that gives both differences."""
-    from test_model import ethanol
-
     energy = TargetInfo(quantity="energy", unit="kcal/mol", gradients=("positions",))
     info = DatasetInfo(atomic_types=[1, 6, 8], targets={"energy": energy})
     hypers = {"path": str(handmade_file), "extensions": None, "trainable": ["*"]}
