@@ -33,9 +33,31 @@ The step-0 check (atomtrain's predictions of the training structures against
 
 Measured (2 shared CPU cores, one thread per process, 30 epochs, batch 8, learning
 rate 1e-4, float32; foundation: reference PET, 40 epochs, test force MAE 142 meV/Å
-on GFN2 frames 900-999):
+on GFN2 frames 900-999)::
 
-RESULTS
+    step-0 (atomtrain on the reference's PET): largest relative difference from
+      MetatomicCalculator 7.5e-08 in energies, 7e-07 in forces (tolerance 1e-4)
+    wall time, best of 2: atomtrain 59.1 s (71.9, 59.1), reference 81.6 s
+      (89.6, 81.6): ratio 0.72
+    test force MAE ratio atomtrain / reference (shifted labels): 1.004
+
+    model                   DFT test force MAE   GFN2 force MAE (frames 900-999)
+    foundation              8.202 kcal/mol/Å     0.142 eV/Å
+    atomtrain               4.144 kcal/mol/Å     0.382 eV/Å
+    atomtrain + replay      4.755 kcal/mol/Å     0.228 eV/Å
+    reference               4.128 kcal/mol/Å     0.357 eV/Å
+    reference, unshifted   17.536 kcal/mol/Å     0.482 eV/Å
+
+    atomtrain's own exports, fine-tuned the same way (step-0 differences 7.5e-08 /
+    4.3e-07 for PET, 9.1e-08 / 2.7e-07 for SOAP-BPNN):
+    atomtrain PET           4.883 kcal/mol/Å     0.163 -> 0.399 eV/Å
+    atomtrain SOAP-BPNN     1.223 kcal/mol/Å     0.024 -> 0.348 eV/Å
+
+Against the reference given the shift of reference energies by hand, atomtrain's
+test force MAE is the same (1.004 times, one seed); against the reference as a user
+runs it (labels in eV, no shift), 0.24 times. Replay of 100 pretraining frames keeps
+the GFN2 force error at 0.228 eV/Å instead of 0.382 (0.142 before fine-tuning), for
+a DFT test error 15 % higher.
 """
 
 from __future__ import annotations
