@@ -7,7 +7,6 @@ last-layer features for LLPR; exported the way any code exports a model."""
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import ase.io
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
 from metatomic.torch import (
@@ -19,11 +18,6 @@ from metatomic.torch import (
     System,
 )
 
-from atomtrain.data.dataset import InMemoryDataset
-from atomtrain.data.info import DatasetInfo
-from atomtrain.data.readers.ase import structures
-
-RESOURCES = Path(__file__).parents[1] / "resources"
 LLF = "mtt::aux::energy_last_layer_features"
 
 
@@ -177,11 +171,3 @@ def export_handmade(
     )
     AtomisticModel(module, metadata, capabilities).save(str(path))
     return path
-
-
-def ethanol(count: int = 6) -> InMemoryDataset:
-    """The first ``count`` frames of the shared ethanol file, without targets."""
-    path = str(RESOURCES / "ethanol_reduced_100.xyz")
-    read = structures(ase.io.read(path, f":{count}"), path)
-    info = DatasetInfo(atomic_types=[1, 6, 8], targets={})
-    return InMemoryDataset(read, info, [(path, i) for i in range(count)])

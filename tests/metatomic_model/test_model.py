@@ -11,9 +11,9 @@ import ase.io
 import numpy as np
 import pytest
 import torch
-from handmade import ethanol
 from metatomic.torch import load_atomistic_model, unit_conversion_factor
 from metatomic_ase import MetatomicCalculator
+from metatomic_helpers import ethanol
 
 from atomtrain.checkpoints import write_checkpoint_file
 from atomtrain.data.info import DatasetInfo, TargetInfo
@@ -156,3 +156,34 @@ def test_the_export_keeps_the_metadata_and_notes_the_finetuning(
         with np.errstate(invalid="ignore"):
             energy = frame.get_potential_energy()
         assert energy == pytest.approx(float(prediction.energy) * to_ev, rel=1e-10)
+
+
+def test_the_export_lists_the_extensions_of_the_wrapped_model(
+    soap_file: Path, tmp_path: Path
+) -> None:
+    """atomtrain's SOAP-BPNN needs sphericart's compiled extension: fine-tuned in a
+    fresh process (where only metatomic loaded the extension), its export still
+    lists it, so that engines load it."""
+    import subprocess
+    import sys
+    import zipfile
+
+    script = (
+        "import torch\n"
+        "from atomtrain.data.info import DatasetInfo, TargetInfo\n"
+        "from atomtrain.metatomic_model.model import MetatomicModel\n"
+        "energy = TargetInfo(quantity='energy', unit='eV', gradients=('positions',))\n"
+        "info = DatasetInfo(atomic_types=[1, 6, 8], targets={'energy': energy})\n"
+        f"hypers = {{'path': {str(soap_file)!r}, 'extensions': None, "
+        "'trainable': ['*']}\n"
+        "model = MetatomicModel(hypers, info)\n"
+        f"model.export().save({str(tmp_path / 'tuned.pt')!r})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    with zipfile.ZipFile(tmp_path / "tuned.pt") as archive:
+        name = next(n for n in archive.namelist() if n.endswith("/extra/extensions"))
+        listed = json.loads(archive.read(name))
+    assert [entry["name"] for entry in listed] == ["sphericart_torch"]

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from handmade import ethanol
 from metatomic.torch import ModelOutput, load_atomistic_model, unit_conversion_factor
 from metatomic_ase import MetatomicCalculator
+from metatomic_helpers import ethanol
 
 from atomtrain.cli.main import main
 from atomtrain.data.info import DatasetInfo, TargetInfo

@@ -8,8 +8,13 @@ do not convert.
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import site
+import sys
 import tempfile
+import zipfile
 from fnmatch import fnmatch
 from typing import List, Optional
 
@@ -52,6 +57,9 @@ def load_archive(
     if extensions is not None:
         # installed libraries first, never a copy beside them (utils.extensions)
         register_installed_extensions(extensions)
+    # before metatomic loads them from ``extensions``: a library loaded from two
+    # files registers its operations twice, which aborts the process
+    register_extensions(archive)
     with tempfile.TemporaryDirectory() as directory:
         copy = os.path.join(directory, "model.pt")
         with open(copy, "wb") as file:
@@ -61,6 +69,27 @@ def load_archive(
         except Exception as error:
             raise WrappedModelError(_load_problem(source, extensions, error)) from None
     return model
+
+
+def register_extensions(archive: bytes) -> None:
+    """Load the extensions ``archive`` lists through ``torch.ops.load_library``,
+    from the Python environment where they are installed: metatomic loads them for
+    the model without telling torch's Python side, and an export collects (and
+    lists, for the engines that run it) only the libraries of
+    ``torch.ops.loaded_libraries`` that are installed in the environment. Without
+    this, the fine-tuned model would not say that it needs them."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as content:
+        listed = [n for n in content.namelist() if n.endswith("/extra/extensions")]
+        entries = json.loads(content.read(listed[0])) if listed else []
+    loaded = {os.path.realpath(p) for p in torch.ops.loaded_libraries}
+    prefixes = [*site.getsitepackages(), site.getusersitepackages(), sys.prefix]
+    for entry in entries:
+        for prefix in prefixes:
+            library = os.path.realpath(os.path.join(prefix, entry["path"]))
+            if os.path.isfile(library):
+                if library not in loaded:
+                    torch.ops.load_library(library)
+                break
 
 
 def _load_problem(source: str, extensions: Optional[str], error: Exception) -> str:
