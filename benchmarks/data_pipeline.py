@@ -27,7 +27,9 @@ from atomtrain.data.neighbors import NeighborCache
 from atomtrain.data.ondisk_convert import ConvertTarget, frame_to_structure
 from atomtrain.data.sampling import (
     BatchPlan,
-    EpochBatchSampler,
+    BatchRequests,
+    CollatedBatches,
+    Request,
     batch_loader,
     plan_epoch,
 )
@@ -89,13 +91,22 @@ def with_workers(
     builder = BatchBuilder(
         [OPTIONS], dataset.info.targets, dtype=torch.float32, cache=NeighborCache()
     )
-    sampler = EpochBatchSampler(BatchPlan(batch_size=batch_size), dataset.num_atoms())
-    loader = batch_loader(dataset, builder, sampler, num_workers=workers)
+    plan = BatchPlan(batch_size=batch_size)
+    requests = BatchRequests()
+    loader = batch_loader(
+        CollatedBatches([dataset], builder, builder), requests, workers
+    )
+
+    def epoch_requests(epoch: int) -> List[Request]:
+        batches = plan_epoch(plan, dataset.num_atoms(), epoch)
+        return [(0, epoch, list(indices), True) for indices in batches]
+
+    requests.set(epoch_requests(0))
     for collated in loader:  # start the workers
         builder.finalize(collated, ("positions", "strain"))
     count, start = 0, time.perf_counter()
     for epoch in range(1, epochs + 1):
-        sampler.set_epoch(epoch)
+        requests.set(epoch_requests(epoch))
         for collated in loader:
             builder.finalize(collated, ("positions", "strain"))
             count += 1

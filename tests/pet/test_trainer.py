@@ -17,6 +17,7 @@ import yaml
 from metatomic_ase import MetatomicCalculator
 from pet_helpers import ENERGY, frame_structure, tiny_hypers
 
+from atomtrain.architectures.hypers import get_defaults
 from atomtrain.cli.main import main
 from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
@@ -102,7 +103,8 @@ def test_inversion_keeps_the_cell_consistent(resources):
 
 
 def test_augmentation_can_be_turned_off(ethanol):
-    trainer = Trainer({"random_rotations": False, "random_reflections": False})
+    off = {"random_rotations": False, "random_reflections": False}
+    trainer = Trainer({**get_defaults("pet")["training"], **off})
     trainer.before_training(PET(tiny_hypers(), ethanol.info), [ethanol], ethanol.info)
     assert trainer.transform_structure() is None
 

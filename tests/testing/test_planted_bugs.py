@@ -118,7 +118,9 @@ def export(model_class: type, tmp_path: Path) -> None:
 def trainer_with(trainer_class: type) -> Check:
     def check(model_class: type, _: Path) -> None:
         model = model_of(model_class)
-        check_trainer_predictions(trainer_class({}), model, STRUCTURES)
+        check_trainer_predictions(
+            trainer_class(base_trainer_defaults()), model, STRUCTURES
+        )
 
     return check
 

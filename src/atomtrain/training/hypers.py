@@ -4,7 +4,11 @@ An architecture's ``documentation.py`` declares
 ``class TrainerHypers(BaseTrainerHypers)`` and adds its own keys; defaults are the
 class-level values, the string under each key is its documentation. TypedDict
 subclasses do not inherit class attributes, so the defaults of the shared keys are also
-available from :func:`base_trainer_defaults`.
+available from :func:`base_trainer_defaults`. The nested sections declare their
+defaults the same way (:class:`TargetLossHypers`, :class:`GradientLossHypers`,
+:class:`FinetuneHypers`, :class:`LoraHypers`; :func:`declared_defaults` reads them).
+The engine reads the expanded hypers through the typed view of
+:mod:`atomtrain.training.settings`, never this dict with defaults of its own.
 
 Bounds are declared on the types (:data:`PositiveInt` and friends: ``annotated_types``
 constraints that pydantic checks and the JSON schema shows), so that zero epochs or a

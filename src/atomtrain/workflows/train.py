@@ -21,9 +21,6 @@ import torch
 from ..architectures.discovery import import_architecture
 from ..checkpoints import in_checkpoint
 from ..data.dataset import Dataset
-from ..data.elements import unseen_elements_error
-from ..data.info import TargetInfo
-from ..errors import OptionsError, Problem
 from ..files import (
     copy_file,
 )
@@ -42,9 +39,7 @@ from ..training.logging import (
     held_records,
     write_held,
 )
-from ..training.losses import resolve_loss
-from ..training.metrics import require_run_metric
-from ..utils.abc import ModelInterface, TrainerInterface, WithCompositionBaseline
+from ..utils.abc import ModelInterface, TrainerInterface
 from .evaluate import DEFAULT_BATCH_SIZE, Evaluation, evaluate, format_metrics
 from .export import require_finite_weights
 from .models import save_exported
@@ -54,6 +49,7 @@ from .restart import (
     restart_checkpoint,
     split_indices_of,
 )
+from .run_checks import require_elements_known, require_hypers_fit
 from .run_directory import create_run_directory, write_options
 from .run_outputs import (
     RESTARTED_FROM,
@@ -109,26 +105,6 @@ def _build(
     return model_class(hypers["model"], data.dataset_info), trainer_class(
         hypers["training"]
     )
-
-
-def _check_elements_known(
-    model: ModelInterface[Any], splits: Dict[str, Sequence[Dataset]]
-) -> None:
-    """Refuse validation and test structures with elements the model has no types
-    for, before any training."""
-    for split, datasets in splits.items():
-        for number, dataset in enumerate(datasets):
-            unseen = unseen_elements_error(
-                dataset,
-                model.dataset_info.atomic_types,
-                "the model's atomic types (from the training set and "
-                "architecture.atomic_types)",
-                "list it in architecture.atomic_types or add structures with it to "
-                "the training set",
-                split if len(datasets) == 1 else f"{split}[{number}]",
-            )
-            if unseen is not None:
-                raise unseen
 
 
 def _external_loggers(options: RunOptions, run_dir: Path) -> List[Any]:
@@ -246,49 +222,17 @@ def _prepare(
 
     _seed_everything(options.seed)
     data = load_datasets(plain, None, split_indices_of(restart_path))
-    # only trainers on the shared engine select a best model
     with in_checkpoint(restart_path):
         model, trainer = _build(architecture, options, data, checkpoint)
-    _require_hypers_fit(
-        options, data.dataset_info.targets, model, trainer, options_path
-    )
-    _check_elements_known(
+    learned = data.dataset_info.targets
+    require_hypers_fit(options, learned, model, trainer, str(options_path))
+    require_elements_known(
         model, {"validation_set": data.validation, "test_set": data.test}
     )
     run_dir = distributed.run_on_main(new_run_directory)
     if distributed.is_main_process():
         write_indices(run_dir / "indices", data.splits)
     return _Run(restart_path, targets, data, model, trainer, run_dir)
-
-
-def _require_hypers_fit(
-    options: RunOptions,
-    targets: Dict[str, TargetInfo],
-    model: ModelInterface[Any],
-    trainer: TrainerInterface[Any],
-    options_path: Path,
-) -> None:
-    """Refuse, before the run directory exists, trainer hypers that only the data
-    or the model can refute: a ``best_model_metric`` or a ``loss`` on a gradient
-    the options allow (an energy's optional forces or stress) but the files lack,
-    an ``atomic_baseline`` for a target or an atomic type the model's composition
-    baseline does not have, and what the trainer itself refuses
-    (:meth:`~atomtrain.utils.abc.TrainerInterface.option_problems`)."""
-    training = options.architecture.training
-    problems: List[Problem] = []
-    try:
-        if "best_model_metric" in training:
-            require_run_metric(training["best_model_metric"], targets)
-        if "loss" in training:
-            resolve_loss(training["loss"], targets)
-    except OptionsError as error:
-        problems += error.problems
-    fixed = training.get("atomic_baseline")
-    if fixed and isinstance(model, WithCompositionBaseline):
-        problems += model.composition_baseline.fixed_problems(fixed)
-    problems += trainer.option_problems()
-    if problems:
-        raise OptionsError(problems, str(options_path))
 
 
 def _train(
