@@ -63,8 +63,9 @@ frames of ethanol (``benchmarks/recipes.py``): a narrower network (``d_pet`` 64,
 attention layer of four heads per message-passing layer) trained at a learning rate
 of 3e-3 with a short warm-up and an exponential moving average of the weights (decay
 0.99) reaches 0.2 eV/Å in a few epochs, while the former defaults (``d_pet`` 128, two
-attention layers of eight heads, learning rate 1e-4, no average) had not reached it
-after four times as long. The options-file grammar is metatrain's; these defaults are
+attention layers of eight heads, learning rate 1e-4, no average) were still far from
+it when the run stopped, many times later (the figures are in the docstring of
+``benchmarks/recipes.py``). The options-file grammar is metatrain's; these defaults are
 atomtrain's own (``atomtrain doc pet`` prints them, and every run writes the options
 it used next to its outputs).
 """
