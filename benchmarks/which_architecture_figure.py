@@ -48,7 +48,9 @@ def table(results: Dict[str, Dict[str, Any]], thresholds: List[float]) -> str:
         for threshold in thresholds:
             reached = time_to_reach(result, threshold)
             cells.append(
-                "not reached" if reached is None else f"{reached[0]:.0f} s ({reached[1]})"
+                "not reached"
+                if reached is None
+                else f"{reached[0]:.0f} s ({reached[1]})"
             )
         if result["epochs"]:
             test = result["test_force"].get(str(result["epochs"][-1]))
