@@ -54,8 +54,8 @@ Additional outputs
 - ``mtt::aux::<target>_last_layer_features``: the input of each target's last linear
   layer, for uncertainty estimates.
 
-Defaults
---------
+Choice of the defaults
+----------------------
 
 The defaults are chosen for the time a model takes to reach a given accuracy, measured
 as learning curves (validation force MAE against wall-clock time, one thread) on 800
@@ -138,7 +138,7 @@ class TrainerHypers(BaseTrainerHypers):
     """Number of passes over the training set."""
     learning_rate: PositiveFloat = 3e-3
     """Peak learning rate (chosen, with the EMA of the weights, for the time to
-    reach a given accuracy: see Defaults above)."""
+    reach a given accuracy: see the choice of the defaults above)."""
     warmup_fraction: UnitInterval = 0.001
     """Fraction of all steps spent warming up linearly (``warmup_cosine``): one
     epoch of 800 structures over the default 1000 epochs."""

@@ -49,8 +49,8 @@ Targets and outputs
 
 Cartesian and spherical targets are refused with an error naming them.
 
-Defaults
---------
+Choice of the training defaults
+-------------------------------
 
 The trainer's defaults are chosen for the time a model takes to reach a given
 accuracy, measured as learning curves (validation force MAE against wall-clock time,
@@ -144,7 +144,7 @@ class TrainerHypers(BaseTrainerHypers):
 
     learning_rate: PositiveFloat = 3e-3
     """Peak learning rate (chosen, with the EMA of the weights, for the time to
-    reach a given accuracy: see Defaults above)."""
+    reach a given accuracy: see the choice of the defaults above)."""
     warmup_fraction: UnitInterval = 0.01
     """Fraction of all steps spent warming up linearly (``warmup_cosine``): one
     epoch over the default 100."""
