@@ -65,7 +65,7 @@ for ``MACECalculator`` in float32 and 810 ms in float64.
     .venv/bin/python benchmarks/time_to_accuracy.py [--budget 300]
         [--tools pet,soap_bpnn,mace,mace_run_train,mace_run_train_f32]
         [--thresholds 0.2,0.1,0.07,0.05,0.04,0.03] [--repeats 20]
-        [--tested-epochs 6] [--work DIR]
+        [--tested-epochs 6] [--work DIR] [--analyse]
 """
 
 from __future__ import annotations
@@ -219,6 +219,8 @@ def finish_mace_run_train(tool: str, directory: Path, paths: Dict[str, Path]) ->
     with ``--restart_latest`` and no epoch left to train, which loads the last
     checkpoint and saves the model. The checkpoints of the epochs are kept aside
     first, in ``trained/``. Returns the model file."""
+    if (directory / "ethanol.model").is_file():  # finished by an earlier analysis
+        return directory / "ethanol.model"
     shutil.copytree(directory / "checkpoints", directory / "trained")
     epochs = sorted(
         int(p.stem.rsplit("epoch-", 1)[1]) for p in (directory / "trained").glob("*.pt")
@@ -299,6 +301,8 @@ def curves_of(
         directory = work / tool
         if tool in MACE_TOOLS:
             curves[tool] = mace_curve(directory, started[tool])
+            if not (directory / "checkpoints").is_dir():
+                continue  # stopped before its first epoch ended: nothing to test
             model = finish_mace_run_train(tool, directory, paths)
             mace_test_curve(curves[tool], directory, model, paths["test"], tested)
         else:
@@ -309,13 +313,17 @@ def curves_of(
 
 
 def speeds(tools: List[str], work: Path, repeats: int) -> Dict[str, Dict[str, float]]:
-    """Milliseconds per energy + forces call of each trained model."""
+    """Milliseconds per energy + forces call of each trained model (none for a
+    tool stopped before its first epoch ended)."""
     molecule = ase.io.read(ROOT_DATA, 0)
     systems = {"ethanol": molecule, "water_box": water_box()}
     result: Dict[str, Dict[str, float]] = {}
     for tool in tools:
         directory = work / tool
         model = directory / ("ethanol.model" if tool in MACE_TOOLS else "model.pt")
+        result[tool] = {}
+        if not model.is_file():
+            continue
         calc = calculator(tool, model)
         result[tool] = {
             name: milliseconds_per_call(calc, atoms, repeats)
@@ -381,6 +389,11 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument(
+        "--analyse",
+        action="store_true",
+        help="do not train: analyse the trainings already in --work",
+    )
+    parser.add_argument(
         "--atomtrain", default=None, help="atomtrain's command (default: .venv's)"
     )
     parser.add_argument(
@@ -401,11 +414,15 @@ def main() -> None:
     paths = write_split(work)
     write_mace_files(paths)
     load = os.getloadavg()[0]
-    started = train_all(tools, work, paths, args.budget)
-    print(
-        f"trained for {args.budget:.0f} s each; load average before: {load:.2f}, "
-        f"after: {os.getloadavg()[0]:.2f}"
-    )
+    if args.analyse:
+        started = json.loads((work / "started.json").read_text())
+    else:
+        started = train_all(tools, work, paths, args.budget)
+        (work / "started.json").write_text(json.dumps(started))
+        print(
+            f"trained for {args.budget:.0f} s each; load average before: "
+            f"{load:.2f}, after: {os.getloadavg()[0]:.2f}"
+        )
     curves = curves_of(tools, work, paths, started, args.tested_epochs)
     speed = speeds(tools, work, args.repeats)
     plot_curves(curves, work / "curves.png")
