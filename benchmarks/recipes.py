@@ -48,7 +48,7 @@ after 12 epochs (2396 s), ``pet_new`` 0.077 / 0.069 after 34 (2358 s),
 ``soap_bpnn_old`` 0.0235 / 0.0206 after 58, ``soap_bpnn_new`` 0.0180 / 0.0153 after
 57. PET with the new defaults reaches 0.2 eV/Å in 174 s; with the old ones it never
 did, and was at 0.45 eV/Å when stopped at 2396 s: a ratio below 0.073 (the target was
-0.5). SOAP-BPNN reaches each error in 0.4 to 0.7 times the time of its old defaults
+0.5). SOAP-BPNN reaches each error in 0.4 to 0.75 times the time of its old defaults
 (0.05 eV/Å: 130 s against 214 s; 0.03: 465 s against 844 s). An earlier run of the
 same comparison (under heavier load) gave 953 s for PET's new defaults to 0.2 eV/Å,
 against 0.82 eV/Å after 1577 s for the old ones, and 519 s against 1192 s for

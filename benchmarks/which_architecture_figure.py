@@ -25,6 +25,13 @@ from typing import Any, Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 #: The systems whose MD speed the benchmarks measure.
 SYSTEMS = ("ethanol", "water_box")
+COLORS = {
+    "soap_bpnn": "C0",
+    "pet": "C1",
+    "mace": "C2",
+    "mace_run_train_f32": "C3",
+    "mace_run_train": "C4",
+}
 
 
 def time_to_reach(result: Dict[str, Any], force: float) -> Optional[Tuple[float, int]]:
@@ -77,13 +84,15 @@ def plot(
 
     figure, axes = plt.subplots(1, len(panels), figsize=(11, 4.2), sharey=True)
     for axis, (title, results) in zip(axes, panels):
-        for index, (tool, result) in enumerate(results.items()):
+        for tool, result in results.items():
+            # one colour per architecture, old defaults dashed
+            base = tool.removesuffix("_old").removesuffix("_new")
             style = "o--" if tool.endswith("_old") else "o-"
             axis.plot(
                 result["seconds"],
                 result["val_force"],
                 style,
-                color=f"C{index}",
+                color=COLORS.get(base, "black"),
                 label=tool,
                 ms=3,
             )
@@ -93,7 +102,7 @@ def plot(
         axis.set_title(title)
         axis.set_xlabel("wall-clock time since start (s)")
         axis.grid(True, which="both", alpha=0.3)
-        axis.legend()
+        axis.legend(loc="best", fontsize="small")
     axes[0].set_ylabel("validation force MAE (eV/Å)")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

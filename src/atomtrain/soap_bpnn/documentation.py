@@ -56,9 +56,9 @@ The trainer's defaults are chosen for the time a model takes to reach a given
 accuracy, measured as learning curves (validation force MAE against wall-clock time,
 one thread) on 800 frames of ethanol (``benchmarks/recipes.py``): a learning rate of
 3e-3 with a warm-up of one epoch and an exponential moving average of the weights
-(decay 0.99) reaches each force error in half the time of the former defaults or
-less (1e-3, a warm-up of 5 % of the run, no average; the figures are in the docstring
-of ``benchmarks/recipes.py``). The options-file grammar is
+(decay 0.99) reaches each force error in 0.4 to 0.75 times the time of the former
+defaults (1e-3, a warm-up of 5 % of the run, no average; the figures are in the
+docstring of ``benchmarks/recipes.py``). The options-file grammar is
 metatrain's; these defaults are atomtrain's own (``atomtrain doc soap_bpnn`` prints
 them, and every run writes the options it used next to its outputs).
 
