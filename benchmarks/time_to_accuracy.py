@@ -83,7 +83,7 @@ The targets of issue #17, from these two runs:
 - atomtrain's ``mace`` against ``mace_run_train`` (same hypers, same data), first
   epoch: in float32 against float32, 548 s against 558 s (0.98 times the time, not
   the 0.8 asked) to 0.139 against 0.135 eV/Å, test force MAE 0.122 against 0.119
-  (1.03 times, not ≤ 1.0; one epoch, within the spread of a seed). Against
+  (1.03 times, not ≤ 1.0; after one epoch). Against
   ``mace_run_train``'s default float64, whose first epoch did not end in 600 s:
   less than 548/600 = 0.91 times here, and 88 s against 126 s (0.70 times) in the run
   of 2026-12-04. Only one or two epochs fit in these budgets: the comparison after
