@@ -359,9 +359,11 @@ def test_a_version_1_checkpoint_upgrades_to_unit_output_scales(ethanol):
     )
 
 
-def test_the_model_format_does_not_change_without_a_version_bump(model):
+def test_the_model_format_does_not_change_without_a_version_bump(ethanol):
     name = f"pet-model-v{PET.__checkpoint_version__}-trainer-v1.ckpt"
     golden = read_checkpoint_file(GOLDEN / name)["model"]
+    # the golden file's hypers (its number of attention layers, not today's default)
+    model = PET(golden["hypers"], ethanol.info).to(torch.float64)
     fresh = model.get_checkpoint()["model"]
     assert checkpoint_fingerprint(fresh) == checkpoint_fingerprint(golden), (
         "the PET model checkpoint format changed but its version did not: bump "
