@@ -114,7 +114,8 @@ def test_train_export_and_evaluate_ethanol(workdir, resources, capsys):
     assert (workdir / "parity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
     assert "energy.rmse" in printed and "energy.forces.rmse" in printed
-    assert printed.startswith(f"{data}:\n")
+    assert printed.startswith("command: atomtrain eval exported.pt eval.yaml")
+    assert f"\n{data}:\n" in printed
     assert "wrote predictions to predictions.xyz\n" in printed
     assert printed.endswith("wrote a parity plot to parity.png\n")
     predicted = ase.io.read(workdir / "predictions.xyz", ":")
