@@ -43,6 +43,12 @@ def _llpr(**hypers: Any) -> Edit:
     return edit
 
 
+def _llpr_without_validation(options: Dict[str, Any]) -> None:
+    # a file that exists: the calibration's data is refused before it is read
+    _llpr(model_checkpoint="ethanol.xyz")(options)
+    options["validation_set"] = 0.0
+
+
 FAULTS: Dict[str, Tuple[Edit, Tuple[str, ...]]] = {
     "misspelt target in the loss": (
         _training(loss={"enrgy": {"weight": 2.0}}),
@@ -91,6 +97,10 @@ FAULTS: Dict[str, Tuple[Edit, Tuple[str, ...]]] = {
     "uncertainties of a missing checkpoint": (
         _llpr(model_checkpoint="absent.ckpt"),
         ("architecture.training.model_checkpoint: no such checkpoint file",),
+    ),
+    "uncertainties with no validation set to calibrate on": (
+        _llpr_without_validation,
+        ("validation_set: LLPR calibrates its uncertainties on the validation set",),
     ),
     "units that differ between sets": (
         _units_disagree,

@@ -121,3 +121,20 @@ def test_the_guide_s_settings_subclass_runs_as_written() -> None:
     ]
     trainer = namespace["MyTrainer"](get_defaults("pet")["training"])
     assert trainer.settings.random_rotations is True
+
+
+def test_trainers_outside_the_engine_read_their_declared_hypers() -> None:
+    from atomtrain.composition.trainer import CompositionTrainerSettings
+    from atomtrain.llpr.trainer import LLPRTrainerSettings
+
+    for name, settings_class in (
+        ("llpr", LLPRTrainerSettings),
+        ("composition", CompositionTrainerSettings),
+    ):
+        assert declaration_mismatches(settings_class) == []
+        defaults = get_defaults(name)["training"]
+        trainer = import_architecture(name).__trainer__(defaults)
+        assert isinstance(trainer.settings, settings_class)
+        assert dataclasses.asdict(trainer.settings) == defaults
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            trainer.settings.batch_size = 1  # type: ignore[misc]

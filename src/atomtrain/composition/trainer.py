@@ -7,16 +7,18 @@ The model is linear in its weights, so the optimum is computed directly (see
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, ClassVar, Dict, List, Mapping
 
 import torch
 
 from ..checkpoints import UpgradeStep, upgrade, write_checkpoint_file
 from ..data.dataset import Dataset
 from ..modules.composition import unknown_type_error
+from ..training.settings import HypersView
 from ..utils.abc import ModelInterface, TrainerCheckpointContext, TrainerInterface
 from .documentation import TrainerHypers
 from .model import CompositionModel
@@ -27,10 +29,25 @@ LOGGER = logging.getLogger(__name__)
 TRAINER_UPGRADES: Dict[int, UpgradeStep] = {}
 
 
+@dataclasses.dataclass(frozen=True)
+class CompositionTrainerSettings(HypersView):
+    """The keys of the composition :class:`~.documentation.TrainerHypers`, typed."""
+
+    __declaration__: ClassVar[type] = TrainerHypers
+
+    atomic_baseline: Mapping[str, Mapping[int, float]]
+
+
 class Trainer(TrainerInterface[TrainerHypers]):
     """Fits a :class:`CompositionModel` by least squares on the training sets."""
 
     __checkpoint_version__ = 1
+
+    def __init__(self, hypers: TrainerHypers) -> None:
+        super().__init__(hypers)
+        #: the hypers as the trainer reads them, frozen (``self.hypers`` is what
+        #: checkpoints store)
+        self.settings = CompositionTrainerSettings.from_hypers(hypers)
 
     def train(
         self,
@@ -49,7 +66,7 @@ class Trainer(TrainerInterface[TrainerHypers]):
                 f"the composition trainer trains CompositionModel, not "
                 f"{type(model).__qualname__}"
             )
-        model.composition_baseline.fit(train_datasets, self.hypers["atomic_baseline"])
+        model.composition_baseline.fit(train_datasets, self.settings.atomic_baseline)
         model.to(device=devices[0], dtype=dtype)
         for name in model.composition_baseline.target_names:
             rmse = validation_rmse(model, val_datasets, name)

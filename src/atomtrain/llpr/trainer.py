@@ -3,8 +3,9 @@ set, and the coverage check. No weight is trained."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from metatensor.torch import TensorMap
@@ -21,6 +22,7 @@ from atomtrain.training.predict import (
     evaluation_batches,
     predict,
 )
+from atomtrain.training.settings import HypersView
 from atomtrain.training.uncertainty import coverage
 from atomtrain.utils.abc import (
     ModelInterface,
@@ -115,15 +117,32 @@ def store_calibration(llpr: TargetUncertainty, result: Calibration) -> None:
         llpr.offsets.copy_(factor @ noise)
 
 
+@dataclasses.dataclass(frozen=True)
+class LLPRTrainerSettings(HypersView):
+    """The keys of the LLPR :class:`~.documentation.TrainerHypers`, typed."""
+
+    __declaration__: ClassVar[type] = TrainerHypers
+
+    model_checkpoint: Optional[str]
+    regularizer: Optional[float]
+    batch_size: int
+
+
 class LLPRTrainer(TrainerInterface[TrainerHypers]):
     """Computes and calibrates the LLPR of a trained model."""
 
     __checkpoint_version__ = 1
 
+    def __init__(self, hypers: TrainerHypers) -> None:
+        super().__init__(hypers)
+        #: the hypers as the trainer reads them, frozen (``self.hypers`` is what
+        #: checkpoints store)
+        self.settings = LLPRTrainerSettings.from_hypers(hypers)
+
     def option_problems(self) -> List[Problem]:
         """``model_checkpoint`` is required (its declared default, None, says that
         none was given) and must name a file."""
-        path = self.hypers["model_checkpoint"]
+        path = self.settings.model_checkpoint
         if not path:
             return [
                 Problem(
@@ -136,10 +155,24 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
             return [Problem(MODEL_CHECKPOINT, "no such checkpoint file", path)]
         return []
 
+    def dataset_problems(
+        self, training: Sequence[Dataset], validation: Sequence[Dataset]
+    ) -> List[Problem]:
+        """The calibration needs validation structures."""
+        if any(len(dataset) for dataset in validation):
+            return []
+        return [
+            Problem(
+                "validation_set",
+                "LLPR calibrates its uncertainties on the validation set, which is "
+                "empty: give a validation file or a fraction of the training set",
+            )
+        ]
+
     def _wrapped(self) -> ModelInterface[Any]:
         from atomtrain.checkpoints import read_checkpoint_file
 
-        path = self.hypers["model_checkpoint"]
+        path = self.settings.model_checkpoint
         problems = self.option_problems()
         if problems or path is None:
             raise OptionsError(problems)
@@ -157,9 +190,10 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
         assert isinstance(model, LLPRModel)
         wrapped = self._wrapped().to(dtype=dtype).eval()
         targets = calibrated_targets(wrapped, train_datasets)
-        if not any(len(d) for d in val_datasets):
-            raise UserError("LLPR calibrates on the validation set, which is empty")
-        batch_size = int(self.hypers["batch_size"])
+        problems = self.dataset_problems(train_datasets, val_datasets)
+        if problems:
+            raise OptionsError(problems)
+        batch_size = self.settings.batch_size
         calibrations = {}
         for target in targets:
             train_features, _ = collect(
@@ -171,7 +205,7 @@ class LLPRTrainer(TrainerInterface[TrainerHypers]):
                 train_features.T @ train_features,
                 features[keep],
                 errors[keep],
-                self.hypers["regularizer"],
+                self.settings.regularizer,
             )
             result = calibrations[target]
             sigma = variances(features[keep], result).sqrt()

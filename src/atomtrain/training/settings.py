@@ -42,7 +42,7 @@ from typing_extensions import Annotated, NotRequired
 
 from .hypers import BaseTrainerHypers, LossType
 
-SettingsType = TypeVar("SettingsType", bound="TrainerSettings")
+SettingsType = TypeVar("SettingsType", bound="HypersView")
 
 
 class ReadOnlyMapping(collections.abc.Mapping):
@@ -93,10 +93,24 @@ def frozen_view(
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainerSettings:
-    """The keys of :class:`~.hypers.BaseTrainerHypers` (documented there), typed."""
+class HypersView:
+    """A frozen, typed view of hypers declared by a TypedDict (its
+    ``__declaration__``), built by :func:`frozen_view`. Trainers outside the shared
+    engine (LLPR, composition) read their own hypers through a subclass."""
 
     #: The declaration whose keys and types this class mirrors.
+    __declaration__: ClassVar[type]
+
+    @classmethod
+    def from_hypers(cls: Type[SettingsType], hypers: Mapping[str, Any]) -> SettingsType:
+        """:func:`frozen_view` of ``hypers``."""
+        return frozen_view(cls, hypers)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings(HypersView):
+    """The keys of :class:`~.hypers.BaseTrainerHypers` (documented there), typed."""
+
     __declaration__: ClassVar[type] = BaseTrainerHypers
 
     num_epochs: int
@@ -125,11 +139,6 @@ class TrainerSettings:
     per_structure_targets: Tuple[str, ...]
     #: the fine-tuning section (read by :mod:`atomtrain.finetune`), or None
     finetune: Optional[Mapping[str, Any]]
-
-    @classmethod
-    def from_hypers(cls: Type[SettingsType], hypers: Mapping[str, Any]) -> SettingsType:
-        """:func:`frozen_view` of ``hypers``."""
-        return frozen_view(cls, hypers)
 
 
 # ---- checking a settings class against its declaration --------------------------
@@ -177,7 +186,7 @@ def _loose(hint: Any) -> Any:
 
 
 def declaration_mismatches(
-    settings_class: Type[TrainerSettings], declaration: Optional[type] = None
+    settings_class: Type[HypersView], declaration: Optional[type] = None
 ) -> List[str]:
     """How ``settings_class`` differs from ``declaration`` (default: its
     ``__declaration__``): keys missing on either side, and keys whose types differ

@@ -20,6 +20,7 @@ from typing import (
     List,
     Literal,
     Optional,
+    Sequence,
     Tuple,
     TypeVar,
 )
@@ -334,4 +335,13 @@ class TrainerInterface(Generic[HypersType], metaclass=ABCMeta):
         key required only by this trainer, a file that must exist), with dotted
         keys; ``atomtrain train`` refuses them before the run directory exists
         (default: none)."""
+        return []
+
+    def dataset_problems(
+        self, training: Sequence[Dataset], validation: Sequence[Dataset]
+    ) -> List[Problem]:
+        """The problems of the datasets that this trainer cannot train on (an empty
+        validation set for a trainer that calibrates on it), with dotted keys;
+        ``atomtrain train`` refuses them before the run directory exists (default:
+        none)."""
         return []

@@ -3,7 +3,7 @@ before the run directory is created: what the options alone cannot refute."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 from ..data.dataset import Dataset
 from ..data.elements import unseen_elements_error
@@ -21,13 +21,15 @@ def require_hypers_fit(
     model: ModelInterface[Any],
     trainer: TrainerInterface[Any],
     file: str,
+    splits: Mapping[str, Sequence[Dataset]],
 ) -> None:
     """Refuse, before the run directory exists, trainer hypers that only the data
     or the model can refute: a ``best_model_metric`` or a ``loss`` on a gradient
     the options allow (an energy's optional forces or stress) but the files lack,
     an ``atomic_baseline`` for a target or an atomic type the model's composition
-    baseline does not have, and what the trainer itself refuses
-    (:meth:`~atomtrain.utils.abc.TrainerInterface.option_problems`)."""
+    baseline does not have, and what the trainer itself refuses in its hypers or
+    in the datasets (:meth:`~atomtrain.utils.abc.TrainerInterface.option_problems`,
+    :meth:`~atomtrain.utils.abc.TrainerInterface.dataset_problems`)."""
     training = options.architecture.training
     problems: List[Problem] = []
     try:
@@ -41,6 +43,9 @@ def require_hypers_fit(
     if fixed and isinstance(model, WithCompositionBaseline):
         problems += model.composition_baseline.fixed_problems(fixed)
     problems += trainer.option_problems()
+    problems += trainer.dataset_problems(
+        splits["training_set"], splits["validation_set"]
+    )
     if problems:
         raise OptionsError(problems, file)
 

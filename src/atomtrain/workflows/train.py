@@ -225,7 +225,8 @@ def _prepare(
     with in_checkpoint(restart_path):
         model, trainer = _build(architecture, options, data, checkpoint)
     learned = data.dataset_info.targets
-    require_hypers_fit(options, learned, model, trainer, str(options_path))
+    splits = {"training_set": data.training, "validation_set": data.validation}
+    require_hypers_fit(options, learned, model, trainer, str(options_path), splits)
     require_elements_known(
         model, {"validation_set": data.validation, "test_set": data.test}
     )
