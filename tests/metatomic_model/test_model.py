@@ -16,9 +16,12 @@ from metatomic_ase import MetatomicCalculator
 from metatomic_helpers import ethanol
 
 from atomtrain.checkpoints import write_checkpoint_file
+from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
+from atomtrain.data.structure import Structure
 from atomtrain.metatomic_model.model import NOTE_KEY, MetatomicModel
 from atomtrain.metatomic_model.pretrained import predict_energies
+from atomtrain.metatomic_model.step_zero import check_step_zero
 
 RESOURCES = Path(__file__).parents[1] / "resources"
 KCAL = TargetInfo(quantity="energy", unit="kcal/mol", gradients=("positions",))
@@ -61,6 +64,58 @@ def test_outputs_are_converted_to_the_dataset_units(
         np.testing.assert_allclose(
             -ev.gradient[..., 0].numpy(), forces, rtol=1e-8, atol=1e-12
         )
+
+
+def _in_bohr(dataset: Any) -> InMemoryDataset:
+    """``dataset`` with its positions and cells in bohr."""
+    to_bohr = unit_conversion_factor("angstrom", "bohr")
+    structures = [
+        Structure(s.types, s.positions * to_bohr, s.cell * to_bohr, s.pbc)
+        for s in (dataset[i] for i in range(len(dataset)))
+    ]
+    info = DatasetInfo(length_unit="bohr", atomic_types=[1, 6, 8], targets={})
+    return InMemoryDataset(
+        structures, info, [dataset.origin(i) for i in range(len(dataset))]
+    )
+
+
+@pytest.mark.parametrize("fixture", ["handmade_file", "pet_file"])
+def test_lengths_are_converted_to_the_model_unit(
+    fixture: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    path = request.getfixturevalue(fixture)
+    in_angstrom = energies_and_forces(build(path, EV), EV)
+    hypers = {"path": str(path), "extensions": None, "trainable": ["*"]}
+    info = DatasetInfo(
+        length_unit="bohr", atomic_types=[1, 6, 8], targets={"energy": EV}
+    )
+    model = MetatomicModel(hypers, info).to(torch.float64).eval()  # type: ignore
+    (cutoff,) = [options.cutoff for options in model.requested_neighbor_lists()]
+    assert cutoff == pytest.approx(4.0 * unit_conversion_factor("angstrom", "bohr"))
+    in_bohr = predict_energies(model, _in_bohr(ethanol()), "energy", EV, forces=True)
+    per_bohr = unit_conversion_factor("bohr", "angstrom")
+    for angstrom, bohr in zip(in_angstrom, in_bohr):
+        torch.testing.assert_close(bohr.energy, angstrom.energy, rtol=1e-12, atol=0)
+        torch.testing.assert_close(
+            bohr.gradient, angstrom.gradient * per_bohr, rtol=1e-10, atol=1e-14
+        )
+    # the step-0 check gives the calculator ångström and compares per ångström
+    assert max(check_step_zero(model, [_in_bohr(ethanol())])) < 1e-9
+    # the export works in bohr, and an engine in angstrom gets the same model
+    exported = model.export()
+    assert exported.capabilities().length_unit == "bohr"
+    assert exported.capabilities().interaction_range == pytest.approx(
+        load_atomistic_model(str(path)).capabilities().interaction_range / per_bohr
+    )
+    exported.save(str(tmp_path / "bohr.pt"))
+    calculator = MetatomicCalculator(str(tmp_path / "bohr.pt"))
+    reference = MetatomicCalculator(str(path))
+    for frame in ase.io.read(RESOURCES / "ethanol_reduced_100.xyz", ":3"):
+        frame.calc = calculator
+        energy, forces = frame.get_potential_energy(), frame.get_forces()
+        frame.calc = reference
+        assert energy == pytest.approx(frame.get_potential_energy(), rel=1e-10)
+        np.testing.assert_allclose(forces, frame.get_forces(), rtol=1e-8, atol=1e-10)
 
 
 def test_trainable_patterns_freeze_the_other_parameters(handmade_file: Path) -> None:

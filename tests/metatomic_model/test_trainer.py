@@ -280,3 +280,36 @@ def test_the_reference_mtt_eval_reads_the_finetuned_export(
                 "eV", "kcal/mol"
             )
         assert reference.get_potential_energy() == pytest.approx(ours, rel=1e-6)
+
+
+def test_finetune_on_a_dataset_in_bohr(
+    handmade_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Positions in bohr and forces per bohr: the model (in ångström) sees its own
+    unit, the step-0 check passes, and the export works in bohr."""
+    to_bohr = unit_conversion_factor("angstrom", "bohr")
+    frames = ase.io.read(RESOURCES / "ethanol_reduced_100.xyz", ":8")
+    for frame in frames:
+        forces = frame.get_forces()
+        energy = frame.get_potential_energy()
+        frame.positions *= to_bohr
+        frame.calc = None
+        frame.info["energy"] = energy
+        frame.arrays["forces"] = forces / to_bohr
+    ase.io.write(tmp_path / "train.xyz", frames[:6])
+    ase.io.write(tmp_path / "validation.xyz", frames[6:])
+    content = options({"path": str(handmade_file)}, num_epochs=1)
+    for section in ("training_set", "validation_set"):
+        systems = content[section]["systems"]
+        content[section]["systems"] = {"read_from": systems, "length_unit": "bohr"}
+    monkeypatch.chdir(tmp_path)
+    log = train(tmp_path, content)
+    difference = re.search(r"largest relative difference (\S+) in energies, (\S+)", log)
+    assert difference is not None, log
+    assert max(float(difference[1]), float(difference[2].rstrip(","))) < 1e-6
+    exported = load_atomistic_model(str(tmp_path / "model.pt"))
+    assert exported.capabilities().length_unit == "bohr"
+    frame = ase.io.read(RESOURCES / "ethanol_reduced_100.xyz", "7")
+    frame.calc = MetatomicCalculator(str(tmp_path / "model.pt"))
+    with np.errstate(invalid="ignore"):
+        assert np.isfinite(frame.get_forces()).all()

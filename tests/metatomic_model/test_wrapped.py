@@ -146,14 +146,16 @@ def test_units_that_do_not_convert_are_named(handmade_file: Path) -> None:
         MetatomicModel(hypers(handmade_file), info(energy=wrong))
 
 
-def test_another_length_unit_is_refused(handmade_file: Path) -> None:
-    nm = DatasetInfo(
-        length_unit="nm", atomic_types=[1, 6, 8], targets={"energy": ENERGY}
+def test_a_length_unit_that_does_not_convert_is_refused(handmade_file: Path) -> None:
+    seconds = DatasetInfo(
+        length_unit="s", atomic_types=[1, 6, 8], targets={"energy": ENERGY}
     )
     with pytest.raises(
-        WrappedModelError, match=r"works in 'angstrom' and the dataset in 'nm'"
+        WrappedModelError,
+        match=r"works in 'angstrom', which does not convert to the dataset's length "
+        r"unit 's'",
     ):
-        MetatomicModel(hypers(handmade_file), nm)
+        MetatomicModel(hypers(handmade_file), seconds)
 
 
 def test_a_trainable_pattern_matching_nothing_is_named(handmade_file: Path) -> None:

@@ -35,7 +35,10 @@ The model's ``energy`` (and its variants such as ``energy/pbe``), with forces,
 stress and virial by automatic differentiation, and any other output of the model
 that a target of the dataset names, when the units convert. The model's units are
 read from its capabilities and converted to the dataset's (an energy in eV trained
-on labels in kcal/mol is multiplied by 23.06); the length units must be the same.
+on labels in kcal/mol is multiplied by 23.06). Lengths too: on a dataset in bohr,
+the positions, cells and neighbour vectors are converted to the model's unit
+before it sees them, so forces and stress come out per bohr, and the exported
+model works in bohr.
 A target the model does not compute, an element outside the model's atomic types,
 a model without ``energy``, a file that is not a metatomic model and a missing
 extension are errors naming the file and what is missing, before the run directory

@@ -23,6 +23,7 @@ from metatomic.torch import (
     ModelOutput,
     NeighborListOptions,
     System,
+    unit_conversion_factor,
 )
 
 from atomtrain.checkpoints import (
@@ -82,7 +83,6 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
         "source",
         "capabilities",
         "original_metadata",
-        "neighbor_lists",
         "finetuning",
     ]
 
@@ -90,6 +90,12 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
     factors: Dict[str, float]
     model_units: Dict[str, str]
     corrected: List[str]
+    #: positions times this are in the wrapped model's length unit
+    length_factor: float
+    #: the neighbour lists as the data pipeline computes them (dataset's length
+    #: unit), and as the wrapped model reads them (its own), pair by pair
+    engine_lists: List[NeighborListOptions]
+    model_lists: List[NeighborListOptions]
 
     def __init__(
         self,
@@ -113,7 +119,16 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
         self.archive = archive_tensor(archive)
         self.capabilities: ModelCapabilities = wrapped.capabilities()
         self.original_metadata: ModelMetadata = wrapped.metadata()
-        self.neighbor_lists = list(wrapped.requested_neighbor_lists())
+        self.model_lists = list(wrapped.requested_neighbor_lists())
+        self.length_factor = float(
+            unit_conversion_factor(
+                dataset_info.length_unit, self.capabilities.length_unit
+            )
+        )
+        self.engine_lists = [
+            in_length_unit(options, dataset_info.length_unit, self.length_factor)
+            for options in self.model_lists
+        ]
         self.wrapped = wrapped.module
         self.wrapped.eval()
         select_trainable(self.wrapped, list(hypers.get("trainable", ["*"])))
@@ -158,7 +173,8 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
         return self
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
-        return list(self.neighbor_lists)
+        """The wrapped model's lists, with cutoffs in the dataset's length unit."""
+        return list(self.engine_lists)
 
     def forward(
         self,
@@ -177,6 +193,8 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
                 )
             else:
                 requests[source] = output
+        if self.length_factor != 1.0:
+            systems = self._in_model_units(systems)
         raw = self._call_wrapped(systems, requests, selected_atoms)
         corrected: Dict[str, ModelOutput] = {}
         for name in self.corrected:
@@ -195,6 +213,34 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
             else:
                 results[name] = tensor
         return results
+
+    def _in_model_units(self, systems: List[System]) -> List[System]:
+        """``systems`` with positions, cells and neighbour vectors in the wrapped
+        model's length unit (differentiable: forces and stress come out in the
+        dataset's), their lists under the wrapped model's own requests."""
+        converted: List[System] = []
+        for system in systems:
+            new = System(
+                types=system.types,
+                positions=system.positions * self.length_factor,
+                cell=system.cell * self.length_factor,
+                pbc=system.pbc,
+            )
+            for engine, wanted in zip(self.engine_lists, self.model_lists):
+                pairs = system.get_neighbor_list(engine)
+                new.add_neighbor_list(
+                    wanted,
+                    TensorBlock(
+                        values=pairs.values * self.length_factor,
+                        samples=pairs.samples,
+                        components=pairs.components,
+                        properties=pairs.properties,
+                    ),
+                )
+            for name in system.known_data():
+                new.add_data(name, system.get_data(name))
+            converted.append(new)
+        return converted
 
     def _call_wrapped(
         self,
@@ -307,7 +353,8 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
                 n: o for n, o in self.supported_outputs().items() if n != REPLAY_TARGET
             },
             atomic_types=list(self.atomic_types),
-            interaction_range=float(self.capabilities.interaction_range),
+            interaction_range=float(self.capabilities.interaction_range)
+            / self.length_factor,
             length_unit=self.dataset_info.length_unit,
             supported_devices=list(self.capabilities.supported_devices),
             dtype=dtype_to_str(parameter_dtype(self)),
@@ -315,6 +362,23 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
         return AtomisticModel(
             self.eval(), with_note(base, self.finetuning), capabilities
         )
+
+
+def in_length_unit(
+    options: NeighborListOptions, length_unit: str, factor: float
+) -> NeighborListOptions:
+    """``options`` (of a model whose lengths are ``factor`` times the dataset's)
+    with the cutoff in the dataset's ``length_unit``."""
+    if factor == 1.0:
+        return options
+    converted = NeighborListOptions(
+        cutoff=float(options.cutoff) / factor,
+        full_list=bool(options.full_list),
+        strict=bool(options.strict),
+        requestor="atomtrain metatomic",
+    )
+    converted.length_unit = length_unit
+    return converted
 
 
 def with_note(metadata: ModelMetadata, note: Dict[str, Any]) -> ModelMetadata:

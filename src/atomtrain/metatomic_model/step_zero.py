@@ -43,11 +43,13 @@ def relative_difference(ours: np.ndarray, reference: np.ndarray) -> float:
     return float(np.abs(ours - reference).max(initial=0.0)) / scale
 
 
-def _atoms(structure: Structure) -> ase.Atoms:
+def _atoms(structure: Structure, length_unit: str) -> ase.Atoms:
+    """``structure`` (lengths in ``length_unit``) as ASE atoms (in ångström)."""
+    to_angstrom = unit_conversion_factor(length_unit, "angstrom")
     return ase.Atoms(
         numbers=structure.types.numpy(),
-        positions=structure.positions.numpy(),
-        cell=structure.cell.numpy(),
+        positions=structure.positions.numpy() * to_angstrom,
+        cell=structure.cell.numpy() * to_angstrom,
         pbc=structure.pbc.numpy(),
     )
 
@@ -86,9 +88,11 @@ def _engine_predictions(
     )
     predicted = predict_energies(model, data, "energy", info, forces=True)
     to_ev = unit_conversion_factor(unit, "eV") / factor
+    # forces per dataset length unit, to per ångström
+    per_angstrom = unit_conversion_factor("angstrom", model.dataset_info.length_unit)
     energies = np.array([float(p.energy) * to_ev for p in predicted])
     forces = [
-        -p.gradient.numpy().reshape(-1) * to_ev
+        -p.gradient.numpy().reshape(-1) * to_ev * per_angstrom
         for p in predicted
         if p.gradient is not None
     ]
@@ -107,7 +111,7 @@ def _calculator_predictions(
     )
     energies, forces = [], []
     for structure in structures:
-        atoms = _atoms(structure)
+        atoms = _atoms(structure, model.dataset_info.length_unit)
         atoms.calc = calculator
         # the calculator symmetrises a stress that molecules do not have (NaN)
         with np.errstate(invalid="ignore"):

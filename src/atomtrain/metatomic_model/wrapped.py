@@ -109,7 +109,8 @@ def _load_problem(source: str, extensions: Optional[str], error: Exception) -> s
 
 def check_model(model: AtomisticModel, source: str, info: DatasetInfo) -> None:
     """Refuse a model without ``energy``, targets it does not compute, elements
-    outside its atomic types and another length unit, naming ``source``."""
+    outside its atomic types and a length unit that does not convert to the
+    dataset's, naming ``source``."""
     capabilities = model.capabilities()
     outputs = dict(capabilities.outputs)
     if "energy" not in outputs:
@@ -132,13 +133,14 @@ def check_model(model: AtomisticModel, source: str, info: DatasetInfo) -> None:
             f"{OPTION}.path: '{source}' has no atomic type for {elements} of the "
             f"dataset; it knows {sorted(known)}"
         )
-    factor = unit_conversion_factor(capabilities.length_unit, info.length_unit)
-    if abs(factor - 1.0) > 1e-12:
+    try:
+        unit_conversion_factor(info.length_unit, capabilities.length_unit)
+    except Exception as error:
         raise WrappedModelError(
-            f"{OPTION}.path: '{source}' works in {capabilities.length_unit!r} and "
-            f"the dataset in {info.length_unit!r}; convert the structures to "
-            f"{capabilities.length_unit!r} (systems.length_unit)"
-        )
+            f"{OPTION}.path: '{source}' works in {capabilities.length_unit!r}, which "
+            f"does not convert to the dataset's length unit {info.length_unit!r}: "
+            f"{str(error).splitlines()[0]}"
+        ) from None
 
 
 def output_name(target: str) -> str:
