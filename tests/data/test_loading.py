@@ -33,7 +33,7 @@ def test_fractions_split_and_indices_are_reused(
     assert first.dataset_info.atomic_types == [1, 6, 8]
     assert first.cache.misses == 1
     written = (tmp_path / "run1" / "indices" / "validation.txt").read_text().split()
-    assert [int(i) for i in written] == first.splits["validation"][0]
+    assert [int(i) for i in written] == list(first.splits["validation"][0])
     origins = {first.validation[0].origin(i)[1] for i in range(10)}
     assert origins == set(first.splits["validation"][0])
     # a restart with another seed still reads the stored split

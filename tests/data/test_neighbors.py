@@ -14,6 +14,7 @@ from atomtrain.data.batching import BatchBuilder
 from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import DatasetInfo
 from atomtrain.data.neighbors import (
+    ENTRY_OVERHEAD,
     NeighborCache,
     compute_topology,
     neighbor_vectors,
@@ -162,8 +163,9 @@ def test_cache_hit_from_second_epoch(resources):
             builder(dataset, range(start, start + 8), epoch=epoch)
         assert cache.misses == lookups
         assert cache.hits == epoch * lookups
-    assert cache.nbytes == 20 * sum(
-        len(compute_topology(s, o.cutoff, o.full_list))
+    # 20 bytes per pair, and the entry's own overhead
+    assert cache.nbytes == sum(
+        20 * len(compute_topology(s, o.cutoff, o.full_list)) + ENTRY_OVERHEAD
         for s in structures
         for o in options
     )
@@ -189,7 +191,7 @@ def test_cache_bounded_least_recently_used_evicted(resources):
     structures = read_structures(resources / "ethanol_reduced_100.xyz", 6)
     dataset = InMemoryDataset(structures, DatasetInfo(), [("e", i) for i in range(6)])
     options = NeighborListOptions(cutoff=CUTOFF, full_list=True, strict=True)
-    size = 20 * len(compute_topology(structures[0], CUTOFF, True))
+    size = 20 * len(compute_topology(structures[0], CUTOFF, True)) + ENTRY_OVERHEAD
     cache = NeighborCache(max_bytes=3 * size)
     for index in (0, 1, 2, 0, 3):  # 3 evicts 1, the least recently used
         cache.topology(dataset, index, options)

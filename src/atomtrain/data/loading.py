@@ -25,7 +25,14 @@ from .dataset import Dataset, InMemoryDataset
 from .info import DatasetInfo, IncompatibleInfoError, TargetInfo
 from .ondisk import DiskDataset, StoredEntry
 from .readers import FileCache, read_target
-from .splits import SPLITS, SplitIndices, draw_splits, read_indices, write_indices
+from .splits import (
+    SPLITS,
+    SplitIndices,
+    draw_splits,
+    index_array,
+    read_indices,
+    write_indices,
+)
 from .structure import Structure
 from .targets import GRADIENT_OF, dataset_info, target_info
 from .validity import require_valid
@@ -111,7 +118,7 @@ def open_disk_section(section: Dict[str, Any]) -> DiskDataset:
 def load_datasets(
     options: Dict[str, Any],
     run_dir: Optional[Path] = None,
-    restart_indices: Union[Path, Mapping[str, List[List[int]]], None] = None,
+    restart_indices: Union[Path, Mapping[str, Sequence[Sequence[int]]], None] = None,
     cache: Optional[FileCache] = None,
     validate: bool = True,
 ) -> LoadedData:
@@ -146,12 +153,12 @@ def load_datasets(
 def _splits(
     options: Dict[str, Any],
     sizes: Sequence[int],
-    restart: Union[Path, Mapping[str, List[List[int]]], None],
+    restart: Union[Path, Mapping[str, Sequence[Sequence[int]]], None],
 ) -> SplitIndices:
     if isinstance(restart, Path):
         return read_indices(restart, sizes)
     if restart is not None:
-        return {split: [list(i) for i in restart[split]] for split in SPLITS}
+        return {split: [index_array(i) for i in restart[split]] for split in SPLITS}
     fractions = [options.get(SET_KEYS[s], 0.0) for s in ("validation", "test")]
     validation, test = (f if isinstance(f, (int, float)) else 0.0 for f in fractions)
     return draw_splits(sizes, float(validation), float(test), int(options["seed"]))

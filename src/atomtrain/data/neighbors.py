@@ -88,6 +88,11 @@ def compute_topology(
     cells smaller than twice the cutoff (several images of the same atom). A half list
     holds each pair once, either as ``(i, j, S)`` or as ``(j, i, -S)``.
     """
+    return torch.from_numpy(_topology_array(structure, cutoff, full_list))
+
+
+def _topology_array(structure: Structure, cutoff: float, full_list: bool) -> np.ndarray:
+    """:func:`compute_topology` as a numpy array (what the cache keeps)."""
     calculator = vesin.NeighborList(cutoff=cutoff, full_list=full_list)
     pairs, shifts = calculator.compute(
         points=structure.positions.detach().numpy(),
@@ -97,7 +102,7 @@ def compute_topology(
         copy=True,
     )
     topology = np.concatenate([pairs.astype(np.int32), shifts.astype(np.int32)], axis=1)
-    return torch.from_numpy(topology.reshape(-1, 5))
+    return topology.reshape(-1, 5)
 
 
 def neighbor_vectors(
@@ -140,21 +145,29 @@ def neighbor_block(
 #: 72 pairs), so about 1 ms for a batch of 16, against 76 ms for the forward and
 #: backward (with forces) of SOAP-BPNN on that batch and 130 ms for a small PET
 #: (d_pet 64, one attention layer). The cache therefore need not hold a large
-#: dataset: 128 MB keeps every topology of 10^5 such molecules (1.4 kB each) and
-#: bounds the memory of a run on 10^6 or more, which recomputes what it evicted
-#: (about 1 % of a step).
+#: dataset: 128 MB keeps every topology of 7 x 10^4 such molecules (1.4 kB each,
+#: 1.8 kB with the entry's overhead) and bounds the memory of a run on 10^6 or
+#: more, which recomputes what it evicted (about 1 % of a step).
 DEFAULT_MAX_BYTES = 128 * 2**20
+
+#: Bytes an entry of the cache takes beside its topology's own: the numpy array
+#: object, its allocation, the key and the slot of the ordered dict (measured: 360
+#: bytes per entry over 10^5 entries; a torch tensor per entry took 830). Counted in
+#: the bound, so that ``max_bytes`` bounds what the cache really holds.
+ENTRY_OVERHEAD = 360
 
 
 class NeighborCache:
     """Neighbour topologies per ``(dataset, structure index, options)``, at most
     ``max_bytes`` of them, the least recently used evicted first.
 
-    Topologies are plain ``int32`` tensors on the CPU (20 bytes per pair);
-    :attr:`nbytes` says how much the cache holds. :attr:`hits` and :attr:`misses`
-    count look-ups, so callers can check the cache works. Datasets are told apart by
-    identity (held by weak reference, so that a new dataset never gets the token of
-    a collected one); the topologies of a collected dataset are evicted in time.
+    Topologies are kept as plain ``int32`` numpy arrays (20 bytes per pair, and
+    :data:`ENTRY_OVERHEAD` per entry) and handed out as CPU tensors sharing their
+    memory; :attr:`nbytes` says how much the cache holds. :attr:`hits` and
+    :attr:`misses` count look-ups, so callers can check the cache works. Datasets
+    are told apart by identity (held by weak reference, so that a new dataset never
+    gets the token of a collected one); the topologies of a collected dataset are
+    evicted in time.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -162,7 +175,7 @@ class NeighborCache:
         self._tokens: weakref.WeakKeyDictionary[Dataset, int] = (
             weakref.WeakKeyDictionary()
         )
-        self._topologies: OrderedDict[Tuple[int, int, OptionsKey], torch.Tensor] = (
+        self._topologies: OrderedDict[Tuple[int, int, OptionsKey], np.ndarray] = (
             OrderedDict()
         )
         self.nbytes = 0
@@ -197,13 +210,13 @@ class NeighborCache:
         if cached is not None:
             self.hits += 1
             self._topologies.move_to_end(entry)
-            return cached
+            return torch.from_numpy(cached)
         self.misses += 1
         if structure is None:
             structure = dataset.geometry(index)
-        topology = compute_topology(structure, key[0], key[1])
+        topology = _topology_array(structure, key[0], key[1])
         self._keep(entry, topology)
-        return topology
+        return torch.from_numpy(topology)
 
     def _token(self, dataset: Dataset) -> int:
         token = self._tokens.get(dataset)
@@ -211,15 +224,15 @@ class NeighborCache:
             token = self._tokens[dataset] = next(_TOKENS)
         return token
 
-    def _keep(self, entry: Tuple[int, int, OptionsKey], topology: torch.Tensor) -> None:
-        size = topology.numel() * topology.element_size()
+    def _keep(self, entry: Tuple[int, int, OptionsKey], topology: np.ndarray) -> None:
+        size = topology.nbytes + ENTRY_OVERHEAD
         if size > self.max_bytes:
             return
         self._topologies[entry] = topology
         self.nbytes += size
         while self.nbytes > self.max_bytes:
             _, evicted = self._topologies.popitem(last=False)
-            self.nbytes -= evicted.numel() * evicted.element_size()
+            self.nbytes -= evicted.nbytes + ENTRY_OVERHEAD
 
     def __getstate__(self) -> Dict[str, Any]:
         # weak references do not pickle: a copy sent to a worker process starts
