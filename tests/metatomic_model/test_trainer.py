@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
@@ -313,3 +316,50 @@ def test_finetune_on_a_dataset_in_bohr(
     frame.calc = MetatomicCalculator(str(tmp_path / "model.pt"))
     with np.errstate(invalid="ignore"):
         assert np.isfinite(frame.get_forces()).all()
+
+
+@pytest.mark.slow
+def test_two_processes_fine_tune_as_one_with_the_same_global_batch(
+    handmade_file: Path, tmp_path: Path
+) -> None:
+    """torchrun with 2 processes of batch 2 gives the run of one process of batch 4
+    (docs/distributed.md): the wrapped TorchScript module trains under DDP."""
+    frames = ase.io.read(RESOURCES / "ethanol_reduced_100.xyz", ":12")
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLURM_", "MASTER_", "RANK", "WORLD_SIZE", "LOCAL_"))
+    }
+    environment["OMP_NUM_THREADS"] = "1"
+    rows = {}
+    for processes, batch in ((1, 4), (2, 2)):
+        directory = tmp_path / f"{processes}"
+        directory.mkdir()
+        ase.io.write(directory / "train.xyz", frames[:8])
+        ase.io.write(directory / "validation.xyz", frames[8:])
+        content = options(
+            {"path": str(handmade_file), "trainable": ["hidden.*", "last.*"]},
+            batch_size=batch,
+            learning_rate=1e-3,
+        )
+        (directory / "options.yaml").write_text(yaml.safe_dump(content))
+        command = [sys.executable, "-m", "atomtrain", "train", "options.yaml"]
+        if processes > 1:
+            command[1:2] = ["-m", "torch.distributed.run", "--standalone"]
+            command[4:4] = ["--nproc_per_node", str(processes), "-m"]
+        result = subprocess.run(
+            command,
+            cwd=directory,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        (csv,) = directory.glob("outputs/*/*/train.csv")
+        rows[processes] = [line.split(",") for line in csv.read_text().splitlines()]
+    one, two = rows[1], rows[2]
+    assert one[0] == two[0] and len(one) == len(two) == 4
+    for expected, actual in zip(one[2:], two[2:]):
+        for a, b in zip(expected, actual):
+            assert float(b) == pytest.approx(float(a), rel=1e-9), (one, two)
