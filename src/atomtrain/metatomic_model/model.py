@@ -15,7 +15,7 @@ import json
 from typing import Any, Dict, List, Optional
 
 import torch
-from metatensor.torch import Labels, TensorBlock, TensorMap
+from metatensor.torch import Labels, TensorMap
 from metatomic.torch import (
     AtomisticModel,
     ModelCapabilities,
@@ -45,6 +45,7 @@ from atomtrain.utils.dtype import dtype_to_str
 from atomtrain.utils.model_io import parameter_dtype
 
 from .documentation import ModelHypers
+from .units import converted_systems, in_length_unit, scaled
 from .wrapped import (
     OPTION,
     REPLAY_TARGET,
@@ -194,7 +195,9 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
             else:
                 requests[source] = output
         if self.length_factor != 1.0:
-            systems = self._in_model_units(systems)
+            systems = converted_systems(
+                systems, self.length_factor, self.engine_lists, self.model_lists
+            )
         raw = self._call_wrapped(systems, requests, selected_atoms)
         corrected: Dict[str, ModelOutput] = {}
         for name in self.corrected:
@@ -207,40 +210,12 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
             factor = self.factors.get(name, 1.0)
             if name in corrections:
                 shift = corrections[name].block().values
-                results[name] = _scaled(tensor, factor, shift)
+                results[name] = scaled(tensor, factor, shift)
             elif factor != 1.0:
-                results[name] = _scaled(tensor, factor, None)
+                results[name] = scaled(tensor, factor, None)
             else:
                 results[name] = tensor
         return results
-
-    def _in_model_units(self, systems: List[System]) -> List[System]:
-        """``systems`` with positions, cells and neighbour vectors in the wrapped
-        model's length unit (differentiable: forces and stress come out in the
-        dataset's), their lists under the wrapped model's own requests."""
-        converted: List[System] = []
-        for system in systems:
-            new = System(
-                types=system.types,
-                positions=system.positions * self.length_factor,
-                cell=system.cell * self.length_factor,
-                pbc=system.pbc,
-            )
-            for engine, wanted in zip(self.engine_lists, self.model_lists):
-                pairs = system.get_neighbor_list(engine)
-                new.add_neighbor_list(
-                    wanted,
-                    TensorBlock(
-                        values=pairs.values * self.length_factor,
-                        samples=pairs.samples,
-                        components=pairs.components,
-                        properties=pairs.properties,
-                    ),
-                )
-            for name in system.known_data():
-                new.add_data(name, system.get_data(name))
-            converted.append(new)
-        return converted
 
     def _call_wrapped(
         self,
@@ -364,23 +339,6 @@ class MetatomicModel(ModelInterface[ModelHypers], RequestsNeighborLists):
         )
 
 
-def in_length_unit(
-    options: NeighborListOptions, length_unit: str, factor: float
-) -> NeighborListOptions:
-    """``options`` (of a model whose lengths are ``factor`` times the dataset's)
-    with the cutoff in the dataset's ``length_unit``."""
-    if factor == 1.0:
-        return options
-    converted = NeighborListOptions(
-        cutoff=float(options.cutoff) / factor,
-        full_list=bool(options.full_list),
-        strict=bool(options.strict),
-        requestor="atomtrain metatomic",
-    )
-    converted.length_unit = length_unit
-    return converted
-
-
 def with_note(metadata: ModelMetadata, note: Dict[str, Any]) -> ModelMetadata:
     """``metadata`` with ``note`` (what the model was fine-tuned on) added to its
     ``extra`` as JSON (nothing added for an empty note)."""
@@ -394,24 +352,3 @@ def with_note(metadata: ModelMetadata, note: Dict[str, Any]) -> ModelMetadata:
         references={k: list(v) for k, v in metadata.references.items()},
         extra=extra,
     )
-
-
-def _scaled(
-    tensor: TensorMap, factor: float, shift: Optional[torch.Tensor]
-) -> TensorMap:
-    """``tensor`` with its values times ``factor`` (plus ``shift``, for a
-    single-block tensor)."""
-    blocks: List[TensorBlock] = []
-    for block in tensor.blocks():
-        values = block.values * factor
-        if shift is not None:
-            values = values + shift.to(values.dtype)
-        blocks.append(
-            TensorBlock(
-                values=values,
-                samples=block.samples,
-                components=block.components,
-                properties=block.properties,
-            )
-        )
-    return TensorMap(tensor.keys, blocks)
