@@ -25,6 +25,7 @@ TINY: Dict[str, Any] = {
     },
     "bpnn": {"num_hidden_layers": 2, "num_neurons_per_layer": 16, "layernorm": True},
     "heads": {},
+    "spherical_channels": 3,
     "zbl": False,
 }
 

@@ -93,6 +93,7 @@ def test_targets_it_cannot_model_are_all_named(ethanol):
         targets={
             **ethanol.info.targets,
             "mtt::polarizability": TargetInfo(kind="cartesian", rank=2),
+            "mtt::chirality": TargetInfo(kind="spherical", irreps=((0, -1), (1, 1))),
             "mtt::dipole": TargetInfo(kind="spherical", irreps=((1, 1),)),
         },
     )
@@ -100,7 +101,8 @@ def test_targets_it_cannot_model_are_all_named(ethanol):
         SoapBpnn(TINY, info)  # type: ignore[arg-type]
     message = str(error.value)
     assert "'mtt::polarizability' (cartesian rank 2)" in message
-    assert "'mtt::dipole' (spherical irreps [(1, 1)])" in message
+    assert "'mtt::chirality' (irreps o3_lambda=0, o3_sigma=-1)" in message
+    assert "mtt::dipole" not in message
 
 
 def test_hypers_problems_are_reported_together(ethanol):

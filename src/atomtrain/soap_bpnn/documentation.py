@@ -47,7 +47,14 @@ Targets and outputs
   each target, for uncertainty estimates (the per-element features placed in the
   block of the atom's element, zero elsewhere).
 
-Cartesian and spherical targets are refused with an error naming them.
+- spherical targets (``type: {spherical: {irreps: [...]}}``), per structure or per
+  atom, any number of irreps and subtargets, exactly equivariant: for each irrep
+  (λ, σ) the heads predict invariant weights of an equivariant basis built from the
+  density coefficients (those of channel λ, and the Clebsch–Gordan products of
+  pairs of channels, λ-SOAP), see :mod:`atomtrain.soap_bpnn.equivariant`. A
+  pseudoscalar (λ = 0, σ = −1) has no such basis and is refused.
+
+Cartesian targets are refused with an error naming them.
 
 Choice of the training defaults
 -------------------------------
@@ -136,6 +143,10 @@ class ModelHypers(TypedDict):
     """The head of each target: ``mlp`` (one more per-element hidden layer as wide as
     the networks, the default for targets not listed) or ``linear`` (the last
     layer only), e.g. ``{energy: linear}``."""
+    spherical_channels: PositiveInt = 4
+    """For spherical targets: the number of combinations of each angular channel's
+    density coefficients that are coupled pairwise (Clebsch–Gordan products) into
+    the equivariant basis of every irrep; the basis grows as its square."""
     zbl: bool = False
     """Add the screened nuclear repulsion of Ziegler, Biersack and Littmark (switched
     off smoothly at the sum of the two atoms' covalent radii) to every energy

@@ -1,6 +1,6 @@
 """Per-target heads, output tensors, and the checks of what the model can represent."""
 
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
@@ -9,6 +9,7 @@ from atomtrain.data.info import DatasetInfo
 from atomtrain.errors import OptionsError, Problem, UserError, did_you_mean
 
 from .documentation import ModelHypers
+from .equivariant import basis_size
 from .networks import PerElement, PerElementLinear, element_network
 
 
@@ -27,21 +28,29 @@ class NewAtomicTypesError(UserError):
         )
 
 
-def check_targets(dataset_info: DatasetInfo) -> None:
-    """Refuse every target that is not an invariant scalar, naming all at once."""
-    refused = [
-        f"'{name}' ({info.kind}"
-        + (f" rank {info.rank}" if info.kind == "cartesian" else "")
-        + (f" irreps {list(info.irreps)}" if info.kind == "spherical" else "")
-        + ")"
-        for name, info in dataset_info.targets.items()
-        if info.kind != "scalar"
-    ]
+def check_targets(dataset_info: DatasetInfo, max_angular: int) -> None:
+    """Refuse every target SOAP-BPNN cannot represent, naming all at once: Cartesian
+    targets, and the irreps of spherical targets that no coupling of the density
+    coefficients up to ``max_angular`` gives (see :mod:`.equivariant`)."""
+    refused: List[str] = []
+    for name, info in dataset_info.targets.items():
+        if info.kind == "cartesian":
+            refused.append(f"'{name}' (cartesian rank {info.rank})")
+        elif info.kind == "spherical":
+            missing = [
+                f"o3_lambda={lam}, o3_sigma={sigma}"
+                for lam, sigma in info.irreps
+                if basis_size([1] * (max_angular + 1), 1, lam, sigma) == 0
+            ]
+            if missing:
+                refused.append(f"'{name}' (irreps {'; '.join(missing)})")
     if refused:
         raise UnsupportedTargetError(
-            "the soap_bpnn architecture models invariant scalar targets (per "
-            f"structure or per atom) only; it cannot model {', '.join(refused)}. "
-            "Remove these targets or train an architecture that supports them"
+            "the soap_bpnn architecture models invariant scalar and spherical "
+            "targets (per structure or per atom) whose irreps its density "
+            f"coefficients can couple to; it cannot model {', '.join(refused)}. "
+            "A pseudoscalar (o3_lambda=0, o3_sigma=-1) has no coupling of two "
+            "densities, and o3_lambda above 2 * soap.max_angular none at all"
         )
 
 
@@ -134,29 +143,69 @@ def atomic_tensor(
     """Atomic ``values [n, P]`` of atoms ``(system, atom)`` as a single-block
     TensorMap: per atom with samples sorted by ``(system, atom)``, or summed per
     structure; ``baseline`` (same layout) is added when given."""
+    values, samples = _gathered(values, system, atom, n_systems, per_atom)
+    if baseline is not None:
+        values = values + baseline
+    device = values.device
+    keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
+    return TensorMap(keys, [_block(values, samples, [], property_name)])
+
+
+def spherical_tensor(
+    values: List[torch.Tensor],
+    keys: Labels,
+    system: torch.Tensor,
+    atom: torch.Tensor,
+    n_systems: int,
+    per_atom: bool,
+    property_name: str,
+) -> TensorMap:
+    """Atomic ``values`` of a spherical target, one ``[n, 2λ + 1, P]`` tensor per
+    key ``(o3_lambda, o3_sigma)``, per atom or summed per structure as in
+    :func:`atomic_tensor`."""
+    blocks: List[TensorBlock] = []
+    for block_values in values:
+        gathered, samples = _gathered(block_values, system, atom, n_systems, per_atom)
+        lam = (int(gathered.shape[1]) - 1) // 2
+        mu = torch.arange(-lam, lam + 1, dtype=torch.int32, device=gathered.device)
+        components = [Labels(["o3_mu"], mu.reshape(-1, 1))]
+        blocks.append(_block(gathered, samples, components, property_name))
+    return TensorMap(keys.to(values[0].device), blocks)
+
+
+def _gathered(
+    values: torch.Tensor,
+    system: torch.Tensor,
+    atom: torch.Tensor,
+    n_systems: int,
+    per_atom: bool,
+) -> Tuple[torch.Tensor, Labels]:
+    """``values`` (atoms first) in system-major atom order with their samples, or
+    summed per structure."""
     device = values.device
     if per_atom:
         # back to system-major order, the order of the baseline and of the engines
         order = torch.argsort(
             system * (int(atom.max()) + 1 if atom.numel() else 1) + atom
         )
-        values = values.index_select(0, order)
         samples = Labels(
             ["system", "atom"],
             torch.stack([system[order], atom[order]], dim=1).to(torch.int32),
         )
-    else:
-        summed = torch.zeros(
-            (n_systems, values.shape[1]), dtype=values.dtype, device=device
-        )
-        values = summed.index_add(0, system, values)
-        indices = torch.arange(n_systems, device=device, dtype=torch.int32)
-        samples = Labels(["system"], indices.reshape(-1, 1))
-    if baseline is not None:
-        values = values + baseline
-    count = torch.arange(values.shape[1], device=device, dtype=torch.int32)
-    block = TensorBlock(
-        values, samples, [], Labels([property_name], count.reshape(-1, 1))
+        return values.index_select(0, order), samples
+    # TorchScript has no list unpacking
+    shape = [n_systems] + list(values.shape[1:])  # noqa: RUF005
+    summed = torch.zeros(shape, dtype=values.dtype, device=device)
+    indices = torch.arange(n_systems, device=device, dtype=torch.int32)
+    return summed.index_add(0, system, values), Labels(
+        ["system"], indices.reshape(-1, 1)
     )
-    keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
-    return TensorMap(keys, [block])
+
+
+def _block(
+    values: torch.Tensor, samples: Labels, components: List[Labels], name: str
+) -> TensorBlock:
+    count = torch.arange(values.shape[-1], device=values.device, dtype=torch.int32)
+    return TensorBlock(
+        values, samples, components, Labels([name], count.reshape(-1, 1))
+    )

@@ -45,12 +45,14 @@ from atomtrain.utils.model_io import build_from_checkpoint, checkpoint_of, expor
 from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import DEFAULT_HEAD, ModelHypers
+from .equivariant import SphericalHead
 from .heads import (
     NewAtomicTypesError,
     TargetHead,
     atomic_tensor,
     check_hypers,
     check_targets,
+    spherical_tensor,
 )
 from .networks import PerElement, element_network
 from .power_spectrum import PowerSpectrum
@@ -65,8 +67,17 @@ def _add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return checkpoint
 
 
+def _add_spherical_channels_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Version 3 added spherical targets and their ``spherical_channels`` hyper."""
+    checkpoint["model"]["hypers"].setdefault("spherical_channels", 4)
+    return checkpoint
+
+
 #: One-step upgrades of the model section: ``steps[v]`` turns version v into v + 1.
-MODEL_UPGRADES: Dict[int, UpgradeStep] = {1: _add_zbl_hyper}
+MODEL_UPGRADES: Dict[int, UpgradeStep] = {
+    1: _add_zbl_hyper,
+    2: _add_spherical_channels_hyper,
+}
 
 
 class SoapBpnn(
@@ -77,7 +88,7 @@ class SoapBpnn(
 ):
     """SOAP power spectrum + Behler-Parrinello per-element networks."""
 
-    __checkpoint_version__ = 2
+    __checkpoint_version__ = 3
     __supported_devices__ = ["cuda", "cpu"]
     # float32 first, as the reference implementation: one options file trains in the
     # same precision with both (base_precision: 64 asks for float64)
@@ -98,6 +109,7 @@ class SoapBpnn(
     __jit_ignored_attributes__ = ["hypers", "dataset_info"]
 
     type_index: torch.Tensor
+    spherical_keys: Dict[str, Labels]
     per_atom: Dict[str, bool]
     property_names: Dict[str, str]
     last_layer_names: Dict[str, str]
@@ -108,7 +120,7 @@ class SoapBpnn(
         dataset_info: DatasetInfo,
         metadata: Optional[ModelMetadata] = None,
     ) -> None:
-        check_targets(dataset_info)
+        check_targets(dataset_info, int(hypers["soap"]["max_angular"]))
         check_hypers(hypers, dataset_info)
         super().__init__(hypers, dataset_info, metadata)
         types = list(dataset_info.atomic_types)
@@ -148,6 +160,8 @@ class SoapBpnn(
             ]
         )
         self.heads = torch.nn.ModuleDict()
+        self.spherical_heads = torch.nn.ModuleDict()
+        self.spherical_keys = {}
         self.per_atom = {}
         self.property_names = {}
         self.last_layer_names = {}
@@ -159,9 +173,21 @@ class SoapBpnn(
 
     def _add_target(self, name: str, info: TargetInfo) -> None:
         kind = dict(self.hypers["heads"]).get(name, DEFAULT_HEAD)
-        self.heads[name] = TargetHead(
-            self.n_types, self.width, info.num_subtargets, kind == "mlp"
-        )
+        if info.kind == "spherical":
+            self.spherical_heads[name] = SphericalHead(
+                self.n_types,
+                self.width,
+                info.num_subtargets,
+                kind == "mlp",
+                [self.n_types * n for n in self.expansion.n_per_l],
+                int(self.hypers["spherical_channels"]),
+                [(int(lam), int(sigma)) for lam, sigma in info.irreps],
+            )
+            self.spherical_keys[name] = info.keys()
+        else:
+            self.heads[name] = TargetHead(
+                self.n_types, self.width, info.num_subtargets, kind == "mlp"
+            )
         self.per_atom[name] = info.per_atom
         self.property_names[name] = info.property_name(name)
         self.last_layer_names[name] = last_layer_features_name(name)
@@ -174,7 +200,7 @@ class SoapBpnn(
 
     def head_modules(self) -> Dict[str, torch.nn.Module]:
         """The head of each target (trained alone by ``finetune: heads``)."""
-        return dict(self.heads.items())
+        return {**dict(self.heads.items()), **dict(self.spherical_heads.items())}
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
         return [self.neighbors, *self.zbl.neighbor_lists()]
@@ -186,7 +212,10 @@ class SoapBpnn(
         selected_atoms: Optional[Labels] = None,
     ) -> Dict[str, TensorMap]:
         species, system, atom, centers, neighbors, vectors = self._stack(systems)
-        features = self._descriptor(species, centers, neighbors, vectors)
+        coefficients = self.expansion(
+            vectors, centers, species.index_select(0, neighbors), species.shape[0]
+        )
+        features = self.power_spectrum(coefficients)
         hidden, order = self._hidden(species, features)
         system = system.index_select(0, order)
         atom = atom.index_select(0, order)
@@ -236,7 +265,39 @@ class SoapBpnn(
                         self.property_names[name],
                         baseline[name].block().values if name in baseline else None,
                     )
+        if len(self.spherical_heads) > 0:
+            sorted_coefficients = [c.index_select(0, order) for c in coefficients]
+            samples = (system[keep], atom[keep], keep)
+            self._spherical(
+                results, outputs, hidden, sorted_coefficients, samples, n_systems
+            )
         return results
+
+    def _spherical(
+        self,
+        results: Dict[str, TensorMap],
+        outputs: Dict[str, ModelOutput],
+        hidden: List[torch.Tensor],
+        coefficients: List[torch.Tensor],
+        samples: Tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        n_systems: int,
+    ) -> None:
+        """Add the spherical targets asked for in ``outputs`` to ``results``;
+        ``hidden`` and ``coefficients`` in element-sorted atom order, ``samples``:
+        the system and atom index of the kept atoms and the mask that keeps them."""
+        system, atom, keep = samples
+        for name, head in self.spherical_heads.items():
+            if name in outputs:
+                values = head(hidden, coefficients)
+                results[name] = spherical_tensor(
+                    [v[keep] for v in values],
+                    self.spherical_keys[name],
+                    system,
+                    atom,
+                    n_systems,
+                    self.per_atom[name] or outputs[name].sample_kind == "atom",
+                    self.property_names[name],
+                )
 
     def _hidden(
         self, species: torch.Tensor, features: torch.Tensor
@@ -329,7 +390,7 @@ class SoapBpnn(
     def restart(self, dataset_info: DatasetInfo) -> "SoapBpnn":
         """Add heads (and baseline entries) for the new targets of ``dataset_info``;
         new atomic types cannot be added (they change the descriptor)."""
-        check_targets(dataset_info)
+        check_targets(dataset_info, int(self.hypers["soap"]["max_angular"]))
         new_types = self.dataset_info.new_atomic_types(dataset_info)
         if new_types:
             raise NewAtomicTypesError(new_types, self.dataset_info.atomic_types)

@@ -1,0 +1,184 @@
+r"""Equivariant outputs of SOAP-BPNN: spherical targets (``o3_lambda`` λ,
+``o3_sigma`` σ) as invariant weights times an equivariant basis.
+
+For every block :math:`(\lambda, \sigma)` of a spherical target, each atom :math:`i`
+gets a set of equivariant vectors :math:`B^{i}_{q\mu}` (μ = −λ … λ) from its density
+coefficients :math:`c^{i}_{anlm}`:
+
+- order one (:math:`\sigma = +1`, :math:`\lambda \le` ``max_angular``): the
+  coefficients of angular channel λ themselves, one vector per neighbour type and
+  radial function;
+- order two (λ-SOAP): the coefficients of each channel :math:`l` mixed into
+  ``channels`` combinations by a learned linear map, then every pair of channels
+  :math:`l_1 \le l_2` coupled to λ with Clebsch–Gordan coefficients,
+  :math:`\sum_{m_1 m_2} C^{\lambda\mu}_{l_1 m_1 l_2 m_2}\, \tilde c^{i}_{p l_1 m_1}
+  \tilde c^{i}_{q l_2 m_2}`, for the pairs whose parity
+  :math:`(-1)^{l_1+l_2+\lambda}` is σ. These give the improper tensors
+  (σ = −1: pseudovectors such as a cross product) as well as further proper ones.
+
+The target's head (the same per-element networks as for invariant targets) predicts
+one weight per basis vector and subtarget, :math:`w^{i}_{qp}`, from the atom's
+invariant features, and the atomic value is
+:math:`y^{i}_{\mu p} = \sum_q w^{i}_{qp} B^{i}_{q\mu}`: it rotates with the
+structure exactly (the weights are invariant, the basis is equivariant), and it
+changes sign under inversion as σ (−1)^λ asks. An invariant block (λ = 0, σ = +1)
+has the constant basis: its head predicts the value itself. A block that no
+coupling of the density can give (a pseudoscalar, λ = 0 and σ = −1) is refused.
+"""
+
+from typing import List, Tuple
+
+import torch
+
+from atomtrain.modules.spherical import clebsch_gordan, coupling_parity
+
+from .networks import PerElement, PerElementLinear, element_network
+
+
+def couplings(max_angular: int, lam: int, sigma: int) -> List[Tuple[int, int]]:
+    """The ``(l1, l2)`` pairs, ``l1 ≤ l2 ≤ max_angular``, that couple to λ with
+    parity σ."""
+    return [
+        (l1, l2)
+        for l1 in range(max_angular + 1)
+        for l2 in range(l1, max_angular + 1)
+        if abs(l1 - l2) <= lam <= l1 + l2 and coupling_parity(l1, l2, lam) == sigma
+    ]
+
+
+def basis_size(channels_per_l: List[int], channels: int, lam: int, sigma: int) -> int:
+    """The number of basis vectors of block (λ, σ); 0 when none can be built."""
+    if lam == 0 and sigma == 1:
+        return 1
+    max_angular = len(channels_per_l) - 1
+    first = channels_per_l[lam] if sigma == 1 and lam <= max_angular else 0
+    pairs = couplings(max_angular, lam, sigma)
+    return first + channels * channels * len(pairs)
+
+
+class Coupling(torch.nn.Module):
+    """The Clebsch–Gordan product of two mixed channels ``l1`` and ``l2`` into λ."""
+
+    coefficients: torch.Tensor
+
+    def __init__(self, l1: int, l2: int, lam: int) -> None:
+        super().__init__()
+        self.l1 = l1
+        self.l2 = l2
+        self.register_buffer("coefficients", clebsch_gordan(l1, l2, lam))
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """``first [n, k, 2 l1 + 1]``, ``second [n, k, 2 l2 + 1]`` →
+        ``[n, k * k, 2λ + 1]``."""
+        cg = self.coefficients.to(first.dtype)
+        coupled = torch.einsum("npa,nqb,abm->npqm", first, second, cg)
+        return coupled.reshape(first.shape[0], -1, cg.shape[2])
+
+
+class EquivariantBasis(torch.nn.Module):
+    """The basis vectors ``[n_atoms, Q, 2λ + 1]`` of one block (λ, σ) from the
+    density coefficients (one ``[n_atoms, K_l, 2l + 1]`` tensor per ``l``)."""
+
+    def __init__(
+        self, channels_per_l: List[int], channels: int, lam: int, sigma: int
+    ) -> None:
+        super().__init__()
+        max_angular = len(channels_per_l) - 1
+        self.lam = lam
+        self.constant = lam == 0 and sigma == 1
+        self.first_order = (not self.constant) and sigma == 1 and lam <= max_angular
+        pairs = [] if self.constant else couplings(max_angular, lam, sigma)
+        used = sorted({ell for pair in pairs for ell in pair})
+        # one mixing per angular channel (an identity for the unused ones keeps
+        # the module list indexable by l in TorchScript)
+        self.mixers = torch.nn.ModuleList(
+            [
+                torch.nn.Linear(k, channels, bias=False)
+                if ell in used
+                else torch.nn.Identity()
+                for ell, k in enumerate(channels_per_l)
+            ]
+        )
+        self.couplings = torch.nn.ModuleList([Coupling(a, b, lam) for a, b in pairs])
+        self.size = basis_size(channels_per_l, channels, lam, sigma)
+
+    def forward(self, coefficients: List[torch.Tensor]) -> torch.Tensor:
+        n_atoms = coefficients[0].shape[0]
+        if self.constant:
+            return torch.ones(
+                (n_atoms, 1, 1),
+                dtype=coefficients[0].dtype,
+                device=coefficients[0].device,
+            )
+        mixed: List[torch.Tensor] = []
+        for ell, mixer in enumerate(self.mixers):
+            # mix the channels (the middle axis) of every component alike
+            mixed.append(mixer(coefficients[ell].transpose(1, 2)).transpose(1, 2))
+        parts: List[torch.Tensor] = []
+        if self.first_order:
+            parts.append(coefficients[self.lam])
+        for coupling in self.couplings:
+            parts.append(coupling(mixed[coupling.l1], mixed[coupling.l2]))
+        return torch.cat(parts, dim=1)
+
+
+def combine(
+    weights: torch.Tensor, basis: torch.Tensor, n_properties: int
+) -> torch.Tensor:
+    """Atomic values ``[n_atoms, 2λ + 1, P]`` from the invariant ``weights
+    [n_atoms, Q * P]`` and the ``basis [n_atoms, Q, 2λ + 1]``."""
+    shaped = weights.reshape(weights.shape[0], basis.shape[1], n_properties)
+    return torch.einsum("nqp,nqm->nmp", shaped, basis)
+
+
+class SphericalBlock(torch.nn.Module):
+    """One block (λ, σ) of a spherical target: its basis and the per-element last
+    layer that gives the basis weights."""
+
+    def __init__(self, basis: EquivariantBasis, last: PerElementLinear) -> None:
+        super().__init__()
+        self.basis = basis
+        self.last = last
+
+
+class SphericalHead(torch.nn.Module):
+    """The head of a spherical target: an optional per-element hidden layer
+    (``mlp``), then per block the weights of its basis vectors."""
+
+    def __init__(
+        self,
+        n_elements: int,
+        width: int,
+        n_properties: int,
+        mlp: bool,
+        channels_per_l: List[int],
+        channels: int,
+        irreps: List[Tuple[int, int]],
+    ) -> None:
+        super().__init__()
+        self.hidden = PerElement(
+            [
+                element_network(width, 1 if mlp else 0, width, False)
+                for _ in range(n_elements)
+            ]
+        )
+        blocks: List[SphericalBlock] = []
+        for lam, sigma in irreps:
+            basis = EquivariantBasis(channels_per_l, channels, lam, sigma)
+            last = PerElementLinear(n_elements, width, basis.size * n_properties)
+            blocks.append(SphericalBlock(basis, last))
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.n_properties = n_properties
+
+    def forward(
+        self, hidden: List[torch.Tensor], coefficients: List[torch.Tensor]
+    ) -> List[torch.Tensor]:
+        """The atomic values ``[n_atoms, 2λ + 1, P]`` of every block, atoms in the
+        element-sorted order of ``hidden`` and ``coefficients``."""
+        features = self.hidden(hidden)
+        values: List[torch.Tensor] = []
+        for block in self.blocks:
+            weights = torch.cat(block.last(features))
+            basis = block.basis(coefficients)
+            values.append(combine(weights, basis, self.n_properties))
+        return values
