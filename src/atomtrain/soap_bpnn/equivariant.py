@@ -118,7 +118,8 @@ class EquivariantBasis(torch.nn.Module):
         if self.first_order:
             parts.append(coefficients[self.lam])
         for coupling in self.couplings:
-            parts.append(coupling(mixed[coupling.l1], mixed[coupling.l2]))
+            first, second = int(coupling.l1), int(coupling.l2)  # type: ignore[arg-type]
+            parts.append(coupling(mixed[first], mixed[second]))
         return torch.cat(parts, dim=1)
 
 
@@ -178,7 +179,8 @@ class SphericalHead(torch.nn.Module):
         features = self.hidden(hidden)
         values: List[torch.Tensor] = []
         for block in self.blocks:
-            weights = torch.cat(block.last(features))
-            basis = block.basis(coefficients)
+            # mypy sees ModuleList items as plain Modules
+            weights = torch.cat(block.last(features))  # type: ignore[operator]
+            basis = block.basis(coefficients)  # type: ignore[operator]
             values.append(combine(weights, basis, self.n_properties))
         return values
