@@ -22,7 +22,7 @@ from metatomic.torch import (
 )
 
 from atomtrain.checkpoints import new_checkpoint, upgrade
-from atomtrain.data.info import DatasetInfo
+from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.testing.base import ENERGY
 from atomtrain.training.engine import EngineTrainer
@@ -367,3 +367,91 @@ class FlippedPredictTrainer(PairTrainer):
                 ),
             )
         return {"energy": TensorMap(predictions["energy"].keys, [flipped])}
+
+
+# ---- spherical outputs ---------------------------------------------------------------
+
+#: A per-structure spherical target: a vector (proper) and a pseudovector (improper).
+MOMENT = TargetInfo(kind="spherical", irreps=((1, 1), (1, -1)))
+
+
+class MomentModel(PairModel):
+    """The pair potential, and a spherical ``mtt::moment``: per atom ``a_i = Σ_j
+    w(t_j) e^(-r) f_c(r) r_ij`` and ``b_i = Σ_j e^(-2r) f_c(r) r_ij``; the structure's
+    vector is ``Σ_i a_i`` and its pseudovector ``Σ_i cross(a_i, b_i)`` (components in
+    ``o3_mu`` order, ``(y, z, x)``)."""
+
+    def moment_blocks(
+        self, first: torch.Tensor, second: torch.Tensor
+    ) -> List[torch.Tensor]:
+        """The atomic values of the two blocks from ``a_i`` and ``b_i`` ``[n, 3]``."""
+        return [first, torch.linalg.cross(first, second)]
+
+    def forward(
+        self,
+        systems: List[System],
+        outputs: Dict[str, ModelOutput],
+        selected_atoms: Optional[Labels] = None,
+    ) -> Dict[str, TensorMap]:
+        energy = {n: o for n, o in outputs.items() if n != "mtt::moment"}
+        results = (
+            PairModel.forward(self, systems, energy, selected_atoms) if energy else {}
+        )
+        if "mtt::moment" in outputs:
+            results["mtt::moment"] = self._moment(systems)
+        return results
+
+    def _moment(self, systems: List[System]) -> TensorMap:
+        values: List[List[torch.Tensor]] = [[], []]
+        for system in systems:
+            pairs = system.get_neighbor_list(self.options)
+            first = pairs.samples.column("first_atom").to(torch.long)
+            second = pairs.samples.column("second_atom").to(torch.long)
+            vectors = pairs.values.reshape(-1, 3)
+            distances = torch.linalg.vector_norm(vectors, dim=1)
+            smooth = self.cutoff_function(distances)
+            types = system.types.to(torch.long)
+            weights = self.weights[types[second], 0] - self.weights[types[first], 0]
+            n = len(system)
+            a = torch.zeros((n, 3), dtype=vectors.dtype)
+            b = torch.zeros((n, 3), dtype=vectors.dtype)
+            pair_a = (weights * torch.exp(-distances) * smooth).unsqueeze(1) * vectors
+            pair_b = (torch.exp(-2 * distances) * smooth).unsqueeze(1) * vectors
+            # the pair seen from j: weight and vector both change sign
+            a = a.index_add(0, first, pair_a).index_add(0, second, pair_a)
+            b = b.index_add(0, first, pair_b).index_add(0, second, -pair_b)
+            for block, atomic in enumerate(self.moment_blocks(a, b)):
+                values[block].append(atomic.sum(dim=0)[[1, 2, 0]])
+        keys = Labels(["o3_lambda", "o3_sigma"], torch.tensor([[1, 1], [1, -1]]))
+        blocks = [
+            TensorBlock(
+                torch.stack(rows).reshape(len(systems), 3, 1),
+                Labels(["system"], torch.arange(len(systems)).reshape(-1, 1)),
+                [Labels(["o3_mu"], torch.tensor([[-1], [0], [1]]))],
+                Labels(["properties"], torch.tensor([[0]])),
+            )
+            for rows in values
+        ]
+        return TensorMap(keys, blocks)
+
+    def supported_outputs(self) -> Dict[str, ModelOutput]:
+        return {"energy": ENERGY.model_output(), "mtt::moment": MOMENT.model_output()}
+
+
+class OnlyInvariantMoment(MomentModel):
+    """The vector block holds the length of the vector in every component."""
+
+    def moment_blocks(
+        self, first: torch.Tensor, second: torch.Tensor
+    ) -> List[torch.Tensor]:
+        norms = torch.linalg.vector_norm(first, dim=1, keepdim=True).expand(-1, 3)
+        return [norms, torch.linalg.cross(first, second)]
+
+
+class WrongParityMoment(MomentModel):
+    """The block declared improper (o3_sigma = -1) holds a proper vector."""
+
+    def moment_blocks(
+        self, first: torch.Tensor, second: torch.Tensor
+    ) -> List[torch.Tensor]:
+        return [first, first + second]

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict
 import pytest
 import torch
 from planted_models import (
+    MOMENT,
     TYPES,
     BaselineOffWhenExported,
     FlippedForces,
@@ -24,13 +25,16 @@ from planted_models import (
     LeakyBatch,
     LinearCutoff,
     MeanInsteadOfSum,
+    MomentModel,
     NewFormatSameVersion,
     NoCellShifts,
     NotInvariant,
     NotScriptable,
+    OnlyInvariantMoment,
     PairModel,
     PairTrainer,
     PowerIsFloat,
+    WrongParityMoment,
 )
 
 from atomtrain.data.info import DatasetInfo
@@ -39,6 +43,7 @@ from atomtrain.testing import physics_checks as checks
 from atomtrain.testing.base import ENERGY, with_baseline_weights
 from atomtrain.testing.checkpoints import CheckpointTests
 from atomtrain.testing.output_checks import (
+    check_equivariance,
     check_selected_all_atoms,
     check_selected_atoms_sum,
 )
@@ -111,6 +116,11 @@ def selections(model_class: type, _: Path) -> None:
     check_selected_atoms_sum(probe_of(model_class), STRUCTURES, "energy")
 
 
+def moments(model_class: type, _: Path) -> None:
+    probe = Probe(model_of(model_class), {"mtt::moment": MOMENT})
+    check_equivariance(probe, STRUCTURES, "mtt::moment", MOMENT, 1e-8)
+
+
 def export(model_class: type, tmp_path: Path) -> None:
     check_exported_predictions(model_of(model_class), STRUCTURES, tmp_path / "m.pt")
 
@@ -144,6 +154,7 @@ def test_the_correct_model_passes_every_check(tmp_path):
         trainer_with(PairTrainer),
     ):
         check(PairModel, tmp_path)
+    moments(MomentModel, tmp_path)
 
 
 CAUGHT: Dict[str, Any] = {
@@ -154,6 +165,16 @@ CAUGHT: Dict[str, Any] = {
     "mean instead of sum": (MeanInsteadOfSum, extensivity, "two far-apart copies"),
     "index-dependent": (IndexDependent, permutations, "in another order"),
     "not scriptable": (NotScriptable, export, "TorchScript cannot compile"),
+    "spherical output only invariant": (
+        OnlyInvariantMoment,
+        moments,
+        r"block 0\) is off by .* from the rotated prediction",
+    ),
+    "wrong parity": (
+        WrongParityMoment,
+        moments,
+        r"block 1\) is off by .* from the reflected prediction",
+    ),
 }
 
 ONCE_MISSED: Dict[str, Any] = {
