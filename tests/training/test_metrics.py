@@ -68,3 +68,35 @@ def test_the_metrics_of_a_run_follow_the_gradients_of_its_data():
         require_run_metric("energy.forces.mae", without)
     with pytest.raises(OptionsError, match=r"did you mean 'energy\.rmse'"):
         require_run_metric("energy.rmsd", without)
+
+
+def _spherical_map(values: list) -> TensorMap:
+    keys = Labels(["o3_lambda", "o3_sigma"], torch.tensor([[0, 1], [2, 1]]))
+    blocks = []
+    for lam, numbers in zip((0, 2), values):
+        blocks.append(
+            TensorBlock(
+                torch.tensor(numbers, dtype=torch.float64).reshape(1, 2 * lam + 1, 1),
+                Labels(["system"], torch.tensor([[0]])),
+                [Labels(["o3_mu"], torch.arange(-lam, lam + 1).reshape(-1, 1))],
+                Labels(["properties"], torch.tensor([[0]])),
+            )
+        )
+    return TensorMap(keys, blocks)
+
+
+def test_each_irrep_of_a_spherical_target_has_its_own_errors():
+    info = TargetInfo("", "", kind="spherical", irreps=((0, 1), (2, 1)))
+    names = run_metric_names({"alpha": info})
+    assert "alpha.irrep_0_1.mae" in names and "alpha.irrep_2_1.rmse" in names
+    accumulator = MetricAccumulator({"alpha": info}, [], "angstrom")
+    predicted = _spherical_map([[1.0], [0.0, 0.0, 0.0, 0.0, 2.0]])
+    labels = _spherical_map([[4.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    accumulator.update(
+        {"alpha": predicted}, {"alpha": labels}, torch.tensor([3]), torch.zeros(1)
+    )
+    metrics = accumulator.compute()
+    assert metrics["alpha.irrep_0_1.mae"] == 3.0
+    assert metrics["alpha.irrep_2_1.mae"] == pytest.approx(2.0 / 5)
+    assert metrics["alpha.mae"] == pytest.approx(5.0 / 6)
+    assert accumulator.units()["alpha.irrep_2_1.mae"] == ""

@@ -34,6 +34,7 @@ from ..data.targets import (
 from ..data.units import per_mole_unit_meant, unit_problem
 from ..errors import Problem
 from ..training.hypers import PRODUCT_METRICS
+from ..training.metrics import irrep_quantities
 from .files import expand_reader, resolve_file, unknown_keys
 from .grammar import ExtraDataSection, GradientSection, TargetSection
 
@@ -216,12 +217,15 @@ def _expand_gradient(
 
 def metric_names(sections: List[Section]) -> List[str]:
     """The ``best_model_metric`` values the targets of ``sections`` can give: the loss,
-    the products, and the RMSE and MAE of every target and of every gradient an
-    energy may have (whether the data holds it is known only once it is read)."""
+    the products, and the RMSE and MAE of every target, of every irrep of a
+    spherical target and of every gradient an energy may have (whether the data
+    holds it is known only once it is read)."""
     names = ["loss", *PRODUCT_METRICS]
     for section in sections:
         for name, target in section["targets"].items():
             quantities = [""] + [f".{g}" for g in GRADIENT_SECTIONS if target.get(g)]
+            irreps = irrep_quantities(target_info(target, []))
+            quantities += [f".{irrep}" for irrep in irreps]
             for quantity in quantities:
                 names += [f"{name}{quantity}.rmse", f"{name}{quantity}.mae"]
     return list(dict.fromkeys(names))

@@ -2,7 +2,9 @@
 
 Errors are summed (squares and absolute values, in float64) with their counts, so the
 epoch value does not depend on how structures were split into batches. Names are
-``<target>.<rmse|mae>`` and ``<target>.<forces|virial|stress>.<rmse|mae>``; values are
+``<target>.<rmse|mae>`` and ``<target>.<forces|virial|stress>.<rmse|mae>``, and for a
+spherical target of several irreps also ``<target>.irrep_<λ>_<σ>.<rmse|mae>`` (the
+errors of that block alone, e.g. ``polarizability.irrep_2_1.mae``); values are
 in the user's units: per atom for per-structure targets normalised by the number of
 atoms, forces = -dE/dr (unit/length), virial = -dE/dε (unit), stress = dE/dε / V
 (unit/length³, only for structures with a non-zero cell volume). NaN labels (absent
@@ -31,17 +33,33 @@ _GRADIENT_QUANTITIES: Dict[str, str] = {
 }
 
 
+def irrep_quantities(info: TargetInfo) -> Dict[str, int]:
+    """The per-irrep quantities of a spherical target of several irreps:
+    ``irrep_<λ>_<σ>`` → the index of its block (none for other targets)."""
+    if info.kind != "spherical" or len(info.irreps) < 2:
+        return {}
+    return {f"irrep_{lam}_{sigma}": i for i, (lam, sigma) in enumerate(info.irreps)}
+
+
+def _quantities(name: str, info: TargetInfo) -> Dict[str, Tuple[str, str]]:
+    """Metric key → (target, quantity) of one target: its values, each gradient its
+    data holds, and each irrep of a spherical target (quantity ``irrep:<block>``)."""
+    quantities = {name: (name, "")}
+    for quantity, gradient in _GRADIENT_QUANTITIES.items():
+        if gradient in info.gradients:
+            quantities[f"{name}.{quantity}"] = (name, quantity)
+    for irrep, block in irrep_quantities(info).items():
+        quantities[f"{name}.{irrep}"] = (name, f"irrep:{block}")
+    return quantities
+
+
 def run_metric_names(targets: Dict[str, TargetInfo]) -> List[str]:
     """Every ``best_model_metric`` of a run on ``targets``: the loss, the products,
-    and the RMSE and MAE of every target and of every gradient its data holds."""
+    and the RMSE and MAE of every target, of every gradient its data holds and of
+    every irrep of a spherical target."""
     names = ["loss", *PRODUCT_METRICS]
     for name, info in targets.items():
-        quantities = [name] + [
-            f"{name}.{quantity}"
-            for quantity, gradient in _GRADIENT_QUANTITIES.items()
-            if gradient in info.gradients
-        ]
-        for quantity in quantities:
+        for quantity in _quantities(name, info):
             names += [f"{quantity}.rmse", f"{quantity}.mae"]
     return names
 
@@ -71,7 +89,7 @@ def selection_value(metric: str, values: Dict[str, float], prefix: str) -> float
 def quantity_unit(info: TargetInfo, quantity: str, per_atom: bool, length: str) -> str:
     """The unit of a metric of ``quantity`` (``""`` for the values) of a target."""
     unit = info.unit
-    if quantity == "":
+    if quantity == "" or quantity.startswith("irrep:"):
         return f"{unit}/atom" if per_atom and unit else unit
     if quantity == "forces":
         return f"{unit}/{length}" if unit else ""
@@ -94,10 +112,7 @@ class MetricAccumulator:
         self.length_unit = length_unit
         self.quantities: Dict[str, Tuple[str, str]] = {}
         for name, info in targets.items():
-            self.quantities[name] = (name, "")
-            for quantity, gradient in _GRADIENT_QUANTITIES.items():
-                if gradient in info.gradients:
-                    self.quantities[f"{name}.{quantity}"] = (name, quantity)
+            self.quantities.update(_quantities(name, info))
         self.sums: Dict[str, List[float]] = {}
         self.reset()
 
@@ -154,7 +169,11 @@ class MetricAccumulator:
         volumes: torch.Tensor,
     ) -> Optional[torch.Tensor]:
         collected = []
-        for index in range(len(label)):
+        blocks = range(len(label))
+        if quantity.startswith("irrep:"):
+            blocks = range(int(quantity[6:]), int(quantity[6:]) + 1)
+            quantity = ""
+        for index in blocks:
             p_block, y_block = prediction.block(index), label.block(index)
             if quantity != "":
                 gradient = _GRADIENT_QUANTITIES[quantity]
