@@ -25,7 +25,7 @@ class TestSoapBpnn(ArchitectureTests):
     # the suite's checkpoints keep that format
     trainer_hypers = {"ema_decay": None}
     documentation_level = "stable"
-    target_kinds = ("scalar", "spherical")
+    target_kinds = ("scalar", "cartesian", "spherical")
 
     @pytest.fixture
     def golden_directory(self) -> Path:

@@ -21,6 +21,8 @@ IRREPS = ((0, 1), (1, 1), (1, -1), (2, 1), (2, -1), (3, 1))
 TARGETS = {
     "mtt::tensor": TargetInfo(kind="spherical", irreps=IRREPS, num_subtargets=2),
     "mtt::atomic": TargetInfo(kind="spherical", irreps=((1, 1),), sample_kind="atom"),
+    "mtt::vector": TargetInfo(kind="cartesian", rank=1),
+    "mtt::matrix": TargetInfo(kind="cartesian", rank=2, num_subtargets=2),
 }
 
 
@@ -159,3 +161,31 @@ def test_selected_atoms_restrict_spherical_outputs(ethanol, name):
         else:
             expected = atoms.values[2] + atoms.values[5]
             torch.testing.assert_close(some.values[0], expected)
+
+
+def test_cartesian_targets_rotate_as_tensors(ethanol):
+    model = _model(ethanol)
+    structures = [ethanol[1], ethanol[8]]
+    names = ("mtt::vector", "mtt::matrix")
+    reference = _run(model, structures, names)
+    vector = reference["mtt::vector"].block()
+    matrix = reference["mtt::matrix"].block()
+    assert vector.values.shape == (2, 3, 1)
+    assert [c.names for c in matrix.components] == [["xyz_1"], ["xyz_2"]]
+    assert matrix.values.shape == (2, 3, 3, 2)
+    # a general rank-2 tensor: its antisymmetric part is learned too
+    assert (matrix.values - matrix.values.transpose(1, 2)).abs().max() > 1e-8
+    generator = torch.Generator().manual_seed(6)
+    rotation = random_transformations(
+        1, 1, device=torch.device("cpu"), dtype=torch.float64, generator=generator
+    ).matrices[0]
+    for r in (rotation, -rotation):
+        moved = _run(model, [_moved(s, r) for s in structures], names)
+        torch.testing.assert_close(
+            moved["mtt::vector"].block().values,
+            torch.einsum("ab,sbp->sap", r, vector.values),
+        )
+        torch.testing.assert_close(
+            moved["mtt::matrix"].block().values,
+            torch.einsum("ab,cd,sbdp->sacp", r, r, matrix.values),
+        )

@@ -92,7 +92,7 @@ def test_targets_it_cannot_model_are_all_named(ethanol):
         atomic_types=[1, 6, 8],
         targets={
             **ethanol.info.targets,
-            "mtt::polarizability": TargetInfo(kind="cartesian", rank=2),
+            "mtt::hyperpolarizability": TargetInfo(kind="cartesian", rank=3),
             "mtt::chirality": TargetInfo(kind="spherical", irreps=((0, -1), (1, 1))),
             "mtt::dipole": TargetInfo(kind="spherical", irreps=((1, 1),)),
         },
@@ -100,7 +100,7 @@ def test_targets_it_cannot_model_are_all_named(ethanol):
     with pytest.raises(UnsupportedTargetError) as error:
         SoapBpnn(TINY, info)  # type: ignore[arg-type]
     message = str(error.value)
-    assert "'mtt::polarizability' (cartesian rank 2)" in message
+    assert "'mtt::hyperpolarizability' (cartesian rank 3)" in message
     assert "'mtt::chirality' (irreps o3_lambda=0, o3_sigma=-1)" in message
     assert "mtt::dipole" not in message
 

@@ -26,7 +26,7 @@ has the constant basis: its head predicts the value itself. A block that no
 coupling of the density can give (a pseudoscalar, λ = 0 and σ = −1) is refused.
 """
 
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
@@ -155,8 +155,15 @@ class SphericalHead(torch.nn.Module):
         channels_per_l: List[int],
         channels: int,
         irreps: List[Tuple[int, int]],
+        cartesian_rank: int = 0,
     ) -> None:
+        """``cartesian_rank`` 1 or 2: the head of a Cartesian target, learned as the
+        irreps of :data:`CARTESIAN_IRREPS` (``irreps`` is then ignored)."""
         super().__init__()
+        if cartesian_rank > 0:
+            irreps = CARTESIAN_IRREPS[cartesian_rank]
+        self.cartesian_rank = cartesian_rank
+        self.to_cartesian = CartesianOutput(cartesian_rank)
         self.hidden = PerElement(
             [
                 element_network(width, 1 if mlp else 0, width, False)
@@ -175,7 +182,8 @@ class SphericalHead(torch.nn.Module):
         self, hidden: List[torch.Tensor], coefficients: List[torch.Tensor]
     ) -> List[torch.Tensor]:
         """The atomic values ``[n_atoms, 2λ + 1, P]`` of every block, atoms in the
-        element-sorted order of ``hidden`` and ``coefficients``."""
+        element-sorted order of ``hidden`` and ``coefficients``; for a Cartesian
+        target, the one tensor ``[n_atoms, 3, (3,) P]``."""
         features = self.hidden(hidden)
         values: List[torch.Tensor] = []
         for block in self.blocks:
@@ -183,4 +191,56 @@ class SphericalHead(torch.nn.Module):
             weights = torch.cat(block.last(features))  # type: ignore[operator]
             basis = block.basis(coefficients)  # type: ignore[operator]
             values.append(combine(weights, basis, self.n_properties))
+        if self.cartesian_rank > 0:
+            return [self.to_cartesian(values)]
         return values
+
+
+#: The irreps a Cartesian tensor of rank 1 or 2 is learned as: a vector is λ = 1;
+#: a rank-2 tensor is its trace (λ = 0), its antisymmetric part (a pseudovector,
+#: λ = 1, σ = −1) and its symmetric traceless part (λ = 2).
+CARTESIAN_IRREPS: Dict[int, List[Tuple[int, int]]] = {
+    1: [(1, 1)],
+    2: [(0, 1), (1, -1), (2, 1)],
+}
+
+#: The position of x, y and z among the components o3_mu = −1, 0, 1 of λ = 1.
+_XYZ = [2, 0, 1]
+
+
+def cartesian_matrix(rank: int) -> torch.Tensor:
+    """The linear map ``[3**rank, Σ (2λ + 1)]`` from the spherical components of
+    :data:`CARTESIAN_IRREPS` (concatenated) to the Cartesian ones (row-major): the
+    transpose of the orthonormal Clebsch–Gordan decomposition, so it is exact and
+    invertible."""
+    if rank == 0:
+        return torch.zeros((0, 0), dtype=torch.float64)
+    if rank == 1:
+        return torch.eye(3, dtype=torch.float64)[_XYZ]
+    columns = [
+        clebsch_gordan(1, 1, lam)[_XYZ][:, _XYZ].reshape(9, 2 * lam + 1)
+        for lam, _ in CARTESIAN_IRREPS[2]
+    ]
+    return torch.cat(columns, dim=1)
+
+
+class CartesianOutput(torch.nn.Module):
+    """Cartesian values ``[n, 3, (3,) P]`` from the values of the spherical blocks
+    of :data:`CARTESIAN_IRREPS` (each ``[n, 2λ + 1, P]``); rank 0: unused (the head
+    of a spherical target)."""
+
+    matrix: torch.Tensor
+
+    def __init__(self, rank: int) -> None:
+        super().__init__()
+        self.rank = rank
+        self.register_buffer("matrix", cartesian_matrix(rank))
+
+    def forward(self, values: List[torch.Tensor]) -> torch.Tensor:
+        spherical = torch.cat(values, dim=1)
+        cartesian = torch.einsum(
+            "cs,nsp->ncp", self.matrix.to(spherical.dtype), spherical
+        )
+        if self.rank == 1:
+            return cartesian
+        return cartesian.reshape(cartesian.shape[0], 3, 3, cartesian.shape[2])

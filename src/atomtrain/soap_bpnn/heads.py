@@ -30,11 +30,12 @@ class NewAtomicTypesError(UserError):
 
 def check_targets(dataset_info: DatasetInfo, max_angular: int) -> None:
     """Refuse every target SOAP-BPNN cannot represent, naming all at once: Cartesian
-    targets, and the irreps of spherical targets that no coupling of the density
-    coefficients up to ``max_angular`` gives (see :mod:`.equivariant`)."""
+    targets of rank above 2, and the irreps of spherical targets that no coupling
+    of the density coefficients up to ``max_angular`` gives (see
+    :mod:`.equivariant`)."""
     refused: List[str] = []
     for name, info in dataset_info.targets.items():
-        if info.kind == "cartesian":
+        if info.kind == "cartesian" and info.rank > 2:
             refused.append(f"'{name}' (cartesian rank {info.rank})")
         elif info.kind == "spherical":
             missing = [
@@ -46,9 +47,10 @@ def check_targets(dataset_info: DatasetInfo, max_angular: int) -> None:
                 refused.append(f"'{name}' (irreps {'; '.join(missing)})")
     if refused:
         raise UnsupportedTargetError(
-            "the soap_bpnn architecture models invariant scalar and spherical "
-            "targets (per structure or per atom) whose irreps its density "
-            f"coefficients can couple to; it cannot model {', '.join(refused)}. "
+            "the soap_bpnn architecture models invariant scalars, Cartesian "
+            "vectors and rank-2 tensors, and spherical targets (per structure or "
+            "per atom) whose irreps its density coefficients can couple to; it "
+            f"cannot model {', '.join(refused)}. "
             "A pseudoscalar (o3_lambda=0, o3_sigma=-1) has no coupling of two "
             "densities, and o3_lambda above 2 * soap.max_angular none at all"
         )
@@ -171,6 +173,28 @@ def spherical_tensor(
         components = [Labels(["o3_mu"], mu.reshape(-1, 1))]
         blocks.append(_block(gathered, samples, components, property_name))
     return TensorMap(keys.to(values[0].device), blocks)
+
+
+def cartesian_tensor(
+    values: torch.Tensor,
+    system: torch.Tensor,
+    atom: torch.Tensor,
+    n_systems: int,
+    per_atom: bool,
+    property_name: str,
+) -> TensorMap:
+    """Atomic Cartesian ``values [n, 3, P]`` (rank 1, components ``xyz``) or
+    ``[n, 3, 3, P]`` (rank 2, ``xyz_1``, ``xyz_2``), per atom or summed per structure
+    as in :func:`atomic_tensor`."""
+    gathered, samples = _gathered(values, system, atom, n_systems, per_atom)
+    xyz = torch.arange(3, dtype=torch.int32, device=values.device).reshape(-1, 1)
+    if values.dim() == 3:
+        components = [Labels(["xyz"], xyz)]
+    else:
+        components = [Labels(["xyz_1"], xyz), Labels(["xyz_2"], xyz)]
+    device = values.device
+    keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
+    return TensorMap(keys, [_block(gathered, samples, components, property_name)])
 
 
 def _gathered(

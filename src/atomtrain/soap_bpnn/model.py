@@ -50,6 +50,7 @@ from .heads import (
     NewAtomicTypesError,
     TargetHead,
     atomic_tensor,
+    cartesian_tensor,
     check_hypers,
     check_targets,
     spherical_tensor,
@@ -173,7 +174,7 @@ class SoapBpnn(
 
     def _add_target(self, name: str, info: TargetInfo) -> None:
         kind = dict(self.hypers["heads"]).get(name, DEFAULT_HEAD)
-        if info.kind == "spherical":
+        if info.kind in ("spherical", "cartesian"):
             self.spherical_heads[name] = SphericalHead(
                 self.n_types,
                 self.width,
@@ -182,6 +183,7 @@ class SoapBpnn(
                 [self.n_types * n for n in self.expansion.n_per_l],
                 int(self.hypers["spherical_channels"]),
                 [(int(lam), int(sigma)) for lam, sigma in info.irreps],
+                info.rank if info.kind == "cartesian" else 0,
             )
             self.spherical_keys[name] = info.keys()
         else:
@@ -288,16 +290,23 @@ class SoapBpnn(
         system, atom, keep = samples
         for name, head in self.spherical_heads.items():
             if name in outputs:
-                values = head(hidden, coefficients)
-                results[name] = spherical_tensor(
-                    [v[keep] for v in values],
-                    self.spherical_keys[name],
-                    system,
-                    atom,
-                    n_systems,
-                    self.per_atom[name] or outputs[name].sample_kind == "atom",
-                    self.property_names[name],
-                )
+                values = [v[keep] for v in head(hidden, coefficients)]
+                per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
+                property_name = self.property_names[name]
+                if head.cartesian_rank > 0:  # type: ignore[operator]
+                    results[name] = cartesian_tensor(
+                        values[0], system, atom, n_systems, per_atom, property_name
+                    )
+                else:
+                    results[name] = spherical_tensor(
+                        values,
+                        self.spherical_keys[name],
+                        system,
+                        atom,
+                        n_systems,
+                        per_atom,
+                        property_name,
+                    )
 
     def _hidden(
         self, species: torch.Tensor, features: torch.Tensor
