@@ -101,6 +101,20 @@ What these say of the targets:
   general. The last test force MAE is 0.0170 against 0.0175 (0.97 times). Against
   ``mace_run_train``'s default float64, whose epochs take 1.4 to 2.6 times longer
   (the runs of 2026-12-04 and the first of 2026-12-05), 0.4 to 0.7 times.
+- atomtrain's ``mace`` (float32, its default) against ``mace_run_train`` as it runs
+  by default (float64), measured on 2026-12-05 with ``--budget 900 --tools
+  mace,mace_run_train --tested-epochs 8``, the two trainings alone on the two cores
+  (load average 0.36 before, 2.01 after; ``results.json`` kept as
+  ``benchmarks/results/time_to_accuracy_mace_f64.json``). Seconds (epochs) to a
+  validation force MAE of 0.2, 0.1, 0.07, 0.05, 0.04 and 0.03 eV/Å: atomtrain 26 (1),
+  45 (2), 64 (3), 82 (4), 121 (6), 183 (9); ``mace_run_train`` 41 (1), 71 (2),
+  102 (3), 132 (4), 227 (7), 329 (10): 0.53 to 0.63 times the time. After 900 s,
+  44 epochs against 27, test force MAE 0.0097 against 0.0124 eV/Å (0.78 times);
+  epoch for epoch the two learn alike (test 0.0170 after 15 epochs against 0.0165
+  after 17, 0.0127 after 26 against 0.0124 after 27). ``mace_run_train``'s eighth
+  epoch ends at 259 s with a validation force MAE of 0.034; atomtrain's ``mace``
+  is below it after its seventh, at 144 s (0.56 times). Milliseconds per call
+  (ethanol / water box): 19.6 / 439 against 33 / 792.
 - atomtrain's best architecture on this split, SOAP-BPNN, reaches the test force
   MAE of ``mace_run_train_f32``'s eighth epoch (between 0.030 after seven and 0.023
   after ten) after its fourteenth epoch, at 87 s, against 330 s for
