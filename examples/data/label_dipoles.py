@@ -7,11 +7,13 @@ structure (``info``):
 - ``dipole``: the dipole moment in e·Å, Cartesian ``(x, y, z)``;
 - ``dipole_spherical``: the same vector as a spherical λ = 1 tensor, components
   ``o3_mu = -1, 0, 1``, that is ``(y, z, x)``;
-- ``quadrupole``: the traceless quadrupole moment in e·Å², a 3×3 Cartesian matrix
+- ``quadrupole``: the traceless quadrupole moment in e·Å², a 3 by 3 Cartesian matrix
   (row-major), from tblite's six packed components (xx, xy, yy, xz, yz, zz).
 
-The moments are those of the GFN2-xTB charge density about the origin of the
-coordinates (neutral molecules: the dipole does not depend on it).
+The moments are those of the GFN2-xTB charge density about the centre of mass of
+each frame (the molecules are neutral: the dipole does not depend on the origin,
+the quadrupole does, and about the centre of mass it depends on the geometry
+alone).
 
 ::
 
@@ -31,11 +33,12 @@ HERE = Path(__file__).parent
 
 
 def moments(atoms) -> tuple[np.ndarray, np.ndarray]:
-    """GFN2-xTB dipole (e·Å) and traceless quadrupole (e·Å², 3×3) of ``atoms``."""
+    """GFN2-xTB dipole (e·Å) and traceless quadrupole (e·Å², 3 by 3) of ``atoms``."""
     from tblite.interface import Calculator
 
+    centred = atoms.positions - atoms.get_center_of_mass()
     calculator = Calculator(
-        "GFN2-xTB", atoms.numbers, atoms.positions / Bohr, charge=0.0, uhf=0
+        "GFN2-xTB", atoms.numbers, centred / Bohr, charge=0.0, uhf=0
     )
     calculator.set("verbosity", 0)
     result = calculator.singlepoint()

@@ -92,7 +92,22 @@ def _finetune_pretrained(results: Dict[str, Any]) -> None:
     assert results["finetuned_on"] == ["train.xyz"]
 
 
+def _dipoles(results: Dict[str, Any]) -> None:
+    assert results["num_test_structures"] == 50
+    # learned well below the spread of the labels, each component alike
+    spread = results["dipole_mean_absolute_component"]
+    assert results["dipole_mae_e_angstrom"] < 0.1 * spread
+    assert set(results["dipole_component_mae_e_angstrom"]) == {"x", "y", "z"}
+    assert results["quadrupole_mae_e_angstrom2"] < (
+        0.6 * results["quadrupole_mean_absolute_component"]
+    )
+    # float32 model: equivariant to rounding
+    assert results["rotated_dipole_error"] < 1e-5
+    assert results["rotated_quadrupole_error"] < 1e-5
+
+
 CHECKS: Dict[str, Callable[[Dict[str, Any]], None]] = {
+    "dipoles": _dipoles,
     "finetune_pretrained": _finetune_pretrained,
     "pet_md": _pet_md,
     "parity_plot": _parity_plot,
