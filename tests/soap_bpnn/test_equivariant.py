@@ -13,9 +13,9 @@ from soap_helpers import TINY, batch_of
 from atomtrain.data.dataset import InMemoryDataset
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.data.structure import Structure
+from atomtrain.modules.equivariant import basis_size, couplings
 from atomtrain.modules.spherical import clebsch_gordan, wigner_d
 from atomtrain.soap_bpnn import SoapBpnn
-from atomtrain.soap_bpnn.equivariant import basis_size, couplings
 
 IRREPS = ((0, 1), (1, 1), (1, -1), (2, 1), (2, -1), (3, 1))
 TARGETS = {

@@ -7,9 +7,9 @@ from metatensor.torch import Labels, TensorBlock, TensorMap
 
 from atomtrain.data.info import DatasetInfo
 from atomtrain.errors import OptionsError, Problem, UserError, did_you_mean
+from atomtrain.modules.equivariant import basis_size
 
 from .documentation import ModelHypers
-from .equivariant import basis_size
 from .networks import PerElement, PerElementLinear, element_network
 
 
