@@ -18,6 +18,18 @@ code, through ``metatomic_ase.MetatomicCalculator.run_model``:
 
 Ratios are atomtrain / reference (below 1: atomtrain is faster or more accurate).
 
+Measured on 2026-12-05, ``--epochs 10`` (batch 8, learning rate 1e-3, one thread,
+one training after the other on an otherwise idle machine; ``--output`` kept as
+``benchmarks/results/tensor_targets_dipoles.json``)::
+
+                      train wall   test dipole MAE   rotation / improper error
+    atomtrain         16.7 s       0.00353 e·Å       6.8e-7 / 6.8e-7
+    reference         34.2 s       0.00621 e·Å       3.5e-7 / 3.5e-7
+    ratio             0.49         0.57
+
+(mean absolute dipole component of the test frames: 0.212 e·Å; both models in
+float32, so their equivariance errors are rounding.)
+
     .venv/bin/python benchmarks/tensor_targets_vs_reference.py [--epochs 10]
         [--threads 1] [--output results.json]
 """
