@@ -55,7 +55,7 @@ class TestPet(
     # the suite's checkpoints keep that format
     trainer_hypers = {"ema_decay": None}
     documentation_level = "stable"
-    target_kinds = ("scalar", "cartesian")
+    target_kinds = ("scalar", "cartesian", "spherical")
     # learned, not built-in, rotational symmetry (relative deviation of an
     # untrained model)
     rotation_tolerance = 0.5

@@ -227,15 +227,22 @@ def test_selected_atoms_are_honoured(model, ethanol):
     torch.testing.assert_close(summed.values[0], full[[1, 4]].sum(dim=0))
 
 
-def test_spherical_targets_are_refused_by_name():
+def test_spherical_targets_it_cannot_learn_are_refused_by_name():
     info = DatasetInfo(
         atomic_types=[1, 8],
-        targets={"mtt::dipole": TargetInfo(kind="spherical", irreps=((1, 1),))},
+        targets={
+            "mtt::dipole": TargetInfo(kind="spherical", irreps=((1, 1), (1, -1))),
+            "mtt::octupole": TargetInfo(kind="spherical", irreps=((3, 1), (0, -1))),
+        },
     )
-    with pytest.raises(
-        UnsupportedTargetError, match=r"spherical targets \['mtt::dipole'\]"
-    ):
+    with pytest.raises(UnsupportedTargetError) as error:
         PET(tiny_hypers(), info)
+    message = str(error.value)
+    assert (
+        "'mtt::octupole' (irreps o3_lambda=3, o3_sigma=1; o3_lambda=0, o3_sigma=-1)"
+        in message
+    )
+    assert "mtt::dipole" not in message
 
 
 def test_heads_must_divide_the_token_width(ethanol):

@@ -90,3 +90,25 @@ def features_map(
         [],
         "feature",
     )
+
+
+def spherical_map(
+    values: List[torch.Tensor], keys: Labels, samples: Labels, property_name: str
+) -> TensorMap:
+    """A TensorMap of one block per key ``(o3_lambda, o3_sigma)``, each of ``values``
+    ``[n_samples, 2λ + 1, n_properties]`` with its ``o3_mu`` component."""
+    blocks: List[TensorBlock] = []
+    for block_values in values:
+        device = block_values.device
+        lam = (int(block_values.shape[1]) - 1) // 2
+        mu = torch.arange(-lam, lam + 1, dtype=torch.int32, device=device)
+        count = torch.arange(block_values.shape[-1], dtype=torch.int32, device=device)
+        blocks.append(
+            TensorBlock(
+                block_values,
+                samples,
+                [Labels(["o3_mu"], mu.reshape(-1, 1))],
+                Labels([property_name], count.reshape(-1, 1)),
+            )
+        )
+    return TensorMap(keys.to(values[0].device), blocks)

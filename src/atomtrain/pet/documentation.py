@@ -43,7 +43,10 @@ Targets
 - Cartesian vectors and rank-2 tensors (three or nine components per property, learned
   through the rotational augmentation).
 
-Spherical targets are refused with an error naming them.
+- spherical targets of ``o3_lambda`` up to 2, proper and improper (all but
+  pseudoscalars), per structure or per atom: invariant weights of an equivariant
+  basis built from the edges (:mod:`atomtrain.pet.spherical`), so each block
+  transforms as its irrep asks, to the accuracy of PET's learned invariance.
 
 Additional outputs
 ------------------
@@ -125,6 +128,10 @@ class ModelHypers(TypedDict):
     transformer_type: Literal["PreLN", "PostLN"] = "PreLN"
     """Normalisation before (``PreLN``) or after (``PostLN``) each attention and
     feed-forward block."""
+    spherical_channels: PositiveInt = 4
+    """For spherical targets: the number of equivariant density channels per degree
+    built from the edge tokens, and of their combinations coupled pairwise
+    (Clebsch–Gordan products) into the basis of every irrep."""
     zbl: bool = False
     """Add the screened nuclear repulsion of Ziegler, Biersack and Littmark (switched
     off smoothly at the sum of the two atoms' covalent radii) to every energy

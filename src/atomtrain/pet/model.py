@@ -23,6 +23,7 @@ from atomtrain.modules.atom_outputs import (
     features_map,
     reduce_atoms,
     single_block_map,
+    spherical_map,
 )
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.scaling import OutputScaler
@@ -42,6 +43,7 @@ from .documentation import ModelHypers
 from .encoder import Encoder
 from .heads import TargetHead
 from .neighbors import batch_edges
+from .spherical import SphericalHead, unsupported_irreps
 
 ARCHITECTURE_NAME = "pet"
 
@@ -51,14 +53,21 @@ class UnsupportedTargetError(UserError):
 
 
 def check_targets(targets: Dict[str, TargetInfo]) -> None:
-    """Refuse spherical targets, naming all of them: PET is not equivariant, and a
-    spherical tensor learned by augmentation alone has no honest parity handling."""
-    refused = [name for name, info in targets.items() if info.kind == "spherical"]
+    """Refuse the irreps of spherical targets PET's spherical heads cannot give
+    (degree above 2, pseudoscalars), naming all of them."""
+    refused: List[str] = []
+    for name, info in targets.items():
+        if info.kind != "spherical":
+            continue
+        bad = unsupported_irreps([(int(lam), int(sig)) for lam, sig in info.irreps])
+        if bad:
+            listed = "; ".join(f"o3_lambda={lam}, o3_sigma={sig}" for lam, sig in bad)
+            refused.append(f"'{name}' (irreps {listed})")
     if refused:
         raise UnsupportedTargetError(
-            f"the pet architecture cannot learn the spherical targets {refused}; "
-            "give them as Cartesian tensors (type: cartesian) or train an equivariant "
-            "architecture"
+            "the pet architecture learns spherical targets of o3_lambda up to 2, "
+            f"except pseudoscalars (o3_lambda=0, o3_sigma=-1); it cannot learn "
+            f"{', '.join(refused)}"
         )
 
 
@@ -98,6 +107,13 @@ def add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return checkpoint
 
 
+def add_spherical_channels_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 3 → 4: spherical targets and their
+    ``spherical_channels`` hyper."""
+    checkpoint["model"]["hypers"].setdefault("spherical_channels", 4)
+    return checkpoint
+
+
 class PET(
     ModelInterface[ModelHypers],
     RequestsNeighborLists,
@@ -107,7 +123,7 @@ class PET(
 ):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
-    __checkpoint_version__ = 3
+    __checkpoint_version__ = 4
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
@@ -121,6 +137,7 @@ class PET(
     __jit_ignored_attributes__ = ["hypers", "dataset_info"]
 
     type_to_index: torch.Tensor
+    spherical_keys: Dict[str, Labels]
     per_atom: Dict[str, bool]
     property_names: Dict[str, str]
     component_names: Dict[str, List[str]]
@@ -164,6 +181,8 @@ class PET(
             pre_norm=hypers["transformer_type"] == "PreLN",
         )
         self.heads = torch.nn.ModuleDict()
+        self.spherical_heads = torch.nn.ModuleDict()
+        self.spherical_keys = {}
         self.per_atom = {}
         self.property_names = {}
         self.component_names = {}
@@ -177,6 +196,20 @@ class PET(
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
 
     def _add_head(self, name: str, info: TargetInfo) -> None:
+        if info.kind == "spherical":
+            self.spherical_heads[name] = SphericalHead(
+                self.num_gnn_layers,
+                int(self.hypers["d_node"]),
+                int(self.hypers["d_pet"]),
+                int(self.hypers["d_head"]),
+                [(int(lam), int(sigma)) for lam, sigma in info.irreps],
+                info.num_subtargets,
+                int(self.hypers["spherical_channels"]),
+            )
+            self.spherical_keys[name] = info.keys()
+            self.per_atom[name] = info.per_atom
+            self.property_names[name] = info.property_name(name)
+            return
         self.heads[name] = TargetHead(
             self.num_gnn_layers,
             int(self.hypers["d_node"]),
@@ -195,7 +228,7 @@ class PET(
 
     def head_modules(self) -> Dict[str, torch.nn.Module]:
         """The head of each target (trained alone by ``finetune: heads``)."""
-        return dict(self.heads.items())
+        return {**dict(self.heads.items()), **dict(self.spherical_heads.items())}
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
         return [self.neighbors, *self.zbl.neighbor_lists()]
@@ -253,6 +286,19 @@ class PET(
                         self.component_names[name],
                         self.property_names[name],
                     )
+        for name, head in self.spherical_heads.items():
+            if name in outputs:
+                per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
+                blocks: List[torch.Tensor] = []
+                for values in head(nodes, edges, cutoff_weights, centers, vectors):
+                    values = self.output_scaler(name, values.index_select(0, keep))
+                    blocks.append(reduce_atoms(values, system, n_systems, per_atom))
+                results[name] = spherical_map(
+                    blocks,
+                    self.spherical_keys[name],
+                    atom_samples(system, atom, n_systems, per_atom),
+                    self.property_names[name],
+                )
         if "feature" in outputs:
             per_atom = outputs["feature"].sample_kind == "atom"
             features = self._features(nodes, edges, cutoff_weights, centers)
@@ -303,7 +349,7 @@ class PET(
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}
-        for name in self.dataset_info.targets:
+        for name in self.heads:
             outputs[last_layer_features_name(name)] = ModelOutput(
                 sample_kind="atom",
                 description=f"input of the last linear layer of the '{name}' head",
@@ -340,7 +386,7 @@ class PET(
             checkpoint,
             "model",
             cls.__checkpoint_version__,
-            {1: add_output_scales, 2: add_zbl_hyper},
+            {1: add_output_scales, 2: add_zbl_hyper, 3: add_spherical_channels_hyper},
         )
 
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:

@@ -1,0 +1,47 @@
+"""PET's spherical heads: the basis built from the edges transforms exactly as each
+irrep asks when the features it is given are invariant, and a PET model returns
+spherical targets in their layout."""
+
+from __future__ import annotations
+
+import torch
+from metatomic.torch.o3 import random_transformations
+
+from atomtrain.modules.spherical import wigner_d
+from atomtrain.pet.spherical import SphericalHead, unsupported_irreps
+
+IRREPS = [(0, 1), (1, 1), (1, -1), (2, 1), (2, -1)]
+
+
+def test_only_degrees_up_to_two_and_no_pseudoscalar():
+    assert unsupported_irreps(IRREPS) == []
+    assert unsupported_irreps([(3, 1), (0, -1), (2, 1)]) == [(3, 1), (0, -1)]
+
+
+def test_the_head_is_exactly_equivariant_on_invariant_features():
+    torch.manual_seed(0)
+    head = SphericalHead(2, 6, 8, 5, IRREPS, 2, 3).to(torch.float64)
+    n_atoms, n_edges = 4, 12
+    centers = torch.arange(n_edges) % n_atoms
+    vectors = torch.randn(n_edges, 3, dtype=torch.float64)
+    # stand-ins for PET's features, independent of the orientation
+    nodes = [torch.randn(n_atoms, 6, dtype=torch.float64) for _ in range(2)]
+    edges = [torch.randn(n_edges, 8, dtype=torch.float64) for _ in range(2)]
+    weights = torch.rand(n_edges, dtype=torch.float64)
+    before = head(nodes, edges, weights, centers, vectors)
+    rotation = random_transformations(
+        1,
+        2,
+        device=torch.device("cpu"),
+        dtype=torch.float64,
+        generator=torch.Generator().manual_seed(1),
+    ).matrices[0]
+    for matrix in (rotation, -rotation):
+        after = head(nodes, edges, weights, centers, vectors @ matrix.T)
+        for (lam, sigma), old, new in zip(IRREPS, before, after):
+            assert old.shape == (n_atoms, 2 * lam + 1, 2)
+            expected = torch.einsum("mn,anp->amp", wigner_d(lam, matrix), old)
+            if torch.det(matrix) < 0:
+                expected = sigma * expected
+            assert old.abs().max() > 1e-6
+            torch.testing.assert_close(new, expected, rtol=1e-10, atol=1e-12)
