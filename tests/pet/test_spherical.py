@@ -45,3 +45,35 @@ def test_the_head_is_exactly_equivariant_on_invariant_features():
                 expected = sigma * expected
             assert old.abs().max() > 1e-6
             torch.testing.assert_close(new, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_pet_with_spherical_targets_scripts_and_keeps_its_outputs(
+    tmp_path, resources
+):
+    from pet_helpers import read_ethanol, systems_of, tiny_hypers
+
+    from atomtrain.data.info import DatasetInfo, TargetInfo
+    from atomtrain.pet import PET
+
+    targets = {
+        "mtt::tensor": TargetInfo(kind="spherical", irreps=tuple(IRREPS)),
+        "mtt::atomic": TargetInfo(
+            kind="spherical", irreps=((1, 1),), sample_kind="atom"
+        ),
+    }
+    info = DatasetInfo(atomic_types=[1, 6, 8], targets=targets)
+    torch.manual_seed(0)
+    model = PET(tiny_hypers(), info).to(torch.float64).eval()
+    ethanol = read_ethanol(resources / "ethanol_reduced_100.xyz", 2)
+    systems = systems_of(list(ethanol), model.requested_neighbor_lists()[0])
+    outputs = {name: t.model_output() for name, t in targets.items()}
+    eager = model(systems, outputs, None)
+    assert [tuple(k) for k in eager["mtt::tensor"].keys.values.tolist()] == IRREPS
+    assert eager["mtt::atomic"].block().values.shape[1:] == (3, 1)
+    scripted = torch.jit.script(model)
+    torch.jit.save(scripted, tmp_path / "model.pt")
+    again = torch.jit.load(tmp_path / "model.pt")(systems, outputs, None)
+    for name in targets:
+        for a, b in zip(eager[name].blocks(), again[name].blocks()):
+            torch.testing.assert_close(a.values, b.values)
+    assert "mtt::aux::tensor_last_layer_features" not in model.supported_outputs()

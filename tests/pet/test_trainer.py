@@ -241,3 +241,14 @@ def test_atomtrain_train_gives_a_model_that_runs_in_ase(
     assert forces.shape == (len(atoms), 3) and np.all(np.isfinite(forces))
     if atoms.pbc.any():
         assert np.all(np.isfinite(atoms.get_stress()))
+
+
+def test_inversion_flips_each_irrep_by_its_parity(resources):
+    atoms = ase.io.read(resources / "carbon_reduced_100.xyz", "1")
+    structure = frame_structure(atoms, {})
+    irreps = ((0, 1), (1, 1), (1, -1), (2, 1), (2, -1))
+    info = TargetInfo(kind="spherical", irreps=irreps)
+    blocks = [torch.ones(1, 2 * lam + 1, 1, dtype=torch.float64) for lam, _ in irreps]
+    labelled = replace(structure, targets={"mtt::t": TargetData(blocks, {})})
+    inverted = invert(labelled, {"mtt::t": info}).targets["mtt::t"].blocks
+    assert [float(b.flatten()[0]) for b in inverted] == [1.0, -1.0, 1.0, 1.0, -1.0]

@@ -59,6 +59,7 @@ class SphericalHead(torch.nn.Module):
     ) -> None:
         super().__init__()
         self.channels = channels
+        self.max_degree = MAX_DEGREE
         self.n_properties = n_properties
         self.densities = torch.nn.Linear(d_pet, channels * (MAX_DEGREE + 1))
         bases = [
@@ -79,7 +80,7 @@ class SphericalHead(torch.nn.Module):
     ) -> List[torch.Tensor]:
         """The atomic values ``[n_atoms, 2λ + 1, P]`` of every block."""
         n_atoms = nodes[0].shape[0]
-        harmonics = low_harmonics(vectors, MAX_DEGREE)
+        harmonics = low_harmonics(vectors, self.max_degree)
         weights = self.densities(edges[-1]) * cutoff_weights.unsqueeze(1)
         densities: List[torch.Tensor] = []
         for ell, y in enumerate(harmonics):

@@ -71,12 +71,12 @@ def invert(structure: Structure, infos: Dict[str, TargetInfo]) -> Structure:
     def invert_entries(entries: Dict[str, TargetData]) -> Dict[str, TargetData]:
         inverted = {}
         for name, data in entries.items():
-            info = infos.get(name)
-            sign = -1.0 if info is not None and info.rank % 2 == 1 else 1.0
+            signs = _inversion_signs(infos.get(name), len(data.blocks))
             gradients = dict(data.gradients)
             if "positions" in gradients:
                 gradients["positions"] = -gradients["positions"]
-            inverted[name] = TargetData([sign * b for b in data.blocks], gradients)
+            blocks = [sign * b for sign, b in zip(signs, data.blocks)]
+            inverted[name] = TargetData(blocks, gradients)
         return inverted
 
     return replace(
@@ -86,6 +86,17 @@ def invert(structure: Structure, infos: Dict[str, TargetInfo]) -> Structure:
         targets=invert_entries(structure.targets),
         extra_data=invert_entries(structure.extra_data),
     )
+
+
+def _inversion_signs(info: Optional[TargetInfo], n_blocks: int) -> List[float]:
+    """The sign each block of a target takes under the inversion: ``-1`` for
+    Cartesian tensors of odd rank, ``σ (-1)^λ`` for the irreps of a spherical
+    target, ``+1`` otherwise (scalars, entries without information)."""
+    if info is None:
+        return [1.0] * n_blocks
+    if info.kind == "spherical":
+        return [float(sigma * (-1) ** lam) for lam, sigma in info.irreps]
+    return [-1.0 if info.rank % 2 == 1 else 1.0] * n_blocks
 
 
 class Trainer(EngineTrainer[TrainerHypers]):
