@@ -1,7 +1,7 @@
 """The PET model: the :class:`~atomtrain.pet.encoder.Encoder`, one head per target,
 the composition baseline, and the plugin contract (checkpoints, restart, export)."""
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -44,6 +44,7 @@ from .encoder import Encoder
 from .heads import TargetHead
 from .neighbors import batch_edges
 from .spherical import SphericalHead, unsupported_irreps
+from .upgrades import MODEL_UPGRADES
 
 ARCHITECTURE_NAME = "pet"
 
@@ -77,41 +78,6 @@ def _output_size(info: TargetInfo) -> int:
         if info.kind == "cartesian"
         else (info.num_subtargets)
     )
-
-
-def add_output_scales(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
-    """Model checkpoint version 1 → 2: the output scaler. Version 1 had none, so
-    every target gets the scale 1, marked as fitted: restarting or fine-tuning keeps
-    the function the stored weights compute. Added to the live, best and EMA
-    weights (the EMA averages floating-point entries only)."""
-    info = DatasetInfo.from_dict(checkpoint["model"]["dataset_info"])
-    state = (checkpoint.get("trainer") or {}).get("state") or {}
-    weights = [checkpoint["model"]["state_dict"], state.get("best_model_state_dict")]
-    for entries in [w for w in weights if w is not None]:
-        for name, target in info.targets.items():
-            prefix = f"output_scaler.scales.{name}"
-            ones = torch.ones(target.num_subtargets, dtype=torch.float64)
-            entries[f"{prefix}.values"] = ones
-            entries[f"{prefix}.fitted"] = torch.tensor(True)
-    if state.get("ema") is not None:
-        for name, target in info.targets.items():
-            ones = torch.ones(target.num_subtargets, dtype=torch.float64)
-            state["ema"][f"output_scaler.scales.{name}.values"] = ones
-    return checkpoint
-
-
-def add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
-    """Model checkpoint version 2 → 3: the ``zbl`` hyper, off in every older
-    model."""
-    checkpoint["model"]["hypers"].setdefault("zbl", False)
-    return checkpoint
-
-
-def add_spherical_channels_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
-    """Model checkpoint version 3 → 4: spherical targets and their
-    ``spherical_channels`` hyper."""
-    checkpoint["model"]["hypers"].setdefault("spherical_channels", 4)
-    return checkpoint
 
 
 class PET(
@@ -243,8 +209,7 @@ class PET(
         if len(systems) == 0:
             return results
         vectors, centers, neighbors, shifts = batch_edges(systems, self.neighbors)
-        types = torch.cat([system.types for system in systems]).to(torch.long)
-        species = self.type_to_index[types]
+        species = self.type_to_index[torch.cat([s.types for s in systems]).long()]
         # the fused attention kernel has no double backward: training on forces
         # differentiates the forces again, through the written-out attention
         fused = not (self.training and vectors.requires_grad)
@@ -268,9 +233,8 @@ class PET(
                         features, system, atom, n_systems, per_atom
                     )
                 if name in outputs:
-                    per_atom = (
-                        self.per_atom[name] or outputs[name].sample_kind == "atom"
-                    )
+                    kind = outputs[name].sample_kind
+                    per_atom = self.per_atom[name] or kind == "atom"
                     values = self._target_values(
                         name,
                         head.linear(features),  # type: ignore[operator]
@@ -286,6 +250,35 @@ class PET(
                         self.component_names[name],
                         self.property_names[name],
                     )
+        encoded = (nodes, edges, cutoff_weights, centers, vectors)
+        if len(self.spherical_heads) > 0:
+            self._spherical(results, outputs, encoded, (system, atom, keep), n_systems)
+        if "feature" in outputs:
+            per_atom = outputs["feature"].sample_kind == "atom"
+            summed = self._features(nodes, edges, cutoff_weights, centers)
+            kept = summed.index_select(0, keep)
+            results["feature"] = features_map(kept, system, atom, n_systems, per_atom)
+        return results
+
+    def _spherical(
+        self,
+        results: Dict[str, TensorMap],
+        outputs: Dict[str, ModelOutput],
+        features: Tuple[
+            List[torch.Tensor],
+            List[torch.Tensor],
+            torch.Tensor,
+            torch.Tensor,
+            torch.Tensor,
+        ],
+        samples: Tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        n_systems: int,
+    ) -> None:
+        """Add the spherical targets asked for in ``outputs`` to ``results``;
+        ``features``: the nodes, edges, cutoff weights, centres and vectors of the
+        encoder; ``samples``: the system and atom of each output atom and its row."""
+        nodes, edges, cutoff_weights, centers, vectors = features
+        system, atom, keep = samples
         for name, head in self.spherical_heads.items():
             if name in outputs:
                 per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
@@ -299,13 +292,6 @@ class PET(
                     atom_samples(system, atom, n_systems, per_atom),
                     self.property_names[name],
                 )
-        if "feature" in outputs:
-            per_atom = outputs["feature"].sample_kind == "atom"
-            features = self._features(nodes, edges, cutoff_weights, centers)
-            results["feature"] = features_map(
-                features.index_select(0, keep), system, atom, n_systems, per_atom
-            )
-        return results
 
     def _target_values(
         self,
@@ -386,7 +372,7 @@ class PET(
             checkpoint,
             "model",
             cls.__checkpoint_version__,
-            {1: add_output_scales, 2: add_zbl_hyper, 3: add_spherical_channels_hyper},
+            MODEL_UPGRADES,
         )
 
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:

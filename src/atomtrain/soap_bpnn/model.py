@@ -30,7 +30,7 @@ from metatomic.torch import (
     System,
 )
 
-from atomtrain.checkpoints import UpgradeStep, upgrade
+from atomtrain.checkpoints import upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.zbl import EnergyRepulsion
@@ -58,27 +58,10 @@ from .heads import (
 from .networks import PerElement, element_network
 from .power_spectrum import PowerSpectrum
 from .spherical_expansion import SphericalExpansion
+from .systems import selected_mask, stack_systems
+from .upgrades import MODEL_UPGRADES
 
 ARCHITECTURE_NAME = "soap_bpnn"
-
-
-def _add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
-    """Version 2 added the ``zbl`` hyper (off in every older model)."""
-    checkpoint["model"]["hypers"].setdefault("zbl", False)
-    return checkpoint
-
-
-def _add_spherical_channels_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
-    """Version 3 added spherical targets and their ``spherical_channels`` hyper."""
-    checkpoint["model"]["hypers"].setdefault("spherical_channels", 4)
-    return checkpoint
-
-
-#: One-step upgrades of the model section: ``steps[v]`` turns version v into v + 1.
-MODEL_UPGRADES: Dict[int, UpgradeStep] = {
-    1: _add_zbl_hyper,
-    2: _add_spherical_channels_hyper,
-}
 
 
 class SoapBpnn(
@@ -213,7 +196,9 @@ class SoapBpnn(
         outputs: Dict[str, ModelOutput],
         selected_atoms: Optional[Labels] = None,
     ) -> Dict[str, TensorMap]:
-        species, system, atom, centers, neighbors, vectors = self._stack(systems)
+        species, system, atom, centers, neighbors, vectors = stack_systems(
+            systems, self.neighbors, self.type_index
+        )
         coefficients = self.expansion(
             vectors, centers, species.index_select(0, neighbors), species.shape[0]
         )
@@ -221,7 +206,7 @@ class SoapBpnn(
         hidden, order = self._hidden(species, features)
         system = system.index_select(0, order)
         atom = atom.index_select(0, order)
-        keep = self._selected(system, atom, selected_atoms)
+        keep = selected_mask(system, atom, selected_atoms)
         n_systems = len(systems)
         results: Dict[str, TensorMap] = {}
         if "feature" in outputs:
@@ -236,6 +221,28 @@ class SoapBpnn(
             )
         baseline = self.composition_baseline(systems, outputs, selected_atoms)
         repulsion = self.zbl(systems, outputs, order[keep])
+        samples = (system[keep], atom[keep], keep)
+        self._scalars(results, outputs, hidden, samples, n_systems, baseline, repulsion)
+        if len(self.spherical_heads) > 0:
+            sorted_coefficients = [c.index_select(0, order) for c in coefficients]
+            self._spherical(
+                results, outputs, hidden, sorted_coefficients, samples, n_systems
+            )
+        return results
+
+    def _scalars(
+        self,
+        results: Dict[str, TensorMap],
+        outputs: Dict[str, ModelOutput],
+        hidden: List[torch.Tensor],
+        samples: Tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        n_systems: int,
+        baseline: Dict[str, TensorMap],
+        repulsion: torch.Tensor,
+    ) -> None:
+        """Add the invariant targets and last-layer features asked for in
+        ``outputs`` to ``results`` (``samples`` as for :meth:`_spherical`)."""
+        system, atom, keep = samples
         # a ModuleDict is unrolled by TorchScript: no `continue` in this loop
         for name, head in self.heads.items():
             auxiliary = self.last_layer_names[name]
@@ -245,8 +252,8 @@ class SoapBpnn(
                 if auxiliary in outputs:
                     results[auxiliary] = atomic_tensor(
                         head.padded(last_features)[keep],  # type: ignore[operator]
-                        system[keep],
-                        atom[keep],
+                        system,
+                        atom,
                         n_systems,
                         outputs[auxiliary].sample_kind == "atom",
                         "feature",
@@ -260,20 +267,13 @@ class SoapBpnn(
                     values = self.zbl.add(name, values, repulsion)
                     results[name] = atomic_tensor(
                         values,
-                        system[keep],
-                        atom[keep],
+                        system,
+                        atom,
                         n_systems,
                         per_atom,
                         self.property_names[name],
                         baseline[name].block().values if name in baseline else None,
                     )
-        if len(self.spherical_heads) > 0:
-            sorted_coefficients = [c.index_select(0, order) for c in coefficients]
-            samples = (system[keep], atom[keep], keep)
-            self._spherical(
-                results, outputs, hidden, sorted_coefficients, samples, n_systems
-            )
-        return results
 
     def _spherical(
         self,
@@ -323,7 +323,9 @@ class SoapBpnn(
     def descriptor(self, systems: List[System]) -> torch.Tensor:
         """The SOAP power spectrum of every atom of ``systems`` (stacked in order),
         ``[n_atoms, n_features]``; the systems need this model's neighbour list."""
-        species, _, _, centers, neighbors, vectors = self._stack(systems)
+        species, _, _, centers, neighbors, vectors = stack_systems(
+            systems, self.neighbors, self.type_index
+        )
         return self._descriptor(species, centers, neighbors, vectors)
 
     def _descriptor(
@@ -337,52 +339,6 @@ class SoapBpnn(
             vectors, centers, species.index_select(0, neighbors), species.shape[0]
         )
         return self.power_spectrum(coefficients)
-
-    def _stack(self, systems: List[System]) -> List[torch.Tensor]:
-        """``species, system, atom`` of the stacked atoms, and ``centers, neighbors,
-        vectors`` of the stacked pairs (indices into the stacked atoms)."""
-        device = systems[0].positions.device
-        centers: List[torch.Tensor] = []
-        neighbors: List[torch.Tensor] = []
-        vectors: List[torch.Tensor] = []
-        types: List[torch.Tensor] = []
-        offset = 0
-        for system in systems:
-            pairs = system.get_neighbor_list(self.neighbors)
-            samples = pairs.samples.values
-            centers.append(samples[:, 0].to(torch.long) + offset)
-            neighbors.append(samples[:, 1].to(torch.long) + offset)
-            vectors.append(pairs.values.reshape(-1, 3))
-            types.append(system.types)
-            offset += len(system)
-        counts = torch.tensor([len(s) for s in systems], device=device)
-        system_index = torch.repeat_interleave(
-            torch.arange(len(systems), device=device), counts
-        )
-        atom_index = torch.arange(offset, device=device) - torch.repeat_interleave(
-            torch.cumsum(counts, 0) - counts, counts
-        )
-        species = self.type_index.index_select(0, torch.cat(types).to(torch.long))
-        return [
-            species,
-            system_index,
-            atom_index,
-            torch.cat(centers),
-            torch.cat(neighbors),
-            torch.cat(vectors),
-        ]
-
-    def _selected(
-        self, system: torch.Tensor, atom: torch.Tensor, selected: Optional[Labels]
-    ) -> torch.Tensor:
-        """Mask of the atoms in ``selected`` (all atoms when None)."""
-        if selected is None:
-            return torch.ones_like(system, dtype=torch.bool)
-        stride = int(atom.max()) + 1 if atom.numel() > 0 else 1
-        wanted = selected.column("system").to(system.device) * stride + selected.column(
-            "atom"
-        ).to(system.device)
-        return torch.isin(system * stride + atom, wanted)
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}

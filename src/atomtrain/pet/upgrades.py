@@ -1,0 +1,51 @@
+"""Upgrades of PET's model checkpoints, one step per version."""
+
+from typing import Any, Dict
+
+import torch
+
+from atomtrain.checkpoints import UpgradeStep
+from atomtrain.data.info import DatasetInfo
+
+
+def add_output_scales(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 1 → 2: the output scaler. Version 1 had none, so
+    every target gets the scale 1, marked as fitted: restarting or fine-tuning keeps
+    the function the stored weights compute. Added to the live, best and EMA
+    weights (the EMA averages floating-point entries only)."""
+    info = DatasetInfo.from_dict(checkpoint["model"]["dataset_info"])
+    state = (checkpoint.get("trainer") or {}).get("state") or {}
+    weights = [checkpoint["model"]["state_dict"], state.get("best_model_state_dict")]
+    for entries in [w for w in weights if w is not None]:
+        for name, target in info.targets.items():
+            prefix = f"output_scaler.scales.{name}"
+            ones = torch.ones(target.num_subtargets, dtype=torch.float64)
+            entries[f"{prefix}.values"] = ones
+            entries[f"{prefix}.fitted"] = torch.tensor(True)
+    if state.get("ema") is not None:
+        for name, target in info.targets.items():
+            ones = torch.ones(target.num_subtargets, dtype=torch.float64)
+            state["ema"][f"output_scaler.scales.{name}.values"] = ones
+    return checkpoint
+
+
+def add_zbl_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 2 → 3: the ``zbl`` hyper, off in every older
+    model."""
+    checkpoint["model"]["hypers"].setdefault("zbl", False)
+    return checkpoint
+
+
+def add_spherical_channels_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 3 → 4: spherical targets and their
+    ``spherical_channels`` hyper."""
+    checkpoint["model"]["hypers"].setdefault("spherical_channels", 4)
+    return checkpoint
+
+
+#: One-step upgrades of the model section: ``MODEL_UPGRADES[v]`` turns v into v + 1.
+MODEL_UPGRADES: Dict[int, UpgradeStep] = {
+    1: add_output_scales,
+    2: add_zbl_hyper,
+    3: add_spherical_channels_hyper,
+}
