@@ -7,6 +7,7 @@ from metatensor.torch import Labels, TensorBlock, TensorMap
 
 from atomtrain.data.info import DatasetInfo
 from atomtrain.errors import OptionsError, Problem, UserError, did_you_mean
+from atomtrain.modules.atom_outputs import spherical_map
 from atomtrain.modules.equivariant import basis_size
 
 from .documentation import ModelHypers
@@ -165,14 +166,12 @@ def spherical_tensor(
     """Atomic ``values`` of a spherical target, one ``[n, 2λ + 1, P]`` tensor per
     key ``(o3_lambda, o3_sigma)``, per atom or summed per structure as in
     :func:`atomic_tensor`."""
-    blocks: List[TensorBlock] = []
+    blocks: List[torch.Tensor] = []
+    samples = Labels(["system"], torch.zeros((0, 1), dtype=torch.int32))
     for block_values in values:
         gathered, samples = _gathered(block_values, system, atom, n_systems, per_atom)
-        lam = (int(gathered.shape[1]) - 1) // 2
-        mu = torch.arange(-lam, lam + 1, dtype=torch.int32, device=gathered.device)
-        components = [Labels(["o3_mu"], mu.reshape(-1, 1))]
-        blocks.append(_block(gathered, samples, components, property_name))
-    return TensorMap(keys.to(values[0].device), blocks)
+        blocks.append(gathered)
+    return spherical_map(blocks, keys, samples, property_name)
 
 
 def cartesian_tensor(
