@@ -43,8 +43,9 @@ ATOMTRAIN = ROOT / ".venv" / "bin" / "atomtrain"
 REFERENCE = Path("/tmp/metatrain-ref/bin/mtt")
 
 
-def write_split(directory: Path) -> Dict[str, Path]:
-    frames = ase.io.read(DATA, ":")
+def write_split(directory: Path, data: Path = DATA) -> Dict[str, Path]:
+    """The 800/100/100 split of the frames of ``data``, written in ``directory``."""
+    frames = ase.io.read(data, ":")
     parts = {"train": frames[:800], "validation": frames[800:900], "test": frames[900:]}
     paths = {}
     for name, part in parts.items():

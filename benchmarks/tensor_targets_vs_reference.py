@@ -45,23 +45,19 @@ from typing import Any, Dict, List
 
 import ase.io
 import numpy as np
-from soap_bpnn_vs_reference import ATOMTRAIN, REFERENCE, calculator, train
+from soap_bpnn_vs_reference import (
+    ATOMTRAIN,
+    REFERENCE,
+    calculator,
+    train,
+    write_split,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "examples" / "data" / "ethanol_gfn2_dipoles_1000.xyz"
 TARGET = "mtt::dipole"
 #: The Cartesian x, y, z among the spherical components o3_mu = -1, 0, 1.
 XYZ = [2, 0, 1]
-
-
-def write_split(directory: Path) -> Dict[str, Path]:
-    frames = ase.io.read(DATA, ":")
-    parts = {"train": frames[:800], "validation": frames[800:900], "test": frames[900:]}
-    paths = {}
-    for name, part in parts.items():
-        paths[name] = directory / f"{name}.xyz"
-        ase.io.write(paths[name], part)
-    return paths
 
 
 def options(paths: Dict[str, Path], epochs: int, batch_size: int) -> Dict[str, Any]:
@@ -149,7 +145,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", message=".*autograd kernel was not registered")
     warnings.filterwarnings("ignore", message=".*_mts_buffer_names")
     work = Path(tempfile.mkdtemp(prefix="tensor_targets_bench_"))
-    paths = write_split(work)
+    paths = write_split(work, DATA)
     config = options(paths, args.epochs, args.batch_size)
     results: Dict[str, Dict[str, float]] = {}
     for name, command in (("atomtrain", ATOMTRAIN), ("reference", REFERENCE)):

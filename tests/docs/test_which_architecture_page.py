@@ -77,3 +77,33 @@ def test_every_command_runs_as_written(tmp_path: Path) -> None:
     ]
     assert "ema_decay: 0.99" in outputs[0][1]
     assert "learning_rate: 0.003" in outputs[0][1]
+
+
+def test_the_mace_defaults_table_is_the_kept_run() -> None:
+    """The table of atomtrain's mace against mace_run_train in their defaults states
+    the times of ``benchmarks/results/time_to_accuracy_mace_f64.json``."""
+    import json
+
+    results = json.loads(
+        (ROOT / "benchmarks" / "results" / "time_to_accuracy_mace_f64.json").read_text()
+    )
+    rows = {
+        "mace": "| `mace` (atomtrain, float32) |",
+        "mace_run_train": "| `mace_run_train` (float64) |",
+    }
+    page = PAGE.read_text()
+    lines = page[page.index("**MACE in each tool's defaults**") :].splitlines()
+    for tool, start in rows.items():
+        row = next(line for line in lines if line.startswith(start))
+        curve = results[tool]
+        expected = []
+        for force in (0.2, 0.1, 0.05, 0.03):
+            reached = next(
+                (s, e + 1)
+                for s, e, v in zip(
+                    curve["seconds"], curve["epochs"], curve["val_force"]
+                )
+                if v <= force
+            )
+            expected.append(f"{reached[0]:.0f} s ({reached[1]})")
+        assert [c.strip() for c in row.split("|")[2:6]] == expected

@@ -3,11 +3,16 @@
 from typing import List, Optional, Tuple
 
 import torch
-from metatensor.torch import Labels, TensorBlock, TensorMap
+from metatensor.torch import Labels, TensorMap
 
 from atomtrain.data.info import DatasetInfo
 from atomtrain.errors import OptionsError, Problem, UserError, did_you_mean
-from atomtrain.modules.atom_outputs import spherical_map
+from atomtrain.modules.atom_outputs import (
+    atom_samples,
+    reduce_atoms,
+    single_block_map,
+    spherical_map,
+)
 from atomtrain.modules.equivariant import basis_size
 
 from .documentation import ModelHypers
@@ -149,9 +154,7 @@ def atomic_tensor(
     values, samples = _gathered(values, system, atom, n_systems, per_atom)
     if baseline is not None:
         values = values + baseline
-    device = values.device
-    keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
-    return TensorMap(keys, [_block(values, samples, [], property_name)])
+    return single_block_map(values, samples, [], property_name)
 
 
 def spherical_tensor(
@@ -186,14 +189,8 @@ def cartesian_tensor(
     ``[n, 3, 3, P]`` (rank 2, ``xyz_1``, ``xyz_2``), per atom or summed per structure
     as in :func:`atomic_tensor`."""
     gathered, samples = _gathered(values, system, atom, n_systems, per_atom)
-    xyz = torch.arange(3, dtype=torch.int32, device=values.device).reshape(-1, 1)
-    if values.dim() == 3:
-        components = [Labels(["xyz"], xyz)]
-    else:
-        components = [Labels(["xyz_1"], xyz), Labels(["xyz_2"], xyz)]
-    device = values.device
-    keys = Labels(["_"], torch.zeros((1, 1), dtype=torch.int32, device=device))
-    return TensorMap(keys, [_block(gathered, samples, components, property_name)])
+    names = ["xyz"] if values.dim() == 3 else ["xyz_1", "xyz_2"]
+    return single_block_map(gathered, samples, names, property_name)
 
 
 def _gathered(
@@ -203,32 +200,12 @@ def _gathered(
     n_systems: int,
     per_atom: bool,
 ) -> Tuple[torch.Tensor, Labels]:
-    """``values`` (atoms first) in system-major atom order with their samples, or
-    summed per structure."""
-    device = values.device
+    """``values`` (atoms first, element-sorted) in system-major atom order with their
+    samples, or summed per structure."""
     if per_atom:
         # back to system-major order, the order of the baseline and of the engines
-        order = torch.argsort(
-            system * (int(atom.max()) + 1 if atom.numel() else 1) + atom
-        )
-        samples = Labels(
-            ["system", "atom"],
-            torch.stack([system[order], atom[order]], dim=1).to(torch.int32),
-        )
-        return values.index_select(0, order), samples
-    # TorchScript has no list unpacking
-    shape = [n_systems] + list(values.shape[1:])  # noqa: RUF005
-    summed = torch.zeros(shape, dtype=values.dtype, device=device)
-    indices = torch.arange(n_systems, device=device, dtype=torch.int32)
-    return summed.index_add(0, system, values), Labels(
-        ["system"], indices.reshape(-1, 1)
-    )
-
-
-def _block(
-    values: torch.Tensor, samples: Labels, components: List[Labels], name: str
-) -> TensorBlock:
-    count = torch.arange(values.shape[-1], device=values.device, dtype=torch.int32)
-    return TensorBlock(
-        values, samples, components, Labels([name], count.reshape(-1, 1))
-    )
+        stride = int(atom.max()) + 1 if atom.numel() else 1
+        order = torch.argsort(system * stride + atom)
+        system, atom, values = system[order], atom[order], values.index_select(0, order)
+    reduced = reduce_atoms(values, system, n_systems, per_atom)
+    return reduced, atom_samples(system, atom, n_systems, per_atom)
