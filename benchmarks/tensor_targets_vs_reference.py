@@ -1,25 +1,35 @@
-"""Spherical targets side by side with the reference implementation: SOAP-BPNN
-learning GFN2-xTB dipoles of ethanol as a spherical λ = 1 target.
+"""Tensor targets side by side with the reference implementation: SOAP-BPNN and PET
+learning GFN2-xTB dipoles of ethanol (a spherical λ = 1 target) and QM7-X
+polarizabilities (λ0 ⊕ λ2, declared as a spherical target and as a Cartesian rank-2
+one).
 
-Data: ``examples/data/ethanol_gfn2_dipoles_1000.xyz`` (``dipole_spherical``, e·Å),
-the split of the other benchmarks (first 800 frames train, next 100 validation, last
-100 test). Both tools train ``soap_bpnn`` with the same options file (the
-reference's default hypers, batch size, learning rate, epochs, float32) through their
-command lines (``atomtrain train`` and ``mtt train``) in fresh processes, with the
-same number of threads. Both exported models are then evaluated here by the same
-code, through ``metatomic_ase.MetatomicCalculator.run_model``:
+Data:
+
+- ``dipoles``: ``examples/data/ethanol_gfn2_dipoles_1000.xyz`` (``dipole_spherical``,
+  e·Å), first 800 frames train, next 100 validation, last 100 test;
+- ``polarizability``: ``examples/data/qm7x_polarizability_100.xyz`` (bohr³), first 80
+  molecules train, next 10 validation, last 10 test; ``polarizability_spherical``
+  for the spherical form, ``polarizability`` (3 by 3) for the Cartesian one.
+
+Both tools train each architecture with the same options file (batch size, learning
+rate, epochs, float32; PET at the hypers of ``pet_vs_reference.py``, SOAP-BPNN at the
+reference's defaults) through their command lines (``atomtrain train`` and ``mtt
+train``) in fresh processes, one after the other, with the same number of threads.
+Each exported model is then evaluated here by the same code, through
+``metatomic_ase.MetatomicCalculator.run_model``:
 
 - whole ``train`` wall time (data loading, training, export);
-- test MAE of the dipole components (e·Å);
-- equivariance error: each of the 100 test structures rotated by a random rotation
-  (and, for the improper case, composed with the inversion), the largest deviation
-  of the prediction for the moved structure from the moved prediction, relative to
-  the largest predicted component.
+- test MAE of each irrep's components (a Cartesian prediction is decomposed into its
+  spherical parts first, so that both forms are compared on the same numbers);
+- equivariance error: every test structure moved by random rotations (and by the
+  same rotations composed with the inversion), the largest deviation of the
+  prediction for the moved structure from the moved prediction, relative to the
+  largest predicted component (100 moved structures in all).
 
 Ratios are atomtrain / reference (below 1: atomtrain is faster or more accurate).
 
-Measured on 2026-12-05, ``--epochs 10`` (batch 8, learning rate 1e-3, one thread,
-one training after the other on an otherwise idle machine; ``--output`` kept as
+Measured on 2026-12-05, ``--task dipoles --architectures soap_bpnn --epochs 10``
+(batch 8, learning rate 1e-3, one thread, an otherwise idle machine; kept as
 ``benchmarks/results/tensor_targets_dipoles.json``)::
 
                       train wall   test dipole MAE   rotation / improper error
@@ -30,108 +40,257 @@ one training after the other on an otherwise idle machine; ``--output`` kept as
 (mean absolute dipole component of the test frames: 0.212 e·Å; both models in
 float32, so their equivariance errors are rounding.)
 
-    .venv/bin/python benchmarks/tensor_targets_vs_reference.py [--epochs 10]
-        [--threads 1] [--output results.json]
+    .venv/bin/python benchmarks/tensor_targets_vs_reference.py
+        [--task dipoles|polarizability] [--architectures soap_bpnn pet]
+        [--epochs 10] [--threads 1] [--output results.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import ase.io
 import numpy as np
-from soap_bpnn_vs_reference import (
-    ATOMTRAIN,
-    REFERENCE,
-    calculator,
-    train,
-    write_split,
-)
+from soap_bpnn_vs_reference import ATOMTRAIN, REFERENCE, calculator, train
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "examples" / "data" / "ethanol_gfn2_dipoles_1000.xyz"
-TARGET = "mtt::dipole"
-#: The Cartesian x, y, z among the spherical components o3_mu = -1, 0, 1.
-XYZ = [2, 0, 1]
+sys.path.insert(0, str(ROOT / "src"))
+from atomtrain.modules.equivariant import cartesian_matrix  # noqa: E402
+
+TARGET = "mtt::target"
+#: PET at the hypers of ``pet_vs_reference.py`` (both tools' names).
+PET_HYPERS = {
+    "d_pet": 64,
+    "d_head": 64,
+    "d_node": 128,
+    "d_feedforward": 128,
+    "num_heads": 4,
+    "num_attention_layers": 2,
+    "num_gnn_layers": 2,
+    "cutoff": 4.5,
+}
+#: Per task: data file, split sizes, unit, and per form the key and target type.
+TASKS: Dict[str, Dict[str, Any]] = {
+    "dipoles": {
+        "data": ROOT / "examples" / "data" / "ethanol_gfn2_dipoles_1000.xyz",
+        "split": (800, 100, 100),
+        "unit": "e*angstrom",
+        "forms": {
+            "spherical": ("dipole_spherical", [(1, 1)]),
+        },
+    },
+    "polarizability": {
+        "data": ROOT / "examples" / "data" / "qm7x_polarizability_100.xyz",
+        "split": (80, 10, 10),
+        "unit": "",
+        "forms": {
+            "spherical": ("polarizability_spherical", [(0, 1), (2, 1)]),
+            "cartesian": ("polarizability", None),
+        },
+    },
+}
 
 
-def options(paths: Dict[str, Path], epochs: int, batch_size: int) -> Dict[str, Any]:
-    def section(path: Path) -> Dict[str, Any]:
-        irreps = [{"o3_lambda": 1, "o3_sigma": 1}]
-        target = {
-            "key": "dipole_spherical",
-            "unit": "e*angstrom",
-            "type": {"spherical": {"irreps": irreps}},
-        }
+def write_split(directory: Path, task: Dict[str, Any]) -> Dict[str, Path]:
+    frames = ase.io.read(task["data"], ":")
+    n_train, n_val, n_test = task["split"]
+    parts = {
+        "train": frames[:n_train],
+        "validation": frames[n_train : n_train + n_val],
+        "test": frames[n_train + n_val : n_train + n_val + n_test],
+    }
+    paths = {}
+    for name, part in parts.items():
+        paths[name] = directory / f"{name}.xyz"
+        ase.io.write(paths[name], part)
+        key, irreps = task["forms"]["spherical"]
+        if len(irreps) > 1:
+            # the reference reads spherical targets of several irreps from
+            # metatensor files only; both tools read the same ones
+            paths[f"{name}_spherical"] = directory / f"{name}_spherical.mts"
+            write_spherical(paths[f"{name}_spherical"], part, key, irreps)
+    return paths
+
+
+def write_spherical(
+    path: Path, frames: List[ase.Atoms], key: str, irreps: List[Tuple[int, int]]
+) -> None:
+    """The spherical values ``info[key]`` of ``frames`` (irreps one after the
+    other) as a TensorMap file, one block per irrep, samples ``system``."""
+    import torch
+    from metatensor.torch import Labels, TensorBlock, TensorMap, save
+
+    values = torch.tensor(np.array([a.info[key] for a in frames]), dtype=torch.float64)
+    blocks, start = [], 0
+    for lam, _ in irreps:
+        size = 2 * lam + 1
+        mu = torch.arange(-lam, lam + 1, dtype=torch.int32).reshape(-1, 1)
+        blocks.append(
+            TensorBlock(
+                values[:, start : start + size].reshape(-1, size, 1).contiguous(),
+                Labels.range("system", len(frames)),
+                [Labels(["o3_mu"], mu)],
+                Labels.range("n", 1),
+            )
+        )
+        start += size
+    keys = Labels(["o3_lambda", "o3_sigma"], torch.tensor(irreps, dtype=torch.int32))
+    save(str(path), TensorMap(keys, blocks))
+
+
+def options(
+    paths: Dict[str, Path],
+    task: Dict[str, Any],
+    form: str,
+    architecture: str,
+    args: argparse.Namespace,
+) -> Dict[str, Any]:
+    key, irreps = task["forms"][form]
+    if irreps is None:
+        kind: Any = {"cartesian": {"rank": 2}}
+    else:
+        listed = [{"o3_lambda": lam, "o3_sigma": sigma} for lam, sigma in irreps]
+        kind = {"spherical": {"irreps": listed}}
+    target = {"key": key, "unit": task["unit"], "type": kind}
+
+    def section(part: str) -> Dict[str, Any]:
+        values = dict(target)
+        if f"{part}_spherical" in paths and form == "spherical":
+            values.update(
+                read_from=str(paths[f"{part}_spherical"]), reader="metatensor"
+            )
         return {
-            "systems": {"read_from": str(path), "length_unit": "angstrom"},
-            "targets": {TARGET: target},
+            "systems": {"read_from": str(paths[part]), "length_unit": "angstrom"},
+            "targets": {TARGET: values},
         }
 
-    return {
+    config: Dict[str, Any] = {
         "seed": 0,
         "base_precision": 32,
         "architecture": {
-            "name": "soap_bpnn",
+            "name": architecture,
             "training": {
-                "num_epochs": epochs,
-                "batch_size": batch_size,
+                "num_epochs": args.epochs,
+                "batch_size": args.batch_size,
                 "learning_rate": 1e-3,
                 "log_interval": 1,
-                "checkpoint_interval": epochs + 1,
+                "checkpoint_interval": args.epochs + 1,
             },
         },
-        "training_set": section(paths["train"]),
-        "validation_set": section(paths["validation"]),
-        "test_set": section(paths["test"]),
+        "training_set": section("train"),
+        "validation_set": section("validation"),
+        "test_set": section("test"),
     }
+    if architecture == "pet":
+        config["architecture"]["model"] = dict(PET_HYPERS)
+    return config
 
 
-def predicted_dipoles(directory: Path, frames: List[ase.Atoms]) -> np.ndarray:
-    """The model's dipoles ``[n, 3]`` (Cartesian x, y, z) of ``frames``."""
+def spherical_parts(values: np.ndarray, form: str, task: Dict[str, Any]) -> np.ndarray:
+    """``[n, 9]`` Cartesian (row-major) or ``[n, Σ(2λ+1)]`` spherical values as the
+    concatenated spherical components of the task's irreps."""
+    _, irreps = task["forms"]["spherical"]
+    if form == "spherical":
+        return values
+    spherical = values @ cartesian_matrix(2).numpy()  # (λ0, λ1 σ=−1, λ2)
+    return np.concatenate([spherical[:, :1], spherical[:, 4:]], axis=1)
+
+
+def as_cartesian(values: np.ndarray, form: str, task: Dict[str, Any]) -> np.ndarray:
+    """Predictions as Cartesian tensors ``[n, 3]`` or ``[n, 3, 3]`` (to rotate)."""
+    _, irreps = task["forms"]["spherical"]
+    if form == "cartesian":
+        return values.reshape(-1, 3, 3)
+    if irreps == [(1, 1)]:
+        return values[:, [2, 0, 1]]
+    full = np.concatenate(
+        [values[:, :1], np.zeros((len(values), 3)), values[:, 1:]], axis=1
+    )
+    return (full @ cartesian_matrix(2).numpy().T).reshape(-1, 3, 3)
+
+
+def predict(directory: Path, frames: List[ase.Atoms], unit: str) -> np.ndarray:
+    """The model's predictions ``[n, components]``, blocks concatenated."""
     from metatomic.torch import ModelOutput
 
-    output = ModelOutput(unit="e*angstrom", sample_kind="system")
-    values = []
+    output = ModelOutput(unit=unit, sample_kind="system")
     model = calculator(directory)
+    values = []
     for atoms in frames:
-        result = model.run_model([atoms], {TARGET: output})
-        block = result[TARGET].block()
-        values.append(block.values.detach().numpy()[0, :, 0][XYZ])
+        result = model.run_model([atoms], {TARGET: output})[TARGET]
+        blocks = [result.block(i).values.detach().numpy() for i in range(len(result))]
+        values.append(np.concatenate([b[0].reshape(-1) for b in blocks]))
     return np.array(values)
 
 
-def rotations(count: int, seed: int = 0) -> np.ndarray:
+def moved(
+    frames: List[ase.Atoms], count: int, seed: int = 0
+) -> Tuple[List[ase.Atoms], List[int], np.ndarray]:
+    """``count`` copies of ``frames`` (cycling), each rotated at random: the copies,
+    the frame each comes from and the rotation matrices."""
     from scipy.spatial.transform import Rotation
 
-    return Rotation.random(count, random_state=seed).as_matrix()
+    matrices = Rotation.random(count, random_state=seed).as_matrix()
+    origins = [i % len(frames) for i in range(count)]
+    copies = []
+    for origin, matrix in zip(origins, matrices):
+        copy = frames[origin].copy()
+        copy.positions = frames[origin].positions @ matrix.T
+        copies.append(copy)
+    return copies, origins, matrices
 
 
-def evaluate(directory: Path, test_file: Path) -> Dict[str, float]:
-    frames = ase.io.read(test_file, ":")
-    labels = np.array([atoms.info["dipole_spherical"][XYZ] for atoms in frames])
-    predicted = predicted_dipoles(directory, frames)
-    matrices = rotations(len(frames))
+def equivariance_errors(
+    directory: Path, frames: List[ase.Atoms], form: str, task: Dict[str, Any]
+) -> Dict[str, float]:
+    predicted = as_cartesian(predict(directory, frames, task["unit"]), form, task)
     errors = {}
     for name, sign in (("rotation", 1.0), ("improper_rotation", -1.0)):
-        moved = []
-        for atoms, matrix in zip(frames, matrices):
-            copy = atoms.copy()
-            copy.positions = atoms.positions @ (sign * matrix).T
-            moved.append(copy)
-        expected = np.einsum("nab,nb->na", sign * matrices, predicted)
-        deviation = np.abs(predicted_dipoles(directory, moved) - expected).max()
+        copies, origins, matrices = moved(frames, 100)
+        for copy in copies:
+            copy.positions = sign * copy.positions
+        after = as_cartesian(predict(directory, copies, task["unit"]), form, task)
+        before = predicted[origins]
+        if before.ndim == 2:  # a proper vector: R v, and −v under the inversion
+            expected = np.einsum("nab,nb->na", sign * matrices, before)
+        else:  # a proper rank-2 tensor: R T Rᵀ, unchanged by the inversion
+            expected = np.einsum("nab,nbc,ndc->nad", matrices, before, matrices)
+        deviation = np.abs(after - expected).max()
         errors[f"{name}_error"] = float(deviation / np.abs(predicted).max())
-    return {"dipole_mae": float(np.abs(predicted - labels).mean()), **errors}
+    return errors
+
+
+def evaluate(
+    directory: Path, test_file: Path, form: str, task: Dict[str, Any]
+) -> Dict[str, float]:
+    frames = ase.io.read(test_file, ":")
+    key, _ = task["forms"][form]
+    labels = np.array([np.asarray(a.info[key], dtype=float) for a in frames])
+    predicted = predict(directory, frames, task["unit"])
+    errors = np.abs(
+        spherical_parts(predicted, form, task) - spherical_parts(labels, form, task)
+    )
+    _, irreps = task["forms"]["spherical"]
+    results = {}
+    start = 0
+    for lam, sigma in irreps:
+        size = 2 * lam + 1
+        results[f"mae_{lam}_{sigma}"] = float(errors[:, start : start + size].mean())
+        start += size
+    return {**results, **equivariance_errors(directory, frames, form, task)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--task", choices=sorted(TASKS), default="dipoles")
+    parser.add_argument("--architectures", nargs="+", default=["soap_bpnn"])
+    parser.add_argument("--forms", nargs="+", default=None, help="default: all")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
@@ -144,24 +303,34 @@ def main() -> None:
     # third-party noise of loading the exported models, the same for both
     warnings.filterwarnings("ignore", message=".*autograd kernel was not registered")
     warnings.filterwarnings("ignore", message=".*_mts_buffer_names")
+    task = TASKS[args.task]
     work = Path(tempfile.mkdtemp(prefix="tensor_targets_bench_"))
-    paths = write_split(work, DATA)
-    config = options(paths, args.epochs, args.batch_size)
-    results: Dict[str, Dict[str, float]] = {}
-    for name, command in (("atomtrain", ATOMTRAIN), ("reference", REFERENCE)):
-        directory = work / name
-        seconds = train(command, directory, config, args.threads)
-        results[name] = {"train_seconds": seconds, **evaluate(directory, paths["test"])}
-    mean_component = float(
-        np.abs(
-            [a.info["dipole_spherical"] for a in ase.io.read(paths["test"], ":")]
-        ).mean()
-    )
-    ratios = {
-        key: results["atomtrain"][key] / results["reference"][key]
-        for key in ("train_seconds", "dipole_mae")
+    paths = write_split(work, task)
+    results: Dict[str, Any] = {}
+    for architecture in args.architectures:
+        for form in args.forms or list(task["forms"]):
+            run: Dict[str, Dict[str, float]] = {}
+            for tool, command in (("atomtrain", ATOMTRAIN), ("reference", REFERENCE)):
+                directory = work / f"{architecture}_{form}_{tool}"
+                config = options(paths, task, form, architecture, args)
+                seconds = train(command, directory, config, args.threads)
+                scores = evaluate(directory, paths["test"], form, task)
+                run[tool] = {"train_seconds": seconds, **scores}
+            run["ratio"] = {
+                key: run["atomtrain"][key] / run["reference"][key]
+                for key in run["atomtrain"]
+                if key == "train_seconds" or key.startswith("mae")
+            }
+            results[f"{architecture}_{form}"] = run
+            print(json.dumps({f"{architecture}_{form}": run}, indent=2), flush=True)
+    key, _ = task["forms"]["spherical"]
+    test = [np.asarray(a.info[key]) for a in ase.io.read(paths["test"], ":")]
+    summary = {
+        "task": args.task,
+        "epochs": args.epochs,
+        "runs": results,
+        "mean_absolute_component": float(np.abs(np.concatenate(test)).mean()),
     }
-    summary = {**results, "ratio": ratios, "mean_absolute_component": mean_component}
     print(json.dumps(summary, indent=2))
     print(f"work directory: {work}")
     if args.output is not None:

@@ -16,6 +16,7 @@ from atomtrain.data.structure import Structure
 from atomtrain.modules.equivariant import basis_size, couplings
 from atomtrain.modules.spherical import clebsch_gordan, wigner_d
 from atomtrain.soap_bpnn import SoapBpnn
+from atomtrain.testing.base import with_baseline_weights
 
 IRREPS = ((0, 1), (1, 1), (1, -1), (2, 1), (2, -1), (3, 1))
 TARGETS = {
@@ -189,3 +190,35 @@ def test_cartesian_targets_rotate_as_tensors(ethanol):
             moved["mtt::matrix"].block().values,
             torch.einsum("ab,cd,sbdp->sacp", r, r, matrix.values),
         )
+
+
+def test_the_baseline_shifts_the_invariant_parts_only(ethanol):
+    model = _model(ethanol)
+    structures = [ethanol[3], ethanol[7]]
+    before = _run(model, structures)
+    assert model.composition_baseline.supported_targets == [
+        "mtt::tensor",
+        "mtt::matrix",
+    ]
+    with_baseline_weights(model)
+    after = _run(model, structures)
+    counts = torch.stack(
+        [torch.bincount(s.types.long(), minlength=9)[[1, 6, 8]] for s in structures]
+    ).to(torch.float64)
+    shift = counts @ model.composition_baseline.target_weights("mtt::tensor")
+    for (lam, sigma), old, new in zip(
+        IRREPS, before["mtt::tensor"].blocks(), after["mtt::tensor"].blocks()
+    ):
+        expected = (
+            old.values + shift.unsqueeze(1) if (lam, sigma) == (0, 1) else old.values
+        )
+        torch.testing.assert_close(new.values, expected)
+    shift = counts @ model.composition_baseline.target_weights("mtt::matrix")
+    eye = torch.eye(3, dtype=torch.float64).reshape(1, 3, 3, 1)
+    torch.testing.assert_close(
+        after["mtt::matrix"].block().values,
+        before["mtt::matrix"].block().values + eye * shift.reshape(2, 1, 1, 2),
+    )
+    torch.testing.assert_close(
+        after["mtt::vector"].block().values, before["mtt::vector"].block().values
+    )

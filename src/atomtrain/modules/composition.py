@@ -6,6 +6,9 @@ of the structure, ``y_A = Σ_t n_t(A) w_t`` with ``n_t(A)`` the number of atoms 
 baseline to its predictions, and the training engine removes it from the labels once
 before training, so that networks learn the small remainder.
 
+Tensor targets get a baseline of their invariant part only (the isotropic
+polarizability of λ0 ⊕ λ2, say): see :mod:`atomtrain.modules.invariant_parts`.
+
 The weights are float64 buffers ``[n_types, n_properties]`` and stay float64 whatever
 dtype the surrounding model is moved to; predictions are cast to the systems' dtype.
 """
@@ -21,13 +24,14 @@ from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 from ..errors import DataError, OptionsError, Problem
 from .composition_solve import fit_per_atom, fit_per_structure, gather_labels
+from .invariant_parts import invariant_block, invariant_shape, invariant_values
 
 #: Where users set fixed per-type values, for error messages.
 FIXED_OPTION = "architecture.training.atomic_baseline"
 
 
 def is_supported(info: TargetInfo) -> bool:
-    """Whether the baseline models this target: invariant scalars only."""
+    """Whether the baseline models this whole target: invariant scalars only."""
     return info.kind == "scalar" and info.sample_kind in ("system", "atom")
 
 
@@ -55,10 +59,12 @@ class _TargetWeights(torch.nn.Module):
 
 
 class CompositionBaseline(torch.nn.Module):
-    """Per-type linear model of the invariant scalar targets among ``targets``.
+    """Per-type linear model of the invariant scalar targets among ``targets``, and of
+    the invariant parts of tensor targets (see the module docstring).
 
-    Targets of another kind (Cartesian, spherical) get no baseline and are left to the
-    architecture; :attr:`supported_targets` lists those that have one. The module is
+    Other targets (vectors, spherical targets without a ``(0, 1)`` block) get no
+    baseline and are left to the architecture; :attr:`supported_targets` lists those
+    that have one, scalars first (their order in checkpoints). The module is
     TorchScript-compatible.
     """
 
@@ -70,9 +76,18 @@ class CompositionBaseline(torch.nn.Module):
     def __init__(self, atomic_types: Sequence[int], targets: Dict[str, TargetInfo]):
         super().__init__()
         self.atomic_types: List[int] = sorted({int(t) for t in atomic_types})
+        # scalars first: the heads of a model's scalar targets keep their places
+        # whatever tensor targets it has
         self.target_infos: Dict[str, TargetInfo] = {
             name: info for name, info in targets.items() if is_supported(info)
         }
+        self.target_infos.update(
+            {
+                name: info
+                for name, info in targets.items()
+                if not is_supported(info) and invariant_block(info) >= 0
+            }
+        )
         self.target_names: List[str] = list(self.target_infos)
         #: whether :meth:`forward` predicts; switched off only by the engine, through
         #: :func:`atomtrain.training.baseline.without_baseline`
@@ -205,11 +220,19 @@ class CompositionBaseline(torch.nn.Module):
     def contributions(self, types: torch.Tensor, target: str) -> torch.Tensor:
         """The float64 baseline of ``target`` for one structure with atomic ``types``:
         ``[1, n_properties]`` for a per-structure target (summed), ``[n_atoms,
-        n_properties]`` for a per-atom one — the shape of its label block."""
+        n_properties]`` for a per-atom one — the shape of its label block (of the
+        block of its invariant part, :meth:`label_block`, for a tensor target)."""
         head = self._head(target)
         index = self._eager_type_index(types).to(head.weights.device)
         values = head.weights[index]
-        return values if head.per_atom else values.sum(dim=0, keepdim=True)
+        values = values if head.per_atom else values.sum(dim=0, keepdim=True)
+        return invariant_shape(self.target_infos[target], values)
+
+    @torch.jit.unused
+    def label_block(self, target: str) -> int:
+        """The index of the label block of ``target`` that :meth:`contributions`
+        matches (its invariant part)."""
+        return invariant_block(self.target_infos[target])
 
     @torch.jit.unused
     def _eager_type_index(self, types: torch.Tensor) -> torch.Tensor:
@@ -248,6 +271,8 @@ class CompositionBaseline(torch.nn.Module):
             self.target_infos,
             len(self.atomic_types),
             self.structure_type_index,
+            {name: invariant_block(info) for name, info in self.target_infos.items()},
+            invariant_values,
         )
         for name in self.target_names:
             head = self._head(name)

@@ -11,6 +11,9 @@ import torch
 from ..data.dataset import Dataset
 from ..data.info import TargetInfo
 
+#: The invariant part of a label: ``(info, block) -> [n_samples, n_properties]``.
+InvariantPart = Callable[[TargetInfo, torch.Tensor], torch.Tensor]
+
 
 def fit_per_structure(
     counts: torch.Tensor,
@@ -112,11 +115,14 @@ def gather_labels(
     targets: Dict[str, TargetInfo],
     n_types: int,
     type_index: Callable[[torch.Tensor, Dataset, int], torch.Tensor],
+    blocks: Dict[str, int],
+    invariant: InvariantPart,
 ) -> Dict[str, GatheredLabels]:
     """What the fit of every target needs, in one pass over ``datasets``;
     structures without a target are skipped for it. ``type_index(types, dataset,
     index)``: the row of each atom's type in the weights (an error naming the
-    structure for an unknown type)."""
+    structure for an unknown type); ``blocks[name]``: the label block fitted,
+    reduced to its invariant part by ``invariant``."""
     gathered = {
         name: GatheredLabels(n_types, info.num_subtargets, info.per_atom)
         for name, info in targets.items()
@@ -129,6 +135,7 @@ def gather_labels(
                 continue
             index = type_index(structure.types, dataset, i)
             for name in present:
-                label = structure.targets[name].blocks[0].to(torch.float64)
+                label = structure.targets[name].blocks[blocks[name]]
+                label = invariant(targets[name], label.to(torch.float64))
                 gathered[name].add(index, label)
     return gathered

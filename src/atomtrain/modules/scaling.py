@@ -30,10 +30,13 @@ unit), as MACE does (``mace_run_train``'s default ``rms_forces_scaling``); energ
 without forces keep the per-atom energy scale.
 
 Scales are per property (one per subtarget), float64 whatever the model's dtype, and
-a target without labels or without spread keeps the scale 1. Each target's scale
-remembers whether it was fitted: restarts and fine-tuning keep fitted scales (the
-trained weights depend on them), and only targets added since (new heads) are
-fitted. The module is TorchScript-compatible.
+a target without labels or without spread keeps the scale 1. A spherical target of
+several irreps has scales per irrep and property (the root mean square of each
+block's residual labels, :meth:`OutputScaler.block`): the anisotropic λ = 2 part of
+a polarizability and what the baseline leaves of its trace differ in size. Each
+target's scale remembers whether it was fitted: restarts and fine-tuning keep fitted
+scales (the trained weights depend on them), and only targets added since (new
+heads) are fitted. The module is TorchScript-compatible.
 """
 
 from typing import Callable, Dict, List, Optional, Sequence
@@ -70,8 +73,13 @@ class TargetScale(torch.nn.Module):
         self._buffers["fitted"] = self.fitted.to(device=probe.device)
         return self
 
-    def forward(self, values: torch.Tensor) -> torch.Tensor:
-        return values * self.values.to(values.dtype)
+    def forward(self, values: torch.Tensor, block: int = -1) -> torch.Tensor:
+        """``values [n, ..., n_properties]`` times the scales, those of ``block``
+        when the scales are per block."""
+        if block < 0:
+            return values * self.values.to(values.dtype)
+        scales = self.values.reshape(-1, values.shape[-1])[block]
+        return values * scales.to(values.dtype)
 
 
 class OutputScaler(torch.nn.Module):
@@ -87,7 +95,7 @@ class OutputScaler(torch.nn.Module):
             raise ValueError(f"energy_scale must be one of {ENERGY_SCALES}")
         self.energy_scale = energy_scale
         self.scales = torch.nn.ModuleDict(
-            {name: TargetScale(info.num_subtargets) for name, info in targets.items()}
+            {name: TargetScale(scale_count(info)) for name, info in targets.items()}
         )
 
     @property
@@ -103,6 +111,15 @@ class OutputScaler(torch.nn.Module):
                 result = scale(values)
         return result
 
+    def block(self, target: str, index: int, values: torch.Tensor) -> torch.Tensor:
+        """``values`` ``[n, ..., n_properties]`` of block ``index`` of ``target``
+        times the scales of that block (see :func:`scale_count`)."""
+        result = values
+        for name, scale in self.scales.items():
+            if name == target:
+                result = scale(values, index)
+        return result
+
     @torch.jit.unused
     def scale(self, target: str) -> torch.Tensor:
         """The float64 scales ``[n_properties]`` of ``target``."""
@@ -116,7 +133,7 @@ class OutputScaler(torch.nn.Module):
     def add_target(self, name: str, info: TargetInfo) -> None:
         """Unfitted scales (1) for a new target, on this scaler's device."""
         device = next(iter(self.buffers())).device if len(self.scales) else None
-        self.scales[name] = TargetScale(info.num_subtargets).to(device=device)
+        self.scales[name] = TargetScale(scale_count(info)).to(device=device)
 
     @torch.jit.unused
     def fit(
@@ -150,16 +167,23 @@ class OutputScaler(torch.nn.Module):
         module.fitted.fill_(True)  # type: ignore[operator]
 
 
+def scale_count(info: TargetInfo) -> int:
+    """The number of scales of a target: one per property, and per irrep for a
+    spherical target of several irreps."""
+    blocks = len(info.irreps) if info.kind == "spherical" else 1
+    return blocks * info.num_subtargets
+
+
 def fit_scales(
     datasets: Sequence[Dataset],
     name: str,
     info: TargetInfo,
     baseline: Optional[CompositionBaseline],
 ) -> torch.Tensor:
-    """The float64 scales ``[n_properties]`` of target ``name`` (see the module
+    """The float64 scales ``[scale_count(info)]`` of target ``name`` (see the module
     docstring); 1 where there is no label or no spread."""
-    sums = torch.zeros(info.num_subtargets, dtype=torch.float64)
-    counts = torch.zeros(info.num_subtargets, dtype=torch.float64)
+    sums = torch.zeros(scale_count(info), dtype=torch.float64)
+    counts = torch.zeros(scale_count(info), dtype=torch.float64)
     for dataset in datasets:
         for structure in dataset:
             if name not in structure.targets:
@@ -201,13 +225,29 @@ def _per_atom_residuals(
     info: TargetInfo,
     baseline: Optional[CompositionBaseline],
 ) -> torch.Tensor:
-    """``[n, n_properties]``: the labels of one structure minus the baseline, per
-    atom (per-structure ones divided by the number of atoms)."""
+    """``[n, scale_count(info)]``: the labels of one structure minus the baseline,
+    per atom (per-structure ones divided by the number of atoms); ``n`` counts the
+    samples and components, and the blocks of a spherical target side by side."""
     n_properties = info.num_subtargets
     blocks = [block.to(torch.float64) for block in structure.targets[name].blocks]
     if baseline is not None and name in baseline.supported_targets:
-        blocks[0] = blocks[0] - baseline.contributions(structure.types, name)
-    values = torch.cat([block.reshape(-1, n_properties) for block in blocks])
+        index = baseline.label_block(name)
+        blocks[index] = blocks[index] - baseline.contributions(structure.types, name)
+    if scale_count(info) > n_properties:
+        # each block's values in its own columns, NaN where another block's are
+        rows = [block.reshape(-1, n_properties) for block in blocks]
+        values = torch.full(
+            (sum(len(r) for r in rows), scale_count(info)),
+            float("nan"),
+            dtype=torch.float64,
+        )
+        start = 0
+        for i, row in enumerate(rows):
+            columns = slice(i * n_properties, (i + 1) * n_properties)
+            values[start : start + len(row), columns] = row
+            start += len(row)
+    else:
+        values = torch.cat([block.reshape(-1, n_properties) for block in blocks])
     if not info.per_atom:
         values = values / max(len(structure), 1)
     return values

@@ -26,6 +26,7 @@ from atomtrain.modules.atom_outputs import (
     spherical_map,
 )
 from atomtrain.modules.composition import CompositionBaseline
+from atomtrain.modules.invariant_parts import add_invariant_baseline, isotropic
 from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import EnergyRepulsion
 from atomtrain.utils.abc import (
@@ -89,7 +90,7 @@ class PET(
 ):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
-    __checkpoint_version__ = 4
+    __checkpoint_version__ = 5
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
@@ -252,7 +253,8 @@ class PET(
                     )
         encoded = (nodes, edges, cutoff_weights, centers, vectors)
         if len(self.spherical_heads) > 0:
-            self._spherical(results, outputs, encoded, (system, atom, keep), n_systems)
+            samples = (system, atom, keep)
+            self._spherical(results, outputs, encoded, samples, n_systems, baseline)
         if "feature" in outputs:
             per_atom = outputs["feature"].sample_kind == "atom"
             summed = self._features(nodes, edges, cutoff_weights, centers)
@@ -273,18 +275,22 @@ class PET(
         ],
         samples: Tuple[torch.Tensor, torch.Tensor, torch.Tensor],
         n_systems: int,
+        baseline: Dict[str, TensorMap],
     ) -> None:
-        """Add the spherical targets asked for in ``outputs`` to ``results``;
-        ``features``: the nodes, edges, cutoff weights, centres and vectors of the
-        encoder; ``samples``: the system and atom of each output atom and its row."""
+        """Add the spherical targets asked for in ``outputs`` to ``results``, with
+        the ``baseline`` of their ``(0, 1)`` block; ``features``: the nodes, edges,
+        cutoff weights, centres and vectors of the encoder; ``samples``: the system
+        and atom of each output atom and its row."""
         nodes, edges, cutoff_weights, centers, vectors = features
         system, atom, keep = samples
         for name, head in self.spherical_heads.items():
             if name in outputs:
                 per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
                 blocks: List[torch.Tensor] = []
-                for values in head(nodes, edges, cutoff_weights, centers, vectors):
-                    values = self.output_scaler(name, values.index_select(0, keep))
+                outputs_of_head = head(nodes, edges, cutoff_weights, centers, vectors)
+                for index, values in enumerate(outputs_of_head):
+                    values = values.index_select(0, keep)
+                    values = self.output_scaler.block(name, index, values)
                     blocks.append(reduce_atoms(values, system, n_systems, per_atom))
                 results[name] = spherical_map(
                     blocks,
@@ -292,6 +298,9 @@ class PET(
                     atom_samples(system, atom, n_systems, per_atom),
                     self.property_names[name],
                 )
+                if name in baseline:
+                    prediction = results[name]
+                    results[name] = add_invariant_baseline(prediction, baseline[name])
 
     def _target_values(
         self,
@@ -314,7 +323,9 @@ class PET(
         values = self.zbl.add(name, values, repulsion)
         values = reduce_atoms(values, system, n_systems, per_atom)
         if name in baseline:
-            values = values + baseline[name].block().values
+            extra = baseline[name].block().values
+            # a rank-2 tensor's baseline is its isotropic part
+            values = values + (isotropic(extra) if values.dim() == 4 else extra)
         return values
 
     def _features(

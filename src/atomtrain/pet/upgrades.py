@@ -6,6 +6,8 @@ import torch
 
 from atomtrain.checkpoints import UpgradeStep
 from atomtrain.data.info import DatasetInfo
+from atomtrain.modules.composition_upgrades import add_tensor_baselines
+from atomtrain.modules.scaling import scale_count
 
 
 def add_output_scales(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
@@ -43,9 +45,32 @@ def add_spherical_channels_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return checkpoint
 
 
+def add_tensor_baselines_and_irrep_scales(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 4 → 5: the composition baseline of tensor targets'
+    invariant parts (0 for older models), and output scales per irrep for spherical
+    targets of several irreps (the one scale of each property, repeated)."""
+    checkpoint = add_tensor_baselines(checkpoint)
+    info = DatasetInfo.from_dict(checkpoint["model"]["dataset_info"])
+    state = (checkpoint.get("trainer") or {}).get("state") or {}
+    weights = [
+        checkpoint["model"]["state_dict"],
+        state.get("best_model_state_dict"),
+        state.get("ema"),
+    ]
+    for entries in [w for w in weights if w is not None]:
+        for name, target in info.targets.items():
+            key = f"output_scaler.scales.{name}.values"
+            if target.kind == "spherical" and key in entries:
+                count = scale_count(target) // target.num_subtargets
+                if entries[key].numel() == target.num_subtargets:
+                    entries[key] = entries[key].repeat(count)
+    return checkpoint
+
+
 #: One-step upgrades of the model section: ``MODEL_UPGRADES[v]`` turns v into v + 1.
 MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     1: add_output_scales,
     2: add_zbl_hyper,
     3: add_spherical_channels_hyper,
+    4: add_tensor_baselines_and_irrep_scales,
 }

@@ -26,12 +26,18 @@ has the constant basis: its head predicts the value itself. A block that no
 coupling of the density can give (a pseudoscalar, λ = 0 and σ = −1) is refused.
 The basis and the Cartesian outputs are the shared ones of
 :mod:`atomtrain.modules.equivariant`.
+
+Tensor targets have output scales (per irrep for a spherical target of several
+irreps, :class:`~atomtrain.modules.scaling.OutputScaler`): their labels can be far
+from order one, and nothing else brings the equivariant heads there. Invariant
+targets have none, only the loss's target scales.
 """
 
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 
+from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.modules.equivariant import (
     CARTESIAN_IRREPS,
     CartesianOutput,
@@ -104,3 +110,12 @@ class SphericalHead(torch.nn.Module):
         if self.cartesian_rank > 0:
             return [self.to_cartesian(values)]
         return values
+
+
+def tensor_targets(dataset_info: DatasetInfo) -> Dict[str, TargetInfo]:
+    """The spherical and Cartesian targets of ``dataset_info``."""
+    return {
+        name: info
+        for name, info in dataset_info.targets.items()
+        if info.kind in ("spherical", "cartesian")
+    }

@@ -177,6 +177,26 @@ def spherical_tensor(
     return spherical_map(blocks, keys, samples, property_name)
 
 
+def tensor_output(
+    values: List[torch.Tensor],
+    keys: Labels,
+    samples: Tuple[torch.Tensor, torch.Tensor, int, bool],
+    property_name: str,
+) -> TensorMap:
+    """The TensorMap of a tensor target: :func:`spherical_tensor` for ``keys``
+    ``(o3_lambda, o3_sigma)``, :func:`cartesian_tensor` of ``values[0]`` otherwise;
+    ``samples``: the system and atom of each value, the number of systems and
+    whether the target is per atom."""
+    system, atom, n_systems, per_atom = samples
+    if "o3_lambda" not in keys.names:
+        return cartesian_tensor(
+            values[0], system, atom, n_systems, per_atom, property_name
+        )
+    return spherical_tensor(
+        values, keys, system, atom, n_systems, per_atom, property_name
+    )
+
+
 def cartesian_tensor(
     values: torch.Tensor,
     system: torch.Tensor,

@@ -8,14 +8,10 @@ Forward pass for a batch of systems:
    every atom ``[n_atoms, n_features]``;
 3. atoms are sorted by element, and each element's chunk goes through its network
    (:mod:`~atomtrain.soap_bpnn.networks`), its head and its last layer;
-4. with ``zbl: true``, the ZBL repulsion of each atom (:mod:`atomtrain.modules.zbl`)
-   is added to the energies' atomic values;
-5. atomic values are summed per structure (unless the target is per atom) and the
-   composition baseline is added (the training engine switches it off while it
-   trains, see :mod:`atomtrain.training.baseline`).
-
-Forces and stress are the autograd derivatives of the energy through the pair vectors,
-which the neighbour lists compute from positions and cell.
+4. with ``zbl: true``, the energies' atomic values gain the ZBL repulsion;
+5. atomic values are summed per structure (unless per atom), plus the composition
+   baseline (off while the engine trains: :mod:`atomtrain.training.baseline`).
+Forces and stress are the autograd derivatives of the energy through the pair vectors.
 """
 
 from typing import Any, Dict, List, Optional, Tuple
@@ -33,6 +29,8 @@ from metatomic.torch import (
 from atomtrain.checkpoints import upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.modules.composition import CompositionBaseline
+from atomtrain.modules.invariant_parts import add_invariant_baseline
+from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import EnergyRepulsion
 from atomtrain.utils.abc import (
     ModelCheckpointContext,
@@ -40,20 +38,20 @@ from atomtrain.utils.abc import (
     RequestsNeighborLists,
     WithCompositionBaseline,
     WithHeads,
+    WithOutputScaler,
 )
 from atomtrain.utils.model_io import build_from_checkpoint, checkpoint_of, export_model
 from atomtrain.utils.outputs import last_layer_features_name
 
 from .documentation import DEFAULT_HEAD, ModelHypers
-from .equivariant import SphericalHead
+from .equivariant import SphericalHead, tensor_targets
 from .heads import (
     NewAtomicTypesError,
     TargetHead,
     atomic_tensor,
-    cartesian_tensor,
     check_hypers,
     check_targets,
-    spherical_tensor,
+    tensor_output,
 )
 from .networks import PerElement, element_network
 from .power_spectrum import PowerSpectrum
@@ -68,11 +66,13 @@ class SoapBpnn(
     ModelInterface[ModelHypers],
     RequestsNeighborLists,
     WithCompositionBaseline,
+    WithOutputScaler,
     WithHeads,
 ):
-    """SOAP power spectrum + Behler-Parrinello per-element networks."""
+    """SOAP power spectrum + Behler-Parrinello per-element networks (output scales
+    for the tensor targets only: see :mod:`~atomtrain.soap_bpnn.equivariant`)."""
 
-    __checkpoint_version__ = 3
+    __checkpoint_version__ = 4
     __supported_devices__ = ["cuda", "cpu"]
     # float32 first, as the reference implementation: one options file trains in the
     # same precision with both (base_precision: 64 asks for float64)
@@ -153,6 +153,7 @@ class SoapBpnn(
         for name, info in dataset_info.targets.items():
             self._add_target(name, info)
         self.composition_baseline = CompositionBaseline(types, dataset_info.targets)
+        self.output_scaler = OutputScaler(tensor_targets(dataset_info))
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
 
     def _add_target(self, name: str, info: TargetInfo) -> None:
@@ -226,7 +227,12 @@ class SoapBpnn(
         if len(self.spherical_heads) > 0:
             sorted_coefficients = [c.index_select(0, order) for c in coefficients]
             self._spherical(
-                results, outputs, hidden, sorted_coefficients, samples, n_systems
+                results,
+                outputs,
+                (hidden, sorted_coefficients),
+                samples,
+                n_systems,
+                baseline,
             )
         return results
 
@@ -279,34 +285,33 @@ class SoapBpnn(
         self,
         results: Dict[str, TensorMap],
         outputs: Dict[str, ModelOutput],
-        hidden: List[torch.Tensor],
-        coefficients: List[torch.Tensor],
+        features: Tuple[List[torch.Tensor], List[torch.Tensor]],
         samples: Tuple[torch.Tensor, torch.Tensor, torch.Tensor],
         n_systems: int,
+        baseline: Dict[str, TensorMap],
     ) -> None:
-        """Add the spherical targets asked for in ``outputs`` to ``results``;
-        ``hidden`` and ``coefficients`` in element-sorted atom order, ``samples``:
-        the system and atom index of the kept atoms and the mask that keeps them."""
+        """Add the tensor targets asked for in ``outputs`` to ``results``, with the
+        ``baseline`` of their invariant part; ``features``: the hidden features and
+        density coefficients in element-sorted atom order, ``samples``: the system
+        and atom index of the kept atoms and the mask that keeps them."""
+        hidden, coefficients = features
         system, atom, keep = samples
         for name, head in self.spherical_heads.items():
             if name in outputs:
-                values = [v[keep] for v in head(hidden, coefficients)]
+                values = [
+                    self.output_scaler.block(name, i, v[keep])
+                    for i, v in enumerate(head(hidden, coefficients))
+                ]
                 per_atom = self.per_atom[name] or outputs[name].sample_kind == "atom"
-                property_name = self.property_names[name]
-                if head.cartesian_rank > 0:  # type: ignore[operator]
-                    results[name] = cartesian_tensor(
-                        values[0], system, atom, n_systems, per_atom, property_name
-                    )
-                else:
-                    results[name] = spherical_tensor(
-                        values,
-                        self.spherical_keys[name],
-                        system,
-                        atom,
-                        n_systems,
-                        per_atom,
-                        property_name,
-                    )
+                prediction = tensor_output(
+                    values,
+                    self.spherical_keys[name],
+                    (system, atom, n_systems, per_atom),
+                    self.property_names[name],
+                )
+                if name in baseline:
+                    prediction = add_invariant_baseline(prediction, baseline[name])
+                results[name] = prediction
 
     def _hidden(
         self, species: torch.Tensor, features: torch.Tensor
@@ -364,7 +369,9 @@ class SoapBpnn(
         dtype = self.dtype()
         for name in self.dataset_info.new_targets(dataset_info):
             self._add_target(name, merged.targets[name])
-            self.heads[name].to(device=device, dtype=dtype)
+            self.head_modules()[name].to(device=device, dtype=dtype)
+            if name in tensor_targets(merged):
+                self.output_scaler.add_target(name, merged.targets[name])
         self.composition_baseline = self.composition_baseline.extended(
             merged.atomic_types, merged.targets
         )

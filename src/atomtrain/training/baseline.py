@@ -13,6 +13,7 @@ the loss scale meaningful. Models that hold a baseline declare it
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -24,6 +25,7 @@ from ..data.structure import Structure, TargetData
 from ..modules.composition import CompositionBaseline
 from ..utils.abc import WithCompositionBaseline, WithOutputScaler
 from .logging import LOGGER
+from .metrics import irrep_quantities
 
 
 @contextlib.contextmanager
@@ -70,8 +72,10 @@ class ResidualDataset(Dataset):
             if name in targets:
                 contribution = self.baseline.contributions(structure.types, name)
                 data = targets[name]
-                residual = data.blocks[0].to(torch.float64) - contribution
-                targets[name] = TargetData([residual, *data.blocks[1:]], data.gradients)
+                blocks = list(data.blocks)
+                index = self.baseline.label_block(name)
+                blocks[index] = blocks[index].to(torch.float64) - contribution
+                targets[name] = TargetData(blocks, data.gradients)
         return Structure(
             structure.types,
             structure.positions,
@@ -107,30 +111,45 @@ def target_scales(
     datasets: Sequence[Dataset],
     targets: Sequence[str],
     per_atom_normalised: Sequence[str],
+    infos: Optional[Dict[str, TargetInfo]] = None,
 ) -> Dict[str, float]:
     """Standard deviation of each target's labels over ``datasets`` (per atom for the
     normalised per-structure targets; NaN labels skipped), in one streaming pass. A
-    target without spread gets 1."""
-    running = {name: RunningStatistics() for name in targets}
-    pending: Dict[str, List[torch.Tensor]] = {name: [] for name in targets}
+    target without spread gets 1. The blocks of a spherical target of several irreps
+    (``infos`` gives the targets' layouts) also get one scale each, the root mean
+    square of their values, under ``<target>.irrep_<λ>_<σ>``."""
+    parts = {name: [name] for name in targets}
+    for name, info in (infos or {}).items():
+        if name in parts:
+            parts[name] += [f"{name}.{irrep}" for irrep in irrep_quantities(info)]
+    running = {part: RunningStatistics() for name in targets for part in parts[name]}
+    pending: Dict[str, List[torch.Tensor]] = {part: [] for part in running}
     for dataset in datasets:
         for index in range(len(dataset)):
             structure = dataset[index]
             for name in targets:
                 if name not in structure.targets:
                     continue
-                block = torch.cat(
-                    [b.reshape(-1) for b in structure.targets[name].blocks]
-                ).to(torch.float64)
+                blocks = [
+                    b.reshape(-1).to(torch.float64)
+                    for b in structure.targets[name].blocks
+                ]
                 if name in per_atom_normalised:
-                    block = block / len(structure)
-                pending[name].append(block)
+                    blocks = [block / len(structure) for block in blocks]
+                pending[name].append(torch.cat(blocks))
+                for part, block in zip(parts[name][1:], blocks):
+                    pending[part].append(block)
             if (index + 1) % CHUNK == 0 or index + 1 == len(dataset):
-                for name, values in pending.items():
+                for part, values in pending.items():
                     if values:
-                        running[name].add(torch.cat(values))
+                        running[part].add(torch.cat(values))
                     values.clear()
-    return {name: running[name].std or 1.0 for name in targets}
+    scales = {name: running[name].std or 1.0 for name in targets}
+    for name in targets:
+        for part in parts[name][1:]:
+            rms = math.hypot(running[part].mean, running[part].std)
+            scales[part] = rms or 1.0
+    return scales
 
 
 def fit_output_scales(

@@ -20,7 +20,11 @@ target) from the batch's ``extra_data``; NaN labels (for example structures with
 stress label) are always left out. Per-structure targets (and their strain gradient)
 are divided by the number of atoms of each structure unless they are listed in
 ``per_structure_targets``. With ``scale_targets``, errors of a target and of its
-gradients are divided by that target's scale before the pointwise loss.
+gradients are divided by that target's scale before the pointwise loss; the blocks of
+a spherical target of several irreps each by their own scale (keys
+``<target>.irrep_<λ>_<σ>``, the names of their metrics), so that an irrep of small
+values (the anisotropic λ = 2 part of a polarizability beside its λ = 0 trace, say)
+weighs as much as the others.
 """
 
 from __future__ import annotations
@@ -210,10 +214,12 @@ def term_values(
     labels: Dict[str, TensorMap],
     extra_data: Dict[str, TensorMap],
     atoms_per_structure: Optional[torch.Tensor],
+    block_scales: Optional[List[float]] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Flattened ``(prediction, label)`` values of one term with invalid entries (NaN
     labels, masked-out entries) removed. ``atoms_per_structure`` ([n_systems]) divides
-    per-structure values and strain gradients, or is None."""
+    per-structure values and strain gradients, or is None; ``block_scales`` divide
+    the values of each block."""
     predicted: List[torch.Tensor] = []
     expected: List[torch.Tensor] = []
     mask_map = extra_data.get(f"{term.target}_mask") if term.masked else None
@@ -235,6 +241,8 @@ def term_values(
         if atoms_per_structure is not None and term.gradient != "positions":
             norm = atoms_per_structure.to(p.dtype).reshape([-1] + [1] * (p.dim() - 1))
             p, y = p / norm, y / norm
+        if block_scales is not None:
+            p, y = p / block_scales[index], y / block_scales[index]
         valid = ~torch.isnan(y)
         if mask_map is not None:
             valid = valid & mask_map.block(index).values.to(torch.bool)
@@ -284,8 +292,11 @@ class LossFunction:
             norm = (
                 atoms_per_structure if term.target in self.per_atom_normalised else None
             )
-            prediction, label = term_values(term, predictions, labels, extra_data, norm)
-            scale = self.scales.get(term.target, 1.0)
+            block_scales = self.block_scales(term, labels[term.target])
+            prediction, label = term_values(
+                term, predictions, labels, extra_data, norm, block_scales
+            )
+            scale = 1.0 if block_scales else self.scales.get(term.target, 1.0)
             values = pointwise_loss(
                 term.type, (prediction - label) / scale, term.delta / scale
             )
@@ -304,6 +315,21 @@ class LossFunction:
             total = total + term.weight * reduced
             parts[term.name] = (float(summed.detach()), count)
         return total, parts
+
+    def block_scales(self, term: LossTerm, labels: TensorMap) -> Optional[List[float]]:
+        """The scale of each block of a spherical target's values, when the scales
+        have one per irrep (see the module docstring); None otherwise."""
+        if term.gradient is not None or "o3_lambda" not in labels.keys.names:
+            return None
+        names = [
+            f"{term.target}.irrep_{int(lam)}_{int(sigma)}"
+            for lam, sigma in zip(
+                labels.keys.column("o3_lambda"), labels.keys.column("o3_sigma")
+            )
+        ]
+        if not all(name in self.scales for name in names):
+            return None
+        return [self.scales[name] for name in names]
 
     def counts(
         self, labels: Dict[str, TensorMap], extra_data: Dict[str, TensorMap]

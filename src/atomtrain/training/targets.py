@@ -71,7 +71,7 @@ def prepare_targets(
         state.fingerprint = fingerprint(dict(trainer.hypers), train_datasets)
         if settings.scale_targets:
             state.scales = distributed.run_on_main(
-                target_scales, train_sets, list(targets), per_atom
+                target_scales, train_sets, list(targets), per_atom, targets
             )
     state.seed, state.scales = distributed.broadcast_object((state.seed, state.scales))
     loss = LossFunction(terms, per_atom, state.scales)
