@@ -195,7 +195,6 @@ def options(
 def spherical_parts(values: np.ndarray, form: str, task: Dict[str, Any]) -> np.ndarray:
     """``[n, 9]`` Cartesian (row-major) or ``[n, Σ(2λ+1)]`` spherical values as the
     concatenated spherical components of the task's irreps."""
-    _, irreps = task["forms"]["spherical"]
     if form == "spherical":
         return values
     spherical = values @ cartesian_matrix(2).numpy()  # (λ0, λ1 σ=−1, λ2)

@@ -1,9 +1,10 @@
 """Write ``qm7x_polarizability_100.xyz``: the 100 QM7-X molecules of
 ``tests/resources/qm7x_reduced_100.xyz`` with their polarizability both as the
 Cartesian 3 by 3 tensor of the source (``polarizability``, row-major, atomic units,
-bohr³) and as its spherical parts (``polarizability_spherical``): λ = 0 (one number,
-minus the trace divided by √3, the sign of the real Clebsch–Gordan coefficients) then λ = 2 (five numbers, ``o3_mu = -2 … 2``), both σ = +1.
-The antisymmetric part (λ = 1, σ = −1) of a polarizability is zero, and is left out.
+bohr³) and as its spherical parts (``polarizability_spherical``): λ = 0 (one
+number, minus the trace divided by √3, the sign of the real Clebsch–Gordan
+coefficients) then λ = 2 (five numbers, ``o3_mu = -2 … 2``), both σ = +1. The
+antisymmetric part (λ = 1, σ = −1) of a polarizability is zero, and is left out.
 
 The spherical parts are the orthonormal decomposition that atomtrain's models use
 (:func:`atomtrain.modules.equivariant.cartesian_matrix`), so that a model of either
