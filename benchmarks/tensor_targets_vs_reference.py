@@ -40,6 +40,24 @@ Measured on 2026-12-05, ``--task dipoles --architectures soap_bpnn --epochs 10``
 (mean absolute dipole component of the test frames: 0.212 e·Å; both models in
 float32, so their equivariance errors are rounding.)
 
+Measured on 2026-12-05, ``--task polarizability --architectures soap_bpnn pet
+--epochs 20`` (same settings; kept as
+``benchmarks/results/tensor_targets_polarizability.json``; 10 test molecules, so the
+errors are indicative): test MAE in bohr³ of the λ = 0 and λ = 2 components, and the
+rotation error of the exported model::
+
+                          train wall      λ0 MAE         λ2 MAE         rotation
+                          at. / ref.      at. / ref.     at. / ref.     at. / ref.
+    soap_bpnn spherical   8.6 / 21.5 s    1.05 / 1.39    1.60 / 1.53    1e-7 / 1e-7
+    soap_bpnn Cartesian   11.9 / 26.6 s   1.35 / 3.57    1.34 / 2.41    1e-7 / 3e-7
+    pet spherical         19.9 / 27.3 s   3.00 / 2.99    2.01 / 3.19    0.010 / 0.15
+    pet Cartesian         17.4 / 27.9 s   3.59 / 5.03    14.2 / 3.21    0.25 / 0.14
+
+(mean absolute component 45 bohr³, mostly the λ0 part.) PET's Cartesian tensors are
+its nine components learned with rotational augmentation; its spherical heads learn
+the λ2 part seven times better, so Cartesian rank-2 targets of PET should go through
+the spherical parts, as SOAP-BPNN's do.
+
     .venv/bin/python benchmarks/tensor_targets_vs_reference.py
         [--task dipoles|polarizability] [--architectures soap_bpnn pet]
         [--epochs 10] [--threads 1] [--output results.json]
