@@ -257,8 +257,7 @@ class PET(
             self._spherical(results, outputs, encoded, samples, n_systems, baseline)
         if "feature" in outputs:
             per_atom = outputs["feature"].sample_kind == "atom"
-            summed = self._features(nodes, edges, cutoff_weights, centers)
-            kept = summed.index_select(0, keep)
+            kept = self._features(nodes, edges, cutoff_weights, centers, keep)
             results["feature"] = features_map(kept, system, atom, n_systems, per_atom)
         return results
 
@@ -334,15 +333,16 @@ class PET(
         edges: List[torch.Tensor],
         cutoff_weights: torch.Tensor,
         centers: torch.Tensor,
+        keep: torch.Tensor,
     ) -> torch.Tensor:
-        """``[n_atoms, num_gnn_layers · (d_node + d_pet)]``: the node features of every
-        layer, then the cutoff-weighted sums of its edge tokens."""
+        """``[n_kept, num_gnn_layers · (d_node + d_pet)]``: the node features of every
+        layer, then the cutoff-weighted sums of its edge tokens, of the kept atoms."""
         summed: List[torch.Tensor] = []
         weights = cutoff_weights.unsqueeze(1)
         for layer_edges in edges:
             total = layer_edges.new_zeros((nodes[0].shape[0], layer_edges.shape[1]))
             summed.append(total.index_add(0, centers, layer_edges * weights))
-        return torch.cat(nodes + summed, dim=1)
+        return torch.cat(nodes + summed, dim=1).index_select(0, keep)
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         outputs = {n: i.model_output() for n, i in self.dataset_info.targets.items()}
