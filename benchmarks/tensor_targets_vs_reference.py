@@ -40,8 +40,8 @@ Measured on 2026-12-05, ``--task dipoles --architectures soap_bpnn --epochs 10``
 (mean absolute dipole component of the test frames: 0.212 e·Å; both models in
 float32, so their equivariance errors are rounding.)
 
-Measured on 2026-12-05, ``--task polarizability --architectures soap_bpnn pet
---epochs 20`` (same settings; kept as
+Measured on 2026-12-05 (SOAP-BPNN) and 2026-12-06 (PET), ``--task polarizability
+--architectures soap_bpnn pet --epochs 20`` (same settings; kept as
 ``benchmarks/results/tensor_targets_polarizability.json``; 10 test molecules, so the
 errors are indicative): test MAE in bohr³ of the λ = 0 and λ = 2 components, and the
 rotation error of the exported model::
@@ -50,13 +50,14 @@ rotation error of the exported model::
                           at. / ref.      at. / ref.     at. / ref.     at. / ref.
     soap_bpnn spherical   8.6 / 21.5 s    1.05 / 1.39    1.60 / 1.53    1e-7 / 1e-7
     soap_bpnn Cartesian   11.9 / 26.6 s   1.35 / 3.57    1.34 / 2.41    1e-7 / 3e-7
-    pet spherical         19.9 / 27.3 s   3.00 / 2.99    2.01 / 3.19    0.010 / 0.15
-    pet Cartesian         17.4 / 27.9 s   3.59 / 5.03    14.2 / 3.21    0.25 / 0.14
+    pet spherical         20.6 / 28.2 s   3.00 / 2.99    2.01 / 3.19    0.010 / 0.15
+    pet Cartesian         19.4 / 26.8 s   3.09 / 5.03    1.39 / 3.21    0.004 / 0.14
 
-(mean absolute component 45 bohr³, mostly the λ0 part.) PET's Cartesian tensors are
-its nine components learned with rotational augmentation; its spherical heads learn
-the λ2 part seven times better, so Cartesian rank-2 targets of PET should go through
-the spherical parts, as SOAP-BPNN's do.
+(mean absolute component 45 bohr³, mostly the λ0 part.) Both architectures learn a
+Cartesian rank-2 tensor as its spherical parts. Before PET's model checkpoint
+version 6, PET learned its nine components independently with rotational
+augmentation (``cartesian_heads: components``, still available): 3.59 bohr³ on λ0,
+14.2 on λ2 and a rotation error of 0.25 (2026-12-05), ten times worse on λ2.
 
     .venv/bin/python benchmarks/tensor_targets_vs_reference.py
         [--task dipoles|polarizability] [--architectures soap_bpnn pet]

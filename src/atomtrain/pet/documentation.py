@@ -40,8 +40,12 @@ Targets
 - energies (``energy`` and variants such as ``energy/pbe``, each with its own head),
   with forces, stress and virial by automatic differentiation;
 - any per-structure or per-atom scalar target;
-- Cartesian vectors and rank-2 tensors (three or nine components per property, learned
-  through the rotational augmentation).
+- Cartesian vectors and rank-2 tensors, learned as their spherical parts (a vector
+  as λ = 1; a rank-2 tensor as its trace, antisymmetric and symmetric traceless parts)
+  on the equivariant basis of the spherical targets and turned exactly into their
+  Cartesian components (``cartesian_heads: spherical``, the default: on QM7-X
+  polarizabilities the symmetric traceless part comes out 10 times more accurate than
+  from nine independently learned components, ``cartesian_heads: components``).
 
 - spherical targets of ``o3_lambda`` up to 2, proper and improper (all but
   pseudoscalars), per structure or per atom: invariant weights of an equivariant
@@ -132,6 +136,13 @@ class ModelHypers(TypedDict):
     """For spherical targets: the number of equivariant density channels per degree
     built from the edge tokens, and of their combinations coupled pairwise
     (Clebsch–Gordan products) into the basis of every irrep."""
+    cartesian_heads: Literal["spherical", "components"] = "spherical"
+    """How Cartesian vectors and rank-2 tensors are learned: ``spherical``, as their
+    spherical parts (a vector as λ = 1; a rank-2 tensor as its trace, antisymmetric
+    and symmetric traceless parts) on the equivariant basis of the spherical
+    targets, turned into Cartesian components exactly; ``components``, as 3 or 9
+    independent numbers per property whose rotational behaviour is learned from
+    the augmentation alone (the only form before checkpoint version 6)."""
     zbl: bool = False
     """Add the screened nuclear repulsion of Ziegler, Biersack and Littmark (switched
     off smoothly at the sum of the two atoms' covalent radii) to every energy

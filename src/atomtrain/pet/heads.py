@@ -49,3 +49,18 @@ class TargetHead(torch.nn.Module):
             summed = per_edge.new_zeros((n_atoms, self.d_head))
             parts.append(summed.index_add(0, centers, per_edge))
         return torch.cat(parts, dim=1)
+
+    def values(
+        self,
+        features: torch.Tensor,
+        nodes: List[torch.Tensor],
+        edges: List[torch.Tensor],
+        cutoff_weights: torch.Tensor,
+        centers: torch.Tensor,
+        vectors: torch.Tensor,
+        keep: torch.Tensor,
+    ) -> torch.Tensor:
+        """The per-atom values ``[n_kept, 3^rank · n_properties]`` of the kept atoms
+        from their last-layer ``features`` (the other arguments serve heads that
+        build an equivariant basis, :class:`~atomtrain.pet.spherical.CartesianHead`)."""
+        return self.linear(features)

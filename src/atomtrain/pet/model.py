@@ -44,7 +44,7 @@ from .documentation import ModelHypers
 from .encoder import Encoder
 from .heads import TargetHead
 from .neighbors import batch_edges
-from .spherical import SphericalHead, unsupported_irreps
+from .spherical import CartesianHead, SphericalHead, unsupported_irreps
 from .upgrades import MODEL_UPGRADES
 
 ARCHITECTURE_NAME = "pet"
@@ -90,7 +90,7 @@ class PET(
 ):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
-    __checkpoint_version__ = 5
+    __checkpoint_version__ = 6
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
@@ -177,13 +177,7 @@ class PET(
             self.per_atom[name] = info.per_atom
             self.property_names[name] = info.property_name(name)
             return
-        self.heads[name] = TargetHead(
-            self.num_gnn_layers,
-            int(self.hypers["d_node"]),
-            int(self.hypers["d_pet"]),
-            int(self.hypers["d_head"]),
-            _output_size(info),
-        )
+        self.heads[name] = self._scalar_or_cartesian_head(info)
         self.per_atom[name] = info.per_atom
         self.property_names[name] = info.property_name(name)
         self.component_names[name] = [
@@ -192,6 +186,18 @@ class PET(
         self.num_properties[name] = info.num_subtargets
         self.llf_names[name] = last_layer_features_name(name)
         self.zbl.add_target(name, info.is_energy, info.unit)
+
+    def _scalar_or_cartesian_head(self, info: TargetInfo) -> torch.nn.Module:
+        d_node, d_pet, d_head = (
+            int(self.hypers[k]) for k in ("d_node", "d_pet", "d_head")
+        )
+        layers = self.num_gnn_layers
+        if info.kind == "cartesian" and self.hypers["cartesian_heads"] == "spherical":
+            channels = int(self.hypers["spherical_channels"])
+            return CartesianHead(
+                layers, d_node, d_pet, d_head, info.rank, info.num_subtargets, channels
+            )
+        return TargetHead(layers, d_node, d_pet, d_head, _output_size(info))
 
     def head_modules(self) -> Dict[str, torch.nn.Module]:
         """The head of each target (trained alone by ``finetune: heads``)."""
@@ -236,14 +242,11 @@ class PET(
                 if name in outputs:
                     kind = outputs[name].sample_kind
                     per_atom = self.per_atom[name] or kind == "atom"
+                    atomic = head.values(  # type: ignore[operator]
+                        features, nodes, edges, cutoff_weights, centers, vectors, keep
+                    )
                     values = self._target_values(
-                        name,
-                        head.linear(features),  # type: ignore[operator]
-                        repulsion,
-                        baseline,
-                        system,
-                        n_systems,
-                        per_atom,
+                        name, atomic, repulsion, baseline, system, n_systems, per_atom
                     )
                     results[name] = single_block_map(
                         values,

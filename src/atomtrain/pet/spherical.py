@@ -27,7 +27,13 @@ from typing import List, Tuple
 
 import torch
 
-from atomtrain.modules.equivariant import EquivariantBasis, basis_size, combine
+from atomtrain.modules.equivariant import (
+    CARTESIAN_IRREPS,
+    CartesianOutput,
+    EquivariantBasis,
+    basis_size,
+    combine,
+)
 from atomtrain.modules.harmonics import MAX_DEGREE, low_harmonics
 
 from .heads import TargetHead
@@ -70,6 +76,41 @@ class SphericalHead(torch.nn.Module):
         self.bases = torch.nn.ModuleList(bases)
         self.readout = TargetHead(num_layers, d_node, d_pet, d_head, sum(self.sizes))
 
+    def equivariant_densities(
+        self,
+        edges: List[torch.Tensor],
+        cutoff_weights: torch.Tensor,
+        centers: torch.Tensor,
+        vectors: torch.Tensor,
+        n_atoms: int,
+    ) -> List[torch.Tensor]:
+        """The equivariant densities ``[n_atoms, channels, 2l + 1]`` of every degree
+        ``l``, from the last edge tokens."""
+        harmonics = low_harmonics(vectors, self.max_degree)
+        weights = self.densities(edges[-1]) * cutoff_weights.unsqueeze(1)
+        densities: List[torch.Tensor] = []
+        for ell, y in enumerate(harmonics):
+            part = weights[:, ell * self.channels : (ell + 1) * self.channels]
+            pairs = part.unsqueeze(2) * y.unsqueeze(1)
+            total = pairs.new_zeros((n_atoms, self.channels, 2 * ell + 1))
+            densities.append(total.index_add(0, centers, pairs))
+        return densities
+
+    def blocks(
+        self, features: torch.Tensor, densities: List[torch.Tensor]
+    ) -> List[torch.Tensor]:
+        """The values ``[n, 2λ + 1, P]`` of every block from the readout's
+        last-layer ``features`` and the ``densities`` of the same atoms."""
+        all_weights = self.readout.linear(features)
+        values: List[torch.Tensor] = []
+        start = 0
+        for index, basis in enumerate(self.bases):
+            size = self.sizes[index]
+            block_weights = all_weights[:, start : start + size]
+            values.append(combine(block_weights, basis(densities), self.n_properties))
+            start += size
+        return values
+
     def forward(
         self,
         nodes: List[torch.Tensor],
@@ -80,23 +121,64 @@ class SphericalHead(torch.nn.Module):
     ) -> List[torch.Tensor]:
         """The atomic values ``[n_atoms, 2λ + 1, P]`` of every block."""
         n_atoms = nodes[0].shape[0]
-        harmonics = low_harmonics(vectors, self.max_degree)
-        weights = self.densities(edges[-1]) * cutoff_weights.unsqueeze(1)
-        densities: List[torch.Tensor] = []
-        for ell, y in enumerate(harmonics):
-            part = weights[:, ell * self.channels : (ell + 1) * self.channels]
-            pairs = part.unsqueeze(2) * y.unsqueeze(1)
-            total = pairs.new_zeros((n_atoms, self.channels, 2 * ell + 1))
-            densities.append(total.index_add(0, centers, pairs))
+        densities = self.equivariant_densities(
+            edges, cutoff_weights, centers, vectors, n_atoms
+        )
         features = self.readout.last_layer_features(
             nodes, edges, cutoff_weights, centers
         )
-        all_weights = self.readout.linear(features)
-        values: List[torch.Tensor] = []
-        start = 0
-        for index, basis in enumerate(self.bases):
-            size = self.sizes[index]
-            block_weights = all_weights[:, start : start + size]
-            values.append(combine(block_weights, basis(densities), self.n_properties))
-            start += size
-        return values
+        return self.blocks(features, densities)
+
+
+class CartesianHead(SphericalHead):
+    """The readout of a Cartesian vector or rank-2 tensor, learned as its spherical
+    parts (:data:`~atomtrain.modules.equivariant.CARTESIAN_IRREPS`: λ = 1 for a
+    vector; the trace, the antisymmetric part and the symmetric traceless part of a
+    rank-2 tensor) and turned into Cartesian components by the exact change of
+    basis. It has the interface of :class:`~atomtrain.pet.heads.TargetHead`:
+    last-layer features, then the per-atom values."""
+
+    def __init__(
+        self,
+        num_layers: int,
+        d_node: int,
+        d_pet: int,
+        d_head: int,
+        rank: int,
+        n_properties: int,
+        channels: int,
+    ) -> None:
+        irreps = CARTESIAN_IRREPS[rank]
+        super().__init__(
+            num_layers, d_node, d_pet, d_head, irreps, n_properties, channels
+        )
+        self.to_cartesian = CartesianOutput(rank)
+
+    def last_layer_features(
+        self,
+        nodes: List[torch.Tensor],
+        edges: List[torch.Tensor],
+        cutoff_weights: torch.Tensor,
+        centers: torch.Tensor,
+    ) -> torch.Tensor:
+        return self.readout.last_layer_features(nodes, edges, cutoff_weights, centers)
+
+    def values(
+        self,
+        features: torch.Tensor,
+        nodes: List[torch.Tensor],
+        edges: List[torch.Tensor],
+        cutoff_weights: torch.Tensor,
+        centers: torch.Tensor,
+        vectors: torch.Tensor,
+        keep: torch.Tensor,
+    ) -> torch.Tensor:
+        """The per-atom values ``[n_kept, 3^rank · P]`` of the kept atoms, whose
+        last-layer ``features`` are given."""
+        n_atoms = nodes[0].shape[0]
+        densities = self.equivariant_densities(
+            edges, cutoff_weights, centers, vectors, n_atoms
+        )
+        kept = [density.index_select(0, keep) for density in densities]
+        cartesian = self.to_cartesian(self.blocks(features, kept))
+        return cartesian.reshape(cartesian.shape[0], -1)

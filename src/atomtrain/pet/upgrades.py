@@ -67,10 +67,18 @@ def add_tensor_baselines_and_irrep_scales(checkpoint: Dict[str, Any]) -> Dict[st
     return checkpoint
 
 
+def add_cartesian_heads_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 5 → 6: the ``cartesian_heads`` hyper; older models
+    learned Cartesian targets as independent ``components``."""
+    checkpoint["model"]["hypers"].setdefault("cartesian_heads", "components")
+    return checkpoint
+
+
 #: One-step upgrades of the model section: ``MODEL_UPGRADES[v]`` turns v into v + 1.
 MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     1: add_output_scales,
     2: add_zbl_hyper,
     3: add_spherical_channels_hyper,
     4: add_tensor_baselines_and_irrep_scales,
+    5: add_cartesian_heads_hyper,
 }
