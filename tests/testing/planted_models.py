@@ -129,6 +129,14 @@ class PairModel(
         outputs: Dict[str, ModelOutput],
         selected_atoms: Optional[Labels] = None,
     ) -> Dict[str, TensorMap]:
+        return {"energy": self.energy_map(systems, outputs, selected_atoms)}
+
+    def energy_map(
+        self,
+        systems: List[System],
+        outputs: Dict[str, ModelOutput],
+        selected_atoms: Optional[Labels] = None,
+    ) -> TensorMap:
         dtype = systems[0].positions.dtype
         vectors: List[torch.Tensor] = []
         pair_types: List[torch.Tensor] = []
@@ -157,7 +165,7 @@ class PairModel(
             [],
             Labels(["energy"], torch.tensor([[0]])),
         )
-        return {"energy": TensorMap(Labels(["_"], torch.tensor([[0]])), [block])}
+        return TensorMap(Labels(["_"], torch.tensor([[0]])), [block])
 
     def supported_outputs(self) -> Dict[str, ModelOutput]:
         return {"energy": ENERGY.model_output()}
@@ -393,10 +401,9 @@ class MomentModel(PairModel):
         outputs: Dict[str, ModelOutput],
         selected_atoms: Optional[Labels] = None,
     ) -> Dict[str, TensorMap]:
-        energy = {n: o for n, o in outputs.items() if n != "mtt::moment"}
-        results = (
-            PairModel.forward(self, systems, energy, selected_atoms) if energy else {}
-        )
+        results: Dict[str, TensorMap] = {}
+        if "energy" in outputs:
+            results["energy"] = self.energy_map(systems, outputs, selected_atoms)
         if "mtt::moment" in outputs:
             results["mtt::moment"] = self._moment(systems)
         return results
@@ -455,3 +462,14 @@ class WrongParityMoment(MomentModel):
         self, first: torch.Tensor, second: torch.Tensor
     ) -> List[torch.Tensor]:
         return [first, first + second]
+
+
+class MomentFlippedWhenExported(MomentModel):
+    """The exported model returns the pseudovector with the wrong sign; the energy,
+    the only output an energy-only export check compares, is right."""
+
+    def moment_blocks(
+        self, first: torch.Tensor, second: torch.Tensor
+    ) -> List[torch.Tensor]:
+        cross = torch.linalg.cross(first, second)
+        return [first, -cross if torch.jit.is_scripting() else cross]

@@ -4,11 +4,13 @@ check that the suite's checks catch each one, and pass the correct architecture.
 The bugs of the second group were all missed by the suite once (each changed
 results): a cutoff whose forces jump, pair vectors without the cell shifts,
 ``selected_atoms`` ignored for the energy, the composition baseline left out of the
-exported model, and a trainer's ``predict`` handing the engine the forces with the
-wrong sign.
+exported model, a tensor output that the export changes (only energies were
+exported), and a trainer's ``predict`` handing the engine the forces with the wrong
+sign.
 """
 
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any, Callable, Dict
 
 import pytest
@@ -25,6 +27,7 @@ from planted_models import (
     LeakyBatch,
     LinearCutoff,
     MeanInsteadOfSum,
+    MomentFlippedWhenExported,
     MomentModel,
     NewFormatSameVersion,
     NoCellShifts,
@@ -49,6 +52,7 @@ from atomtrain.testing.output_checks import (
 )
 from atomtrain.testing.systems import cluster, crystal
 from atomtrain.testing.torchscript import (
+    check_exported_outputs,
     check_exported_predictions,
     export_and_save,
 )
@@ -125,6 +129,13 @@ def export(model_class: type, tmp_path: Path) -> None:
     check_exported_predictions(model_of(model_class), STRUCTURES, tmp_path / "m.pt")
 
 
+def exported_moments(model_class: type, tmp_path: Path) -> None:
+    targets = {"energy": ENERGY, "mtt::moment": MOMENT}
+    check_exported_outputs(
+        model_of(model_class), targets, STRUCTURES, tmp_path / "m.pt"
+    )
+
+
 def trainer_with(trainer_class: type) -> Check:
     def check(model_class: type, _: Path) -> None:
         model = model_of(model_class)
@@ -155,6 +166,7 @@ def test_the_correct_model_passes_every_check(tmp_path):
     ):
         check(PairModel, tmp_path)
     moments(MomentModel, tmp_path)
+    exported_moments(MomentModel, tmp_path)
 
 
 CAUGHT: Dict[str, Any] = {
@@ -195,6 +207,11 @@ ONCE_MISSED: Dict[str, Any] = {
         export,
         "the exported model predicts the energies",
     ),
+    "tensor output changed by the export": (
+        MomentFlippedWhenExported,
+        exported_moments,
+        r"the exported model's output 'mtt::moment' \(block 1\) differs",
+    ),
     "force sign flipped in predict": (
         PairModel,
         trainer_with(FlippedPredictTrainer),
@@ -216,11 +233,18 @@ def test_each_planted_bug_is_caught(bug, tmp_path):
     [
         ("selected_atoms ignored", check_selected_all_atoms),
         ("no cell shifts", lambda probe, *_: checks.check_stress(probe, PERIODIC)),
+        (
+            "tensor output changed by the export",
+            lambda probe, *_: check_exported_predictions(
+                probe.model, STRUCTURES, Path(mkdtemp()) / "m.pt"
+            ),
+        ),
     ],
 )
 def test_the_older_checks_did_not_see_them(bug, older_check):
-    """Selecting every atom, and stress against finite strains (the cell shifts are
-    left out consistently), pass with these bugs: the new checks are needed."""
+    """Selecting every atom, stress against finite strains (the cell shifts are
+    left out consistently), and the exported energies pass with these bugs: the new
+    checks are needed."""
     model_class = ONCE_MISSED[bug][0]
     older_check(probe_of(model_class), STRUCTURES, "energy")
 

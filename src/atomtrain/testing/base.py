@@ -34,7 +34,10 @@ EXAMPLE_TARGETS: Dict[TargetKind, Dict[str, TargetInfo]] = {
         "energy": ENERGY,
         "mtt::charge": TargetInfo(quantity="charge", unit="e", sample_kind="atom"),
     },
-    "cartesian": {"mtt::dipole": TargetInfo(kind="cartesian", rank=1)},
+    "cartesian": {
+        "mtt::dipole": TargetInfo(kind="cartesian", rank=1),
+        "mtt::polarizability": TargetInfo(kind="cartesian", rank=2),
+    },
     "spherical": {
         "mtt::spherical": TargetInfo(kind="spherical", irreps=((0, 1), (1, 1), (2, 1)))
     },
@@ -150,6 +153,17 @@ class ArchitectureFixtures:
             metafunc.parametrize("hypers_variant", names)
 
     # ---- the architecture ----------------------------------------------------
+
+    def supported_targets(self) -> Dict[str, TargetInfo]:
+        """One example target of each supported kind (per-atom ones only when
+        :attr:`per_atom_outputs`)."""
+        targets: Dict[str, TargetInfo] = {}
+        for kind in self.target_kinds:
+            for name, info in EXAMPLE_TARGETS[kind].items():
+                if info.per_atom and not self.per_atom_outputs:
+                    continue
+                targets[name] = info
+        return targets
 
     @pytest.fixture
     def architecture_name(self) -> str:

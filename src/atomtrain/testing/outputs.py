@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 import torch
 
-from ..data.info import TargetInfo
 from ..data.structure import Structure
 from .base import (
     ENERGY,
@@ -32,17 +31,6 @@ ALL_KINDS: tuple[TargetKind, ...] = ("scalar", "cartesian", "spherical")
 class OutputTests(ArchitectureFixtures):
     """Every supported target kind has the layout of its labels; unsupported kinds are
     refused when the model is built."""
-
-    def supported_targets(self) -> Dict[str, TargetInfo]:
-        """One example target of each supported kind (per-atom ones only when
-        :attr:`per_atom_outputs`)."""
-        targets: Dict[str, TargetInfo] = {}
-        for kind in self.target_kinds:
-            for name, info in EXAMPLE_TARGETS[kind].items():
-                if info.per_atom and not self.per_atom_outputs:
-                    continue
-                targets[name] = info
-        return targets
 
     @pytest.fixture
     def multi_probe(self, build_model: ModelFactory) -> Probe:
