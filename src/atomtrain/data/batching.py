@@ -32,6 +32,7 @@ from .dataset import Dataset
 from .info import TargetInfo
 from .neighbors import DISTANCE, NeighborCache, neighbor_block, options_key
 from .structure import Structure
+from .system_inputs import attach_inputs
 
 #: An augmentation: returns a transformed copy of a structure and its labels. It must
 #: keep the neighbour topology valid (rigid rotations, reflections, permutations of
@@ -100,7 +101,9 @@ class BatchBuilder:
     ``neighbor_options`` are the lists the model requested (see
     :func:`atomtrain.data.neighbors.requested_neighbor_lists`); ``targets`` and
     ``extra_data`` the entries to put in the batch; ``transform`` an optional
-    augmentation, called with a generator seeded from ``(seed, epoch, index)``.
+    augmentation, called with a generator seeded from ``(seed, epoch, index)``;
+    ``inputs`` the names of the per-structure inputs the model requests, attached
+    to the systems (see :mod:`atomtrain.data.system_inputs`).
     """
 
     def __init__(
@@ -113,7 +116,9 @@ class BatchBuilder:
         cache: Optional[NeighborCache] = None,
         transform: Optional[Transform] = None,
         seed: int = 0,
+        inputs: Sequence[str] = (),
     ) -> None:
+        self.inputs = list(inputs)
         self.neighbor_options = list(neighbor_options)
         self.targets = dict(targets)
         self.extra_data = dict(extra_data or {})
@@ -201,6 +206,7 @@ class BatchBuilder:
             )
             for name, entry in batch.extra_data.items()
         }
+        attach_inputs(systems, self.inputs, extra_data)
         return Batch(
             systems=systems,
             targets=targets,

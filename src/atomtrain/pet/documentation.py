@@ -143,6 +143,19 @@ class ModelHypers(TypedDict):
     targets, turned into Cartesian components exactly; ``components``, as 3 or 9
     independent numbers per property whose rotational behaviour is learned from
     the augmentation alone (the only form before checkpoint version 6)."""
+    system_conditioning: bool = False
+    """Condition the model on each structure's total charge and spin multiplicity
+    (``2S + 1``), read from ``extra_data`` entries named ``charge`` and
+    ``spin_multiplicity`` in training and from metatomic's system data in
+    simulations (``atoms.info["charge"]`` and ``atoms.info["spin_multiplicity"]``
+    in ASE): learned embeddings of both are added to the node features before every
+    message-passing layer, so one model gives each charge state its own energy."""
+    max_charge: PositiveInt = 10
+    """With ``system_conditioning``: the largest absolute total charge (integer)
+    the model has embeddings for."""
+    max_spin_multiplicity: PositiveInt = 10
+    """With ``system_conditioning``: the largest spin multiplicity (integer, from
+    1) the model has embeddings for."""
     zbl: bool = False
     """Add the screened nuclear repulsion of Ziegler, Biersack and Littmark (switched
     off smoothly at the sum of the two atoms' covalent radii) to every energy

@@ -190,13 +190,16 @@ class Encoder(torch.nn.Module):
         shifts: torch.Tensor,
         species: torch.Tensor,
         fused: bool,
+        conditioning: List[torch.Tensor],
     ) -> Tuple[List[torch.Tensor], List[torch.Tensor], torch.Tensor]:
         """Node features ``[n, d_node]`` and edge tokens ``[E, d_pet]`` of every
         layer, and the cutoff weights ``f_c`` ``[E]`` of the edges.
 
         ``species`` ``[n]`` are the atoms' indices among the model's atomic types;
         ``vectors``, ``centers``, ``neighbors`` and ``shifts`` come from
-        :func:`~atomtrain.pet.neighbors.batch_edges`.
+        :func:`~atomtrain.pet.neighbors.batch_edges`; ``conditioning``: ``[n,
+        d_node]`` added to the node features before each layer, or empty
+        (:mod:`atomtrain.pet.conditioning`).
         """
         n_atoms = species.shape[0]
         slots, max_neighbors = padding_slots(centers, n_atoms)
@@ -216,7 +219,9 @@ class Encoder(torch.nn.Module):
         messages = torch.zeros(0, dtype=vectors.dtype, device=vectors.device)
         all_nodes: List[torch.Tensor] = []
         all_edges: List[torch.Tensor] = []
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
+            if len(conditioning) > 0:
+                nodes = nodes + conditioning[index]
             nodes, edges = layer(
                 geometry,
                 neighbor_species,

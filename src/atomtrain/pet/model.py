@@ -40,45 +40,14 @@ from atomtrain.utils.abc import (
 from atomtrain.utils.model_io import build_from_checkpoint, checkpoint_of, export_model
 from atomtrain.utils.outputs import last_layer_features_name
 
+from .conditioning import SystemConditioning
 from .documentation import ModelHypers
 from .encoder import Encoder
-from .heads import TargetHead
 from .neighbors import batch_edges
-from .spherical import CartesianHead, SphericalHead, unsupported_irreps
+from .targets import UnsupportedTargetError, build_head, check_targets
 from .upgrades import MODEL_UPGRADES
 
 ARCHITECTURE_NAME = "pet"
-
-
-class UnsupportedTargetError(UserError):
-    """A target PET cannot learn, or a change of a trained model it cannot make."""
-
-
-def check_targets(targets: Dict[str, TargetInfo]) -> None:
-    """Refuse the irreps of spherical targets PET's spherical heads cannot give
-    (degree above 2, pseudoscalars), naming all of them."""
-    refused: List[str] = []
-    for name, info in targets.items():
-        if info.kind != "spherical":
-            continue
-        bad = unsupported_irreps([(int(lam), int(sig)) for lam, sig in info.irreps])
-        if bad:
-            listed = "; ".join(f"o3_lambda={lam}, o3_sigma={sig}" for lam, sig in bad)
-            refused.append(f"'{name}' (irreps {listed})")
-    if refused:
-        raise UnsupportedTargetError(
-            "the pet architecture learns spherical targets of o3_lambda up to 2, "
-            f"except pseudoscalars (o3_lambda=0, o3_sigma=-1); it cannot learn "
-            f"{', '.join(refused)}"
-        )
-
-
-def _output_size(info: TargetInfo) -> int:
-    return (
-        3**info.rank * info.num_subtargets
-        if info.kind == "cartesian"
-        else (info.num_subtargets)
-    )
 
 
 class PET(
@@ -90,7 +59,7 @@ class PET(
 ):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
-    __checkpoint_version__ = 6
+    __checkpoint_version__ = 7
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
@@ -147,6 +116,13 @@ class PET(
             temperature=float(hypers["attention_temperature"]),
             pre_norm=hypers["transformer_type"] == "PreLN",
         )
+        self.conditioning = SystemConditioning(
+            bool(hypers["system_conditioning"]),
+            int(hypers["max_charge"]),
+            int(hypers["max_spin_multiplicity"]),
+            int(hypers["d_node"]),
+            self.num_gnn_layers,
+        )
         self.heads = torch.nn.ModuleDict()
         self.spherical_heads = torch.nn.ModuleDict()
         self.spherical_keys = {}
@@ -163,41 +139,20 @@ class PET(
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
 
     def _add_head(self, name: str, info: TargetInfo) -> None:
-        if info.kind == "spherical":
-            self.spherical_heads[name] = SphericalHead(
-                self.num_gnn_layers,
-                int(self.hypers["d_node"]),
-                int(self.hypers["d_pet"]),
-                int(self.hypers["d_head"]),
-                [(int(lam), int(sigma)) for lam, sigma in info.irreps],
-                info.num_subtargets,
-                int(self.hypers["spherical_channels"]),
-            )
-            self.spherical_keys[name] = info.keys()
-            self.per_atom[name] = info.per_atom
-            self.property_names[name] = info.property_name(name)
-            return
-        self.heads[name] = self._scalar_or_cartesian_head(info)
+        head = build_head(info, self.hypers, self.num_gnn_layers)
         self.per_atom[name] = info.per_atom
         self.property_names[name] = info.property_name(name)
+        if info.kind == "spherical":
+            self.spherical_heads[name] = head
+            self.spherical_keys[name] = info.keys()
+            return
+        self.heads[name] = head
         self.component_names[name] = [
             labels.names[0] for labels in info.block_components()[0]
         ]
         self.num_properties[name] = info.num_subtargets
         self.llf_names[name] = last_layer_features_name(name)
         self.zbl.add_target(name, info.is_energy, info.unit)
-
-    def _scalar_or_cartesian_head(self, info: TargetInfo) -> torch.nn.Module:
-        d_node, d_pet, d_head = (
-            int(self.hypers[k]) for k in ("d_node", "d_pet", "d_head")
-        )
-        layers = self.num_gnn_layers
-        if info.kind == "cartesian" and self.hypers["cartesian_heads"] == "spherical":
-            channels = int(self.hypers["spherical_channels"])
-            return CartesianHead(
-                layers, d_node, d_pet, d_head, info.rank, info.num_subtargets, channels
-            )
-        return TargetHead(layers, d_node, d_pet, d_head, _output_size(info))
 
     def head_modules(self) -> Dict[str, torch.nn.Module]:
         """The head of each target (trained alone by ``finetune: heads``)."""
@@ -221,7 +176,13 @@ class PET(
         # differentiates the forces again, through the written-out attention
         fused = not (self.training and vectors.requires_grad)
         nodes, edges, cutoff_weights = self.encoder(
-            vectors, centers, neighbors, shifts, species, fused
+            vectors,
+            centers,
+            neighbors,
+            shifts,
+            species,
+            fused,
+            self.conditioning(systems),
         )
         system, atom, keep = atom_indices(systems, selected_atoms, vectors.device)
         n_systems = len(systems)

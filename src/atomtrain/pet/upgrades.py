@@ -74,6 +74,25 @@ def add_cartesian_heads_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return checkpoint
 
 
+def add_system_conditioning_hypers(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 6 → 7: charge and spin conditioning, off in every
+    older model (its empty embeddings added to the stored weights)."""
+    hypers = checkpoint["model"]["hypers"]
+    hypers.setdefault("system_conditioning", False)
+    hypers.setdefault("max_charge", 10)
+    hypers.setdefault("max_spin_multiplicity", 10)
+    state = (checkpoint.get("trainer") or {}).get("state") or {}
+    weights = [
+        checkpoint["model"]["state_dict"],
+        state.get("best_model_state_dict"),
+        state.get("ema"),
+    ]
+    for entries in [w for w in weights if w is not None]:
+        for name in ("charge", "spin"):
+            entries.setdefault(f"conditioning.{name}.weight", torch.zeros((0, 0)))
+    return checkpoint
+
+
 #: One-step upgrades of the model section: ``MODEL_UPGRADES[v]`` turns v into v + 1.
 MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     1: add_output_scales,
@@ -81,4 +100,5 @@ MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     3: add_spherical_channels_hyper,
     4: add_tensor_baselines_and_irrep_scales,
     5: add_cartesian_heads_hyper,
+    6: add_system_conditioning_hypers,
 }

@@ -49,6 +49,7 @@ from ..data.sampling import (
     batch_loader,
     plan_epoch,
 )
+from ..data.system_inputs import check_inputs, requested_inputs
 from ..utils.abc import ModelInterface
 from . import distributed
 from .memory import MemoryBudget
@@ -116,6 +117,9 @@ class BatchFactory:
         if targets is None:
             targets = dict(model.dataset_info.targets)
         extra = dict(model.dataset_info.extra_data)
+        requested = requested_inputs(model)
+        check_inputs(requested, extra)
+        inputs = sorted(requested)
         self.options = trainer.neighbor_options(model)
         self.train_builder = BatchBuilder(
             self.options,
@@ -126,9 +130,10 @@ class BatchFactory:
             self.cache,
             transform=trainer.transform_structure(),
             seed=seed,
+            inputs=inputs,
         )
         self.eval_builder = BatchBuilder(
-            self.options, targets, extra, dtype, device, self.cache
+            self.options, targets, extra, dtype, device, self.cache, inputs=inputs
         )
         self.gradients = sorted({g for t in targets.values() for g in t.gradients})
         #: the memory one step may use (see :mod:`.memory`), None for no guard

@@ -208,12 +208,22 @@ def evaluation_batches(
     batch_size: int = 16,
     gradients: Collection[str] = (),
     description: str = "evaluation",
+    extra_data: Optional[Dict[str, TargetInfo]] = None,
+    inputs: Sequence[str] = (),
 ) -> Iterator[Batch]:
     """The batches of ``dataset`` in its order, with the neighbour lists and the
     labels of ``targets`` (and their ``gradients``): the one walk over a dataset of
     ``atomtrain eval``, the final errors of a run and LLPR; a progress bar named
-    ``description`` on a terminal."""
-    builder = BatchBuilder(list(neighbor_lists), targets, dtype=dtype, device=device)
+    ``description`` on a terminal; ``inputs``: the per-structure inputs the model
+    requests, from the ``extra_data`` entries of the same names (or defaults)."""
+    builder = BatchBuilder(
+        list(neighbor_lists),
+        targets,
+        {n: i for n, i in (extra_data or {}).items() if n in inputs},
+        dtype=dtype,
+        device=device,
+        inputs=inputs,
+    )
     plan = BatchPlan(batch_size=batch_size, shuffle=False)
     with StructureProgress(len(dataset), description) as progress:
         for indices in plan_epoch(

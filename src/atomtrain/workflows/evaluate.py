@@ -27,6 +27,7 @@ from ..data.batching import Batch
 from ..data.dataset import Dataset
 from ..data.elements import unseen_elements_error
 from ..data.info import TargetInfo
+from ..data.system_inputs import check_inputs, requested_inputs
 from ..data.validity import MAX_LISTED
 from ..errors import UserError
 from ..training.metrics import MetricAccumulator
@@ -187,6 +188,8 @@ def _batch_predictions(
     labelled = {
         name: info for name, info in dataset.info.targets.items() if name in targets
     }
+    inputs = requested_inputs(model)
+    check_inputs(inputs, dataset.info.extra_data)
     batches = evaluation_batches(
         dataset,
         model.requested_neighbor_lists(),
@@ -195,6 +198,8 @@ def _batch_predictions(
         device,
         batch_size,
         sorted({g for info in targets.values() for g in info.gradients}),
+        extra_data=dataset.info.extra_data,
+        inputs=sorted(inputs),
     )
     wrapped = _Evaluated(model, dataset.info.length_unit)
 
