@@ -69,6 +69,46 @@ def test_gradients_inherit_and_override():
     assert terms["energy.stress"].weight == 1.0
 
 
+def test_the_gradients_form_of_metatrain_means_forces_and_stress():
+    loss = {
+        "energy": {
+            "type": "mae",
+            "gradients": {
+                "positions": {"type": "mse", "weight": 10.0},
+                "strain": {"weight": 0.1},
+            },
+        },
+        # as metatrain writes it: a strain entry for a target without strain labels
+        "dipole": {"gradients": {"positions": {}, "strain": {"weight": 3.0}}},
+    }
+    terms = {t.name: t for t in resolve_loss(loss, TARGETS)}
+    assert (terms["energy.forces"].type, terms["energy.forces"].weight) == ("mse", 10)
+    assert (terms["energy.stress"].type, terms["energy.stress"].weight) == ("mae", 0.1)
+    assert sorted(terms) == ["dipole", "energy", "energy.forces", "energy.stress"]
+    same = {"energy": {"type": "mae", "forces": {"type": "mse", "weight": 10.0}}}
+    assert resolve_loss(same, {"energy": ENERGY})[1] == terms["energy.forces"]
+
+
+def test_the_gradients_form_reports_its_problems():
+    loss = {
+        "energy": {
+            "forces": {"weight": 2.0},
+            "gradients": {"positions": {"weight": 1.0}, "stran": {}},
+        },
+        "dipole": {"gradients": [1, 2]},
+    }
+    with pytest.raises(OptionsError) as error:
+        resolve_loss(loss, TARGETS)
+    message = str(error.value)
+    assert "loss.energy.gradients.positions: given twice: here and as 'forces'" in (
+        message
+    )
+    assert "loss.energy.gradients.stran: unknown gradient (did you mean 'strain'?)" in (
+        message
+    )
+    assert "loss.dipole.gradients: expected a mapping" in message
+
+
 def test_every_problem_at_once():
     loss = {
         "enrgy": "mse",

@@ -95,6 +95,10 @@ class TargetLossHypers(TypedDict):
     """The loss on the stress (the strain gradient)."""
     virial: NotRequired[GradientLossHypers]
     """The loss on the virial (the strain gradient); give ``stress`` or ``virial``."""
+    gradients: NotRequired[Dict[str, GradientLossHypers]]
+    """metatrain's form of the same: ``positions`` (the forces) and ``strain`` (the
+    stress or virial); an entry for a gradient the target has no labels for has no
+    effect."""
 
 
 class LoraHypers(TypedDict):

@@ -12,6 +12,9 @@ Grammar (``architecture.training.loss``)::
         delta: 0.1                  # huber threshold, in the target's units
         forces: {type: mse, weight: 10.0}
         stress: {weight: 1.0}       # or virial: both are the strain gradient
+        # or, as metatrain writes them (an entry for a gradient without labels
+        # has no effect there):
+        # gradients: {positions: {weight: 10.0}, strain: {weight: 1.0}}
 
 A target absent from a per-target loss gets ``mse`` with weight 1; a gradient absent
 from a target's entry inherits the target's type and reduction with weight 1.
@@ -103,6 +106,7 @@ def _target_terms(
     if not isinstance(entry, Mapping):
         problems.append(Problem(path, "expected a loss type or a mapping", entry))
         return []
+    entry, form = _gradients_form(entry, path, problems)
     allowed = (*_TERM_KEYS, *GRADIENT_OF)
     for key in entry:
         if key not in allowed:
@@ -129,7 +133,7 @@ def _target_terms(
             "type": base.type.removeprefix("masked_"),
             "reduction": base.reduction,
         }
-        sub = entry.get(key, {})
+        sub = entry.get(key, form.get(gradient, {}))
         if isinstance(sub, str):
             sub = {"type": sub}
         term = _term(
@@ -144,6 +148,33 @@ def _target_terms(
             )
         terms.append(term)
     return terms
+
+
+def _gradients_form(
+    entry: Mapping[str, Any], path: str, problems: List[Problem]
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """``entry`` without metatrain's ``gradients: {positions: …, strain: …}``
+    form, and that form's entry of each gradient. Unlike the sections ``forces``
+    and ``stress``, it may name a gradient the target has no labels for (metatrain
+    writes both in its expanded options): such an entry has no effect."""
+    entry = dict(entry)
+    given = entry.pop("gradients", {})
+    if not isinstance(given, Mapping):
+        problems.append(Problem(f"{path}.gradients", "expected a mapping", given))
+        return entry, {}
+    form: Dict[str, Any] = {}
+    for gradient, sub in given.items():
+        sections = sections_of(str(gradient))
+        where = f"{path}.gradients.{gradient}"
+        if not sections:
+            hint = did_you_mean(str(gradient), ("positions", "strain"))
+            problems.append(Problem(where, f"unknown gradient{hint}"))
+        elif any(section in entry for section in sections):
+            listed = " or ".join(f"'{section}'" for section in sections)
+            problems.append(Problem(where, f"given twice: here and as {listed}"))
+        else:
+            form[str(gradient)] = sub
+    return entry, form
 
 
 def _term(
