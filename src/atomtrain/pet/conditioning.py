@@ -5,8 +5,10 @@ and spin multiplicity, read from the systems' data (metatomic's standard inputs
 Each allowed charge (an integer in ``[-max_charge, max_charge]``) and spin
 multiplicity (``2S + 1``, an integer in ``[1, max_spin_multiplicity]``) has a
 learned vector per layer; their sum is added to the node features of every atom of
-the structure before the layer. The vectors start at zero, so a conditioned model
-starts as the unconditioned one and learns how the states differ. A structure
+the structure before the layer. The vectors start at random (standard normal, as
+the species embeddings), so that from the first step each state gives the atoms
+distinct features to learn from; started at zero they move by about the learning
+rate per step, and the states stay confused for epochs. A structure
 without the data is neutral and a singlet (charge 0, multiplicity 1), the defaults
 of metatomic's ASE calculator.
 """
@@ -36,8 +38,6 @@ class SystemConditioning(torch.nn.Module):
         width = d_node * num_layers if enabled else 0
         self.charge = torch.nn.Embedding(2 * max_charge + 1 if enabled else 0, width)
         self.spin = torch.nn.Embedding(max_spin_multiplicity if enabled else 0, width)
-        torch.nn.init.zeros_(self.charge.weight)
-        torch.nn.init.zeros_(self.spin.weight)
 
     def requested_inputs(self) -> Dict[str, ModelOutput]:
         """The per-system inputs the model needs (collected by metatomic at export,
