@@ -77,3 +77,61 @@ def test_num_workers_is_a_hyperparameter_of_every_engine_trainer(value):
         {"name": "pet", "training": {"num_workers": -1}}
     )
     assert [p.path for p in problems] == ["architecture.training.num_workers"]
+
+
+LONG_RANGE_OFF = {
+    "enable": False,
+    "use_ewald": False,
+    "smearing": 1.4,
+    "kspace_resolution": 1.33,
+    "interpolation_nodes": 5,
+}
+#: As metatrain writes them in the expanded options of a run, by architecture.
+OFF_MODEL_OPTIONS = {
+    "pet": {
+        "num_neighbors_adaptive": None,
+        "adaptive_cutoff_method": "solver",
+        "cutoff_width_adaptive": 1.0,
+        "long_range": LONG_RANGE_OFF,
+    },
+    "soap_bpnn": {
+        "legacy": True,
+        "add_lambda_basis": True,
+        "long_range": LONG_RANGE_OFF,
+    },
+}
+
+
+@pytest.mark.parametrize("architecture", sorted(OFF_MODEL_OPTIONS))
+def test_model_options_of_features_left_off_are_ignored(architecture):
+    options = OFF_MODEL_OPTIONS[architecture]
+    section = {"name": architecture, "model": dict(options)}
+    with pytest.warns(IgnoredOptionWarning) as caught:
+        expanded, problems, _ = validate_architecture(section)
+    assert problems == []
+    message = str(caught[0].message)
+    for key in options:
+        assert f"architecture.model.{key} (" in message
+        assert key not in expanded["model"]
+
+
+def test_model_options_of_another_architecture_stay_unknown():
+    section = {"name": "soap_bpnn", "model": {"num_neighbors_adaptive": None}}
+    _, problems, _ = validate_architecture(section)
+    assert [p.path for p in problems] == ["architecture.model.num_neighbors_adaptive"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("long_range", {"enable": True}, "long-range electrostatics are not"),
+        ("num_neighbors_adaptive", 16, "the adaptive cutoff is not available"),
+        ("legacy", False, "chemical embedding is not available"),
+    ],
+)
+def test_model_options_asking_for_missing_features_are_problems(key, value, expected):
+    name = "soap_bpnn" if key == "legacy" else "pet"
+    _, problems, _ = validate_architecture({"name": name, "model": {key: value}})
+    (problem,) = problems
+    assert problem.path == f"architecture.model.{key}"
+    assert expected in str(problem)

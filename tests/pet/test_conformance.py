@@ -51,6 +51,14 @@ class TestPet(
         "num_attention_layers": 2,
         "num_radial": 6,
     }
+    # the other featurizer and charge/spin conditioning (the suite's structures
+    # carry no charge: neutral singlets) run every check too
+    hypers_variants = {
+        "feedforward_conditioned": {
+            "featurizer_type": "feedforward",
+            "system_conditioning": True,
+        }
+    }
     # the golden checkpoints were written without EMA (the default before 0.99):
     # the suite's checkpoints keep that format
     trainer_hypers = {"ema_decay": None}

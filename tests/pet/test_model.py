@@ -444,3 +444,25 @@ def test_zbl_forces_are_minus_the_energy_gradient(ethanol):
         finite = central_difference(energy, squeezed, atom, axis)
         assert abs(finite) > 100.0  # kcal/mol/Å: the repulsion dominates
         assert float(gradient[atom, axis]) == pytest.approx(finite, rel=1e-6)
+
+
+def test_the_feedforward_featurizer_reads_out_the_last_layer_only(ethanol):
+    residual = make_model(ethanol.info)
+    feedforward = make_model(ethanol.info, featurizer_type="feedforward")
+    systems = systems_of(list(ethanol)[:2], residual.neighbors)
+    name = last_layer_features_name("energy")
+    outputs = {name: ModelOutput(sample_kind="atom")}
+    widths = [
+        m(systems, outputs)[name].block().values.shape[1]
+        for m in (residual, feedforward)
+    ]
+    d_head, layers = tiny_hypers()["d_head"], tiny_hypers()["num_gnn_layers"]
+    assert widths == [2 * layers * d_head, 2 * d_head]
+    # messages between layers mix both directions of each edge: learned weights
+    mixers = [layer.combination for layer in feedforward.encoder.layers]
+    assert len(list(mixers[0].parameters())) > 0
+    assert len(list(mixers[-1].parameters())) == 0  # nothing after the last layer
+    assert all(
+        len(list(layer.combination.parameters())) == 0
+        for layer in residual.encoder.layers
+    )

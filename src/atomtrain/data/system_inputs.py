@@ -19,6 +19,11 @@ from metatomic.torch import ModelOutput, System
 
 from ..errors import UserError
 
+
+class DefaultInputWarning(UserWarning):
+    """A model input is taken at its default for every structure of a dataset."""
+
+
 #: The value of each standard per-structure input when the dataset has none.
 DEFAULTS: Dict[str, float] = {"charge": 0.0, "spin_multiplicity": 1.0}
 
@@ -59,6 +64,7 @@ def check_inputs(
             f"the model takes each structure's '{name}' as input, but the dataset "
             f"declares no extra_data.{name}: every structure is taken with {name} "
             f"{DEFAULTS[name]:g}",
+            DefaultInputWarning,
             stacklevel=2,
         )
 

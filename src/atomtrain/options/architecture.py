@@ -18,7 +18,7 @@ from ..architectures.typeinfo import field_types
 from ..errors import Problem, UserError, did_you_mean
 from ..utils.dtype import dtype_to_bits
 from .grammar import ArchitectureSection
-from .reference_keys import without_reference_keys
+from .reference_keys import without_reference_keys, without_reference_model_keys
 
 ARCHITECTURE_KEYS = tuple(field_types(ArchitectureSection))
 
@@ -75,18 +75,27 @@ def validate_architecture(
 def _without_reference_keys(
     section: Dict[str, Any], path: str
 ) -> Tuple[Dict[str, Any], List[Problem]]:
-    """``section`` with metatrain's trainer options that have no effect here taken
-    out of ``training`` (see :mod:`.reference_keys`)."""
-    training = section.get("training")
-    if not isinstance(training, dict):
-        return section, []
+    """``section`` with metatrain's model and trainer options that have no effect
+    here taken out of ``model`` and ``training`` (see :mod:`.reference_keys`)."""
     try:
         # an architecture may declare no trainer hypers at all
-        declared = get_defaults(section["name"]).get("training", {})
+        defaults = get_defaults(section["name"])
     except UserError:
         return section, []  # reported by the validation of the hypers
-    kept, problems = without_reference_keys(training, declared, f"{path}.training")
-    return {**section, "training": kept}, problems
+    problems: List[Problem] = []
+    model = section.get("model")
+    if isinstance(model, dict):
+        declared = defaults.get("model", {})
+        model, found = without_reference_model_keys(
+            model, section["name"], declared, f"{path}.model"
+        )
+        section, problems = {**section, "model": model}, problems + found
+    training = section.get("training")
+    if isinstance(training, dict):
+        declared = defaults.get("training", {})
+        kept, found = without_reference_keys(training, declared, f"{path}.training")
+        section, problems = {**section, "training": kept}, problems + found
+    return section, problems
 
 
 def _validate_hypers(

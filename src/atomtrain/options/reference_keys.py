@@ -1,4 +1,4 @@
-"""Trainer options of metatrain's grammar that atomtrain has no use for.
+"""Trainer and model options of metatrain's grammar that atomtrain has no use for.
 
 An options file written for metatrain may set them. Each is accepted at the values that
 ask for nothing atomtrain lacks: it is removed before the trainer's hypers are
@@ -71,17 +71,70 @@ REFERENCE_TRAINING_KEYS: Dict[str, ReferenceKey] = {
 }
 
 
-def without_reference_keys(
-    training: Dict[str, Any], declared: Collection[str], path: str
-) -> Tuple[Dict[str, Any], List[Problem]]:
-    """``training`` (the section at ``path``) without the metatrain-only options
-    that the architecture does not declare itself, and the problems of those given
-    values atomtrain cannot honour. Warns once, naming the options ignored."""
+def _long_range_off(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("enable", False) is False
+
+
+_LONG_RANGE_OFF = ReferenceKey(
+    _long_range_off,
+    "a section with enable: false: long-range electrostatics are not available yet",
+    "enable: false, no long-range part",
+)
+
+#: Model options of metatrain's PET and SOAP-BPNN, by architecture, accepted where
+#: they ask for nothing atomtrain's implementation does not do.
+REFERENCE_MODEL_KEYS: Dict[str, Dict[str, ReferenceKey]] = {
+    "pet": {
+        "long_range": _LONG_RANGE_OFF,
+        "num_neighbors_adaptive": ReferenceKey(
+            lambda value: value is None,
+            "null: the adaptive cutoff is not available yet",
+            "null, the cutoff is the same for every atom",
+        ),
+        "adaptive_cutoff_method": ReferenceKey(
+            lambda value: value in ("grid", "solver"),
+            "'grid' or 'solver'",
+            "it configures the adaptive cutoff only",
+        ),
+        "cutoff_width_adaptive": ReferenceKey(
+            lambda value: (
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+            ),
+            "a number",
+            "it configures the adaptive cutoff only",
+        ),
+    },
+    "soap_bpnn": {
+        "long_range": _LONG_RANGE_OFF,
+        "legacy": ReferenceKey(
+            lambda value: value is True,
+            "true: the variant with a chemical embedding is not available",
+            "true, one network per atomic type, as atomtrain's SOAP-BPNN has",
+        ),
+        "add_lambda_basis": ReferenceKey(
+            lambda value: value is True,
+            "true: the basis of tensor targets always holds the expansion of "
+            "their degree",
+            "true, the basis of tensor targets holds the expansion of their degree",
+        ),
+    },
+}
+
+
+def _split(
+    values: Dict[str, Any],
+    declared: Collection[str],
+    path: str,
+    table: Dict[str, ReferenceKey],
+) -> Tuple[Dict[str, Any], List[Problem], List[str]]:
+    """``values`` without the options of ``table`` the architecture does not
+    declare, the problems of those given values atomtrain cannot honour, and the
+    descriptions of those ignored."""
     kept: Dict[str, Any] = {}
     problems: List[Problem] = []
     ignored: List[str] = []
-    for key, value in training.items():
-        option = REFERENCE_TRAINING_KEYS.get(key)
+    for key, value in values.items():
+        option = table.get(key)
         if option is None or key in declared:
             kept[key] = value
         elif option.accepts(value):
@@ -95,6 +148,38 @@ def without_reference_keys(
                     value,
                 )
             )
+    return kept, problems, ignored
+
+
+def _warn(ignored: List[str]) -> None:
+    if ignored:
+        warnings.warn(
+            "options of metatrain that have no effect here were ignored: "
+            + "; ".join(ignored),
+            IgnoredOptionWarning,
+            stacklevel=3,
+        )
+
+
+def without_reference_model_keys(
+    model: Dict[str, Any], architecture: str, declared: Collection[str], path: str
+) -> Tuple[Dict[str, Any], List[Problem]]:
+    """``model`` (the section at ``path``) without metatrain's model options of
+    ``architecture`` (:data:`REFERENCE_MODEL_KEYS`) it does not declare, and the
+    problems of the values atomtrain cannot honour. Warns, naming those ignored."""
+    table = REFERENCE_MODEL_KEYS.get(architecture, {})
+    kept, problems, ignored = _split(model, declared, path, table)
+    _warn(ignored)
+    return kept, problems
+
+
+def without_reference_keys(
+    training: Dict[str, Any], declared: Collection[str], path: str
+) -> Tuple[Dict[str, Any], List[Problem]]:
+    """``training`` (the section at ``path``) without the metatrain-only options
+    that the architecture does not declare itself, and the problems of those given
+    values atomtrain cannot honour. Warns once, naming the options ignored."""
+    kept, problems, ignored = _split(training, declared, path, REFERENCE_TRAINING_KEYS)
     if "weight_decay" in kept and kept["weight_decay"] is None:
         kept["weight_decay"] = 0.0
     finetune = kept.get("finetune")
@@ -103,11 +188,5 @@ def without_reference_keys(
     if isinstance(finetune, dict) and finetune.get("read_from", "") is None:
         del kept["finetune"]
         ignored.append(f"{path}.finetune (read_from: null, no fine-tuning)")
-    if ignored:
-        warnings.warn(
-            "options of metatrain that have no effect here were ignored: "
-            + "; ".join(ignored),
-            IgnoredOptionWarning,
-            stacklevel=2,
-        )
+    _warn(ignored)
     return kept, problems

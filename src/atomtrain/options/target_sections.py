@@ -5,7 +5,10 @@ Gradients (``forces``, ``stress``, ``virial``) exist only on energies (see
 :func:`atomtrain.data.targets.is_energy_section`). An energy gets ``forces`` and
 ``stress`` sections by default with ``required: false``: they are read when the file has
 them and skipped silently when it has none. A gradient the user wrote (``on``, a key, a
-file or a mapping) has ``required: true`` and must be found in every structure. A
+file or a mapping) has ``required: true`` and must be found in every structure, except
+the default section written out in full (``read_from`` and ``reader`` the target's,
+``key: forces`` or ``key: stress``), as metatrain's expanded options files write it,
+which keeps the default's meaning. A
 string names a file when such a file exists, a key otherwise. ``stress`` and ``virial``
 together are a problem.
 
@@ -173,6 +176,30 @@ def _switch(value: Any) -> Any:
     return value
 
 
+def _spells_out_the_default(
+    raw: Dict[str, Any],
+    gradient: str,
+    key: Any,
+    read_from: Any,
+    reader: Any,
+    target: Section,
+) -> bool:
+    """Whether a gradient section is the default one written out in full (the
+    target's file and reader, the key named after the gradient, ``read_from``,
+    ``reader`` and ``key`` all given and no ``required``), as metatrain's expanded
+    options files write every gradient: it then keeps the default's meaning, read
+    when the file has it. A section written by hand (``forces: {key: forces}``)
+    asks for the gradient."""
+    return (
+        gradient != "virial"
+        and {"read_from", "reader", "key"} <= set(raw)
+        and "required" not in raw
+        and key == gradient
+        and read_from == target["read_from"]
+        and reader == target["reader"]
+    )
+
+
 def _expand_gradient(
     gradient: str,
     raw: Any,
@@ -209,6 +236,8 @@ def _expand_gradient(
     key = raw.get("key", gradient)
     if not isinstance(key, str) or not key:
         problems.append(Problem(f"{path}.key", "expected a key as a string", key))
+    if _spells_out_the_default(raw, gradient, key, read_from, reader, target):
+        required = False
     required = raw.get("required", required)
     if not isinstance(required, bool):
         problems.append(Problem(f"{path}.required", "expected true or false", required))

@@ -132,6 +132,13 @@ class ModelHypers(TypedDict):
     transformer_type: Literal["PreLN", "PostLN"] = "PreLN"
     """Normalisation before (``PreLN``) or after (``PostLN``) each attention and
     feed-forward block."""
+    featurizer_type: Literal["residual", "feedforward"] = "residual"
+    """How the message-passing layers feed each other and the heads (metatrain's
+    names): ``residual``, the message into layer ``l + 1`` along ``i ← j`` is the
+    token layer ``l`` gave along ``j ← i`` and every layer has its readouts;
+    ``feedforward``, the message mixes (layer norm and a two-layer network) the
+    tokens of both directions, so what flows from ``i`` to ``j`` can differ from
+    what flows back, and only the last layer is read out."""
     spherical_channels: PositiveInt = 4
     """For spherical targets: the number of equivariant density channels per degree
     built from the edge tokens, and of their combinations coupled pairwise

@@ -7,7 +7,7 @@ the per-edge networks and scattered into the dense ``[n, K + 1, d]`` token layou
 central token first) only for the transformer.
 """
 
-from typing import List, Tuple
+from typing import Any, List, Mapping, Tuple
 
 import torch
 
@@ -33,9 +33,23 @@ class GNNLayer(torch.nn.Module):
         temperature: float,
         pre_norm: bool,
         first: bool,
+        mix_messages: bool = False,
     ) -> None:
         super().__init__()
         self.first = first
+        self.mix_messages = mix_messages
+        # feedforward featurizer: the message into the next layer at edge i ← j
+        # mixes this layer's output tokens at i ← j and at j ← i
+        self.combination = (
+            torch.nn.Sequential(
+                torch.nn.LayerNorm(2 * d_pet),
+                torch.nn.Linear(2 * d_pet, 2 * d_pet),
+                torch.nn.SiLU(),
+                torch.nn.Linear(2 * d_pet, d_pet),
+            )
+            if mix_messages
+            else torch.nn.Sequential()
+        )
         self.geometry = torch.nn.Linear(3 + num_radial, d_pet)
         self.neighbor_species = torch.nn.Embedding(num_types, d_pet)
         inputs = 2 if first else 3
@@ -99,6 +113,15 @@ class GNNLayer(torch.nn.Module):
         edges = neighbors.reshape(n_atoms * max_neighbors, width)
         return nodes, edges.index_select(0, slots)
 
+    def messages(self, edges: torch.Tensor, reverse: torch.Tensor) -> torch.Tensor:
+        """The messages ``[E, d_pet]`` into the next layer from this layer's output
+        tokens ``edges``: the token of the reverse edge, mixed with the edge's own
+        when ``mix_messages``."""
+        reversed_tokens = edges.index_select(0, reverse)
+        if self.mix_messages:
+            return self.combination(torch.cat([edges, reversed_tokens], dim=1))
+        return reversed_tokens
+
     def _mix_inputs(
         self,
         geometry: torch.Tensor,
@@ -132,7 +155,9 @@ class GNNLayer(torch.nn.Module):
 class Encoder(torch.nn.Module):
     """``num_gnn_layers`` :class:`GNNLayer`; the messages into layer ``l + 1`` at
     edge ``i ← j`` are the output tokens of layer ``l`` at the reverse edge
-    ``j ← i``."""
+    ``j ← i`` (the ``residual`` featurizer, whose every layer is read out), or,
+    with ``feedforward``, a learned mix of the tokens at both ``i ← j`` and
+    ``j ← i``, and only the last layer is read out."""
 
     radial_centers: torch.Tensor
 
@@ -153,8 +178,10 @@ class Encoder(torch.nn.Module):
         activation: str,
         temperature: float,
         pre_norm: bool,
+        feedforward: bool = False,
     ) -> None:
         super().__init__()
+        self.feedforward = feedforward
         self.cutoff = cutoff
         self.cutoff_width = cutoff_width
         self.bump = bump
@@ -178,6 +205,7 @@ class Encoder(torch.nn.Module):
                 temperature,
                 pre_norm,
                 first=(layer == 0),
+                mix_messages=feedforward and layer < num_gnn_layers - 1,
             )
             for layer in range(num_gnn_layers)
         )
@@ -231,10 +259,34 @@ class Encoder(torch.nn.Module):
                 bias,
                 fused,
             )
-            messages = edges.index_select(0, reverse)
+            messages = layer.messages(edges, reverse)  # type: ignore[operator]
             all_nodes.append(nodes)
             all_edges.append(edges)
+        if self.feedforward:
+            return all_nodes[-1:], all_edges[-1:], torch.exp(log_fc)
         return all_nodes, all_edges, torch.exp(log_fc)
+
+
+def build_encoder(hypers: Mapping[str, Any], num_types: int) -> Encoder:
+    """The encoder of a PET of model ``hypers`` for ``num_types`` atomic types."""
+    return Encoder(
+        num_types=num_types,
+        cutoff=float(hypers["cutoff"]),
+        cutoff_width=float(hypers["cutoff_width"]),
+        bump=hypers["cutoff_function"] == "Bump",
+        d_pet=int(hypers["d_pet"]),
+        d_node=int(hypers["d_node"]),
+        d_feedforward=int(hypers["d_feedforward"]),
+        num_heads=int(hypers["num_heads"]),
+        num_attention_layers=int(hypers["num_attention_layers"]),
+        num_gnn_layers=int(hypers["num_gnn_layers"]),
+        num_radial=int(hypers["num_radial"]),
+        norm=hypers["normalization"],
+        activation=hypers["activation"],
+        temperature=float(hypers["attention_temperature"]),
+        pre_norm=hypers["transformer_type"] == "PreLN",
+        feedforward=hypers["featurizer_type"] == "feedforward",
+    )
 
 
 def attention_bias(

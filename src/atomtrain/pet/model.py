@@ -42,7 +42,7 @@ from atomtrain.utils.outputs import last_layer_features_name
 
 from .conditioning import SystemConditioning
 from .documentation import ModelHypers
-from .encoder import Encoder
+from .encoder import build_encoder
 from .neighbors import batch_edges
 from .targets import UnsupportedTargetError, build_head, check_targets
 from .upgrades import MODEL_UPGRADES
@@ -59,7 +59,7 @@ class PET(
 ):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
-    __checkpoint_version__ = 7
+    __checkpoint_version__ = 8
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
@@ -99,22 +99,10 @@ class PET(
         self.register_buffer("type_to_index", lookup, persistent=False)
         self.cutoff = float(hypers["cutoff"])
         self.num_gnn_layers = int(hypers["num_gnn_layers"])
-        self.encoder = Encoder(
-            num_types=len(types),
-            cutoff=self.cutoff,
-            cutoff_width=float(hypers["cutoff_width"]),
-            bump=hypers["cutoff_function"] == "Bump",
-            d_pet=int(hypers["d_pet"]),
-            d_node=int(hypers["d_node"]),
-            d_feedforward=int(hypers["d_feedforward"]),
-            num_heads=int(hypers["num_heads"]),
-            num_attention_layers=int(hypers["num_attention_layers"]),
-            num_gnn_layers=self.num_gnn_layers,
-            num_radial=int(hypers["num_radial"]),
-            norm=hypers["normalization"],
-            activation=hypers["activation"],
-            temperature=float(hypers["attention_temperature"]),
-            pre_norm=hypers["transformer_type"] == "PreLN",
+        self.encoder = build_encoder(hypers, len(types))
+        # the layers the heads read: every one, or the last for ``feedforward``
+        self.readout_layers = (
+            1 if hypers["featurizer_type"] == "feedforward" else self.num_gnn_layers
         )
         self.conditioning = SystemConditioning(
             bool(hypers["system_conditioning"]),
@@ -139,7 +127,7 @@ class PET(
         self.neighbors = NeighborListOptions(self.cutoff, full_list=True, strict=True)
 
     def _add_head(self, name: str, info: TargetInfo) -> None:
-        head = build_head(info, self.hypers, self.num_gnn_layers)
+        head = build_head(info, self.hypers, self.readout_layers)
         self.per_atom[name] = info.per_atom
         self.property_names[name] = info.property_name(name)
         if info.kind == "spherical":
@@ -175,14 +163,9 @@ class PET(
         # the fused attention kernel has no double backward: training on forces
         # differentiates the forces again, through the written-out attention
         fused = not (self.training and vectors.requires_grad)
+        conditioning = self.conditioning(systems)
         nodes, edges, cutoff_weights = self.encoder(
-            vectors,
-            centers,
-            neighbors,
-            shifts,
-            species,
-            fused,
-            self.conditioning(systems),
+            vectors, centers, neighbors, shifts, species, fused, conditioning
         )
         system, atom, keep = atom_indices(systems, selected_atoms, vectors.device)
         n_systems = len(systems)

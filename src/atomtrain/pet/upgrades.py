@@ -93,6 +93,13 @@ def add_system_conditioning_hypers(checkpoint: Dict[str, Any]) -> Dict[str, Any]
     return checkpoint
 
 
+def add_featurizer_type_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 7 → 8: the ``featurizer_type`` hyper; older models
+    have the ``residual`` one."""
+    checkpoint["model"]["hypers"].setdefault("featurizer_type", "residual")
+    return checkpoint
+
+
 #: One-step upgrades of the model section: ``MODEL_UPGRADES[v]`` turns v into v + 1.
 MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     1: add_output_scales,
@@ -101,4 +108,5 @@ MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     4: add_tensor_baselines_and_irrep_scales,
     5: add_cartesian_heads_hyper,
     6: add_system_conditioning_hypers,
+    7: add_featurizer_type_hyper,
 }

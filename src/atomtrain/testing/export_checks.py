@@ -17,7 +17,7 @@ from metatomic.torch import ModelEvaluationOptions, load_atomistic_model
 from ..architectures.checkpoints import load_model
 from ..data.structure import Structure
 from .probe import Probe, fail
-from .systems import cluster, crystal, to_systems
+from .systems import cluster, crystal, exported_systems
 
 
 def comparison_structures(atomic_types: List[int]) -> List[Structure]:
@@ -41,7 +41,7 @@ def check_export_matches_checkpoint(exported: Path, checkpoint: Path) -> Any:
     capabilities = loaded.capabilities()
     dtype = getattr(torch, capabilities.dtype)
     expected = Probe(model, targets, dtype=dtype).run(structures)
-    systems = to_systems(structures, list(loaded.requested_neighbor_lists()), dtype)
+    systems = exported_systems(structures, loaded, dtype)
     evaluation = ModelEvaluationOptions(
         length_unit="angstrom",
         outputs={name: capabilities.outputs[name] for name in targets},

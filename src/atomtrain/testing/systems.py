@@ -11,13 +11,14 @@ vectors), and optionally differentiable with respect to positions and strain.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 import torch
 from metatomic.torch import NeighborListOptions, System
 
 from ..data.neighbors import compute_topology, neighbor_block, neighbor_vectors
 from ..data.structure import Structure
+from ..data.system_inputs import attach_inputs, requested_inputs
 
 #: Smallest distance between two generated atoms, in Å.
 MIN_DISTANCE = 1.1
@@ -146,6 +147,17 @@ def to_systems(
 ) -> List[System]:
     """:func:`to_system` for each structure, without autograd leaves."""
     return [to_system(s, options, dtype) for s in structures]
+
+
+def exported_systems(
+    structures: Sequence[Structure], exported: Any, dtype: torch.dtype = torch.float64
+) -> List[System]:
+    """The systems an ``exported`` metatomic model needs for ``structures``: its
+    neighbour lists, and its requested per-structure inputs at metatomic's defaults
+    (neutral singlets), as a simulation engine gives them."""
+    systems = to_systems(structures, list(exported.requested_neighbor_lists()), dtype)
+    attach_inputs(systems, sorted(requested_inputs(exported)), {})
+    return systems
 
 
 def translated(structure: Structure, shift: torch.Tensor) -> Structure:

@@ -15,7 +15,7 @@ from ..data.structure import Structure
 from ..utils.abc import ModelInterface
 from .base import ENERGY, ArchitectureFixtures, ModelFactory
 from .probe import Probe, fail
-from .systems import to_systems
+from .systems import exported_systems
 
 
 def forget_failed_compilation() -> None:
@@ -91,7 +91,7 @@ def check_exported_outputs(
         length_unit="angstrom",
         outputs={name: info.model_output() for name, info in targets.items()},
     )
-    systems = to_systems(structures, list(loaded.requested_neighbor_lists()))
+    systems = exported_systems(structures, loaded)
     got = loaded(systems, evaluation, check_consistency=True)
     for name in targets:
         pairs = zip(got[name].blocks(), expected[name].blocks())
@@ -111,8 +111,7 @@ def run_exported(
     exported: Any, structures: List[Structure], dtype: torch.dtype
 ) -> torch.Tensor:
     """Energies ``[n]`` of ``structures`` computed by an exported model."""
-    options = list(exported.requested_neighbor_lists())
-    systems = to_systems(structures, options, dtype)
+    systems = exported_systems(structures, exported, dtype)
     evaluation = ModelEvaluationOptions(
         length_unit="angstrom", outputs={"energy": ENERGY.model_output()}
     )
@@ -172,8 +171,7 @@ class TorchScriptTests(ArchitectureFixtures):
         reference = Probe(model, {"energy": ENERGY}).energy(structures)
         for device in devices:
             moved = model.export().to(device)
-            options = list(moved.requested_neighbor_lists())
-            systems = [s.to(device) for s in to_systems(structures, options)]
+            systems = [s.to(device) for s in exported_systems(structures, moved)]
             evaluation = ModelEvaluationOptions(
                 length_unit="angstrom", outputs={"energy": ENERGY.model_output()}
             )
