@@ -6,6 +6,7 @@ from typing import Any, Dict
 
 import torch
 
+from ..checkpoints import upgrade_weights
 from ..data.info import DatasetInfo
 from .composition import CompositionBaseline, is_supported
 
@@ -21,13 +22,10 @@ def add_tensor_baselines(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
         for i, name in enumerate(baseline.target_names)
         if not is_supported(info.targets[name])
     }
-    state = (checkpoint.get("trainer") or {}).get("state") or {}
-    weights = [
-        checkpoint["model"]["state_dict"],
-        state.get("best_model_state_dict"),
-        state.get("ema"),
-    ]
-    for entries in [w for w in weights if w is not None]:
+
+    def add_zeros(weights: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         for key, zeros in added.items():
-            entries.setdefault(key, torch.zeros_like(zeros))
-    return checkpoint
+            weights.setdefault(key, torch.zeros_like(zeros))
+        return weights
+
+    return upgrade_weights(checkpoint, add_zeros)

@@ -4,7 +4,8 @@ from typing import Any, Dict
 
 import torch
 
-from atomtrain.checkpoints import UpgradeStep
+from atomtrain.checkpoints import UpgradeStep, upgrade_weights
+from atomtrain.checkpoints.weights import Weights
 from atomtrain.data.info import DatasetInfo
 from atomtrain.modules.composition_upgrades import add_tensor_baselines
 from atomtrain.modules.scaling import scale_count
@@ -51,20 +52,17 @@ def add_tensor_baselines_and_irrep_scales(checkpoint: Dict[str, Any]) -> Dict[st
     targets of several irreps (the one scale of each property, repeated)."""
     checkpoint = add_tensor_baselines(checkpoint)
     info = DatasetInfo.from_dict(checkpoint["model"]["dataset_info"])
-    state = (checkpoint.get("trainer") or {}).get("state") or {}
-    weights = [
-        checkpoint["model"]["state_dict"],
-        state.get("best_model_state_dict"),
-        state.get("ema"),
-    ]
-    for entries in [w for w in weights if w is not None]:
+
+    def repeat_scales(weights: Weights) -> Weights:
         for name, target in info.targets.items():
             key = f"output_scaler.scales.{name}.values"
-            if target.kind == "spherical" and key in entries:
+            if target.kind == "spherical" and key in weights:
                 count = scale_count(target) // target.num_subtargets
-                if entries[key].numel() == target.num_subtargets:
-                    entries[key] = entries[key].repeat(count)
-    return checkpoint
+                if weights[key].numel() == target.num_subtargets:
+                    weights[key] = weights[key].repeat(count)
+        return weights
+
+    return upgrade_weights(checkpoint, repeat_scales)
 
 
 def add_cartesian_heads_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
@@ -81,16 +79,13 @@ def add_system_conditioning_hypers(checkpoint: Dict[str, Any]) -> Dict[str, Any]
     hypers.setdefault("system_conditioning", False)
     hypers.setdefault("max_charge", 10)
     hypers.setdefault("max_spin_multiplicity", 10)
-    state = (checkpoint.get("trainer") or {}).get("state") or {}
-    weights = [
-        checkpoint["model"]["state_dict"],
-        state.get("best_model_state_dict"),
-        state.get("ema"),
-    ]
-    for entries in [w for w in weights if w is not None]:
+
+    def add_empty_embeddings(weights: Weights) -> Weights:
         for name in ("charge", "spin"):
-            entries.setdefault(f"conditioning.{name}.weight", torch.zeros((0, 0)))
-    return checkpoint
+            weights.setdefault(f"conditioning.{name}.weight", torch.zeros((0, 0)))
+        return weights
+
+    return upgrade_weights(checkpoint, add_empty_embeddings)
 
 
 def add_featurizer_type_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
