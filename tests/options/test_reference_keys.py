@@ -88,12 +88,7 @@ LONG_RANGE_OFF = {
 }
 #: As metatrain writes them in the expanded options of a run, by architecture.
 OFF_MODEL_OPTIONS = {
-    "pet": {
-        "num_neighbors_adaptive": None,
-        "adaptive_cutoff_method": "solver",
-        "cutoff_width_adaptive": 1.0,
-        "long_range": LONG_RANGE_OFF,
-    },
+    "pet": {"long_range": LONG_RANGE_OFF},
     "soap_bpnn": {
         "legacy": True,
         "add_lambda_basis": True,
@@ -125,7 +120,6 @@ def test_model_options_of_another_architecture_stay_unknown():
     ("key", "value", "expected"),
     [
         ("long_range", {"enable": True}, "long-range electrostatics are not"),
-        ("num_neighbors_adaptive", 16, "the adaptive cutoff is not available"),
         ("legacy", False, "chemical embedding is not available"),
     ],
 )
@@ -135,3 +129,14 @@ def test_model_options_asking_for_missing_features_are_problems(key, value, expe
     (problem,) = problems
     assert problem.path == f"architecture.model.{key}"
     assert expected in str(problem)
+
+
+def test_pet_reads_the_adaptive_cutoff_options_as_its_own():
+    model = {
+        "num_neighbors_adaptive": 16,
+        "adaptive_cutoff_method": "grid",
+        "cutoff_width_adaptive": 0.5,
+    }
+    expanded, problems, _ = validate_architecture({"name": "pet", "model": model})
+    assert problems == []
+    assert {k: expanded["model"][k] for k in model} == model

@@ -27,7 +27,7 @@ def test_second_derivative_of_the_cutoff_is_finite(
     bump: bool, dtype: torch.dtype
 ) -> None:
     distances = torch.tensor(DISTANCES, dtype=dtype, requires_grad=True)
-    log_fc = log_cutoff(distances, 4.0, 0.5, bump)
+    log_fc = log_cutoff(distances, torch.tensor(4.0, dtype=distances.dtype), 0.5, bump)
     (first,) = torch.autograd.grad(log_fc.sum(), distances, create_graph=True)
     (second,) = torch.autograd.grad(first.sum(), distances)
     assert torch.isfinite(log_fc).all()

@@ -86,23 +86,6 @@ _LONG_RANGE_OFF = ReferenceKey(
 REFERENCE_MODEL_KEYS: Dict[str, Dict[str, ReferenceKey]] = {
     "pet": {
         "long_range": _LONG_RANGE_OFF,
-        "num_neighbors_adaptive": ReferenceKey(
-            lambda value: value is None,
-            "null: the adaptive cutoff is not available yet",
-            "null, the cutoff is the same for every atom",
-        ),
-        "adaptive_cutoff_method": ReferenceKey(
-            lambda value: value in ("grid", "solver"),
-            "'grid' or 'solver'",
-            "it configures the adaptive cutoff only",
-        ),
-        "cutoff_width_adaptive": ReferenceKey(
-            lambda value: (
-                isinstance(value, (int, float)) and not isinstance(value, bool)
-            ),
-            "a number",
-            "it configures the adaptive cutoff only",
-        ),
     },
     "soap_bpnn": {
         "long_range": _LONG_RANGE_OFF,

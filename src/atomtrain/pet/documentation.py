@@ -132,6 +132,18 @@ class ModelHypers(TypedDict):
     transformer_type: Literal["PreLN", "PostLN"] = "PreLN"
     """Normalisation before (``PreLN``) or after (``PostLN``) each attention and
     feed-forward block."""
+    num_neighbors_adaptive: Optional[PositiveInt] = None
+    """A cutoff radius per atom, chosen so that each atom has about this many
+    neighbours (``null``: every atom has ``cutoff``, which stays the largest
+    radius): atoms in dense regions then see their nearest neighbours only, and
+    atoms in sparse ones further (:mod:`atomtrain.pet.adaptive_cutoff`)."""
+    adaptive_cutoff_method: Literal["solver", "grid"] = "solver"
+    """How each atom's radius is found: ``solver`` solves "smooth neighbour count
+    = num_neighbors_adaptive" by bisection; ``grid`` averages probe radii weighted
+    by how close their counts come to it. Only with ``num_neighbors_adaptive``."""
+    cutoff_width_adaptive: PositiveFloat = 1.0
+    """The distance over which a neighbour enters the smooth count of the adaptive
+    cutoff, in the length unit. Only with ``num_neighbors_adaptive``."""
     featurizer_type: Literal["residual", "feedforward"] = "residual"
     """How the message-passing layers feed each other and the heads (metatrain's
     names): ``residual``, the message into layer ``l + 1`` along ``i ← j`` is the

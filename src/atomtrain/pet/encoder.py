@@ -7,10 +7,11 @@ the per-edge networks and scattered into the dense ``[n, K + 1, d]`` token layou
 central token first) only for the transformer.
 """
 
-from typing import Any, List, Mapping, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 import torch
 
+from .adaptive_cutoff import AdaptiveCutoff
 from .modules import Transformer, log_cutoff, mlp
 from .neighbors import padding_slots, reverse_edges
 
@@ -179,9 +180,15 @@ class Encoder(torch.nn.Module):
         temperature: float,
         pre_norm: bool,
         feedforward: bool = False,
+        adaptive_cutoff: Optional[AdaptiveCutoff] = None,
     ) -> None:
         super().__init__()
         self.feedforward = feedforward
+        self.adaptive_cutoff = (
+            adaptive_cutoff
+            if adaptive_cutoff is not None
+            else AdaptiveCutoff(0, cutoff, cutoff_width, 1.0, "solver")
+        )
         self.cutoff = cutoff
         self.cutoff_width = cutoff_width
         self.bump = bump
@@ -233,7 +240,8 @@ class Encoder(torch.nn.Module):
         slots, max_neighbors = padding_slots(centers, n_atoms)
         reverse = reverse_edges(centers, neighbors, shifts, n_atoms)
         distances = torch.linalg.vector_norm(vectors, dim=1)
-        log_fc = log_cutoff(distances, self.cutoff, self.cutoff_width, self.bump)
+        cutoffs = self.adaptive_cutoff(distances, centers, n_atoms)
+        log_fc = log_cutoff(distances, cutoffs, self.cutoff_width, self.bump)
         exponent = (
             (distances.unsqueeze(1) - self.radial_centers) / self.radial_width
         ) ** 2
@@ -286,6 +294,13 @@ def build_encoder(hypers: Mapping[str, Any], num_types: int) -> Encoder:
         temperature=float(hypers["attention_temperature"]),
         pre_norm=hypers["transformer_type"] == "PreLN",
         feedforward=hypers["featurizer_type"] == "feedforward",
+        adaptive_cutoff=AdaptiveCutoff(
+            int(hypers["num_neighbors_adaptive"] or 0),
+            float(hypers["cutoff"]),
+            float(hypers["cutoff_width"]),
+            float(hypers["cutoff_width_adaptive"]),
+            hypers["adaptive_cutoff_method"],
+        ),
     )
 
 

@@ -15,10 +15,11 @@ import torch
 
 
 def log_cutoff(
-    distances: torch.Tensor, cutoff: float, width: float, bump: bool
+    distances: torch.Tensor, cutoff: torch.Tensor, width: float, bump: bool
 ) -> torch.Tensor:
     """``log f_c(r)`` for ``distances`` ``[n]``: 0 below ``cutoff - width``, going
-    smoothly to ``-inf`` (in practice to a weight of exactly 0) at ``cutoff``.
+    smoothly to ``-inf`` (in practice to a weight of exactly 0) at ``cutoff`` (a
+    scalar tensor, or one radius per distance).
 
     ``bump`` is the C∞ step ``f = s(1-x) / (s(1-x) + s(x))`` with ``s(t) = exp(-1/t)``
     and ``x = (r - cutoff + width) / width``, that is ``log f = logsigmoid(1/x -

@@ -95,6 +95,16 @@ def add_featurizer_type_hyper(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return checkpoint
 
 
+def add_adaptive_cutoff_hypers(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
+    """Model checkpoint version 8 → 9: the adaptive cutoff's hypers, off in every
+    older model."""
+    hypers = checkpoint["model"]["hypers"]
+    hypers.setdefault("num_neighbors_adaptive", None)
+    hypers.setdefault("adaptive_cutoff_method", "solver")
+    hypers.setdefault("cutoff_width_adaptive", 1.0)
+    return checkpoint
+
+
 #: One-step upgrades of the model section: ``MODEL_UPGRADES[v]`` turns v into v + 1.
 MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     1: add_output_scales,
@@ -104,4 +114,5 @@ MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     5: add_cartesian_heads_hyper,
     6: add_system_conditioning_hypers,
     7: add_featurizer_type_hyper,
+    8: add_adaptive_cutoff_hypers,
 }
