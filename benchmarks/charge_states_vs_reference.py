@@ -55,7 +55,7 @@ from typing import Any, Dict, List
 import ase.io
 import numpy as np
 from soap_bpnn_vs_reference import ATOMTRAIN, REFERENCE, calculator, train
-from tensor_targets_vs_reference import PET_HYPERS
+from tensor_targets_vs_reference import PET_HYPERS, training
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "examples" / "data" / "qm7x_charge_states.xyz"
@@ -97,17 +97,7 @@ def options(
     return {
         "seed": 0,
         "base_precision": 32,
-        "architecture": {
-            "name": "pet",
-            "model": model,
-            "training": {
-                "num_epochs": args.epochs,
-                "batch_size": args.batch_size,
-                "learning_rate": 1e-3,
-                "log_interval": 1,
-                "checkpoint_interval": args.epochs + 1,
-            },
-        },
+        "architecture": {"name": "pet", "model": model, "training": training(args)},
         "training_set": section("train"),
         "validation_set": section("validation"),
         "test_set": section("test"),

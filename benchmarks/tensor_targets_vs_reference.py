@@ -174,6 +174,19 @@ def write_spherical(
     save(str(path), TensorMap(keys, blocks))
 
 
+def training(args: argparse.Namespace) -> Dict[str, Any]:
+    """The trainer options both tools run with: epochs and batch size of the
+    command line, learning rate 1e-3, a log line per epoch, no checkpoint on the
+    way."""
+    return {
+        "num_epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": 1e-3,
+        "log_interval": 1,
+        "checkpoint_interval": args.epochs + 1,
+    }
+
+
 def options(
     paths: Dict[str, Path],
     task: Dict[str, Any],
@@ -203,16 +216,7 @@ def options(
     config: Dict[str, Any] = {
         "seed": 0,
         "base_precision": 32,
-        "architecture": {
-            "name": architecture,
-            "training": {
-                "num_epochs": args.epochs,
-                "batch_size": args.batch_size,
-                "learning_rate": 1e-3,
-                "log_interval": 1,
-                "checkpoint_interval": args.epochs + 1,
-            },
-        },
+        "architecture": {"name": architecture, "training": training(args)},
         "training_set": section("train"),
         "validation_set": section("validation"),
         "test_set": section("test"),

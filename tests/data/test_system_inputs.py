@@ -56,3 +56,8 @@ def test_inputs_nothing_provides_are_refused_and_defaults_said():
         check_inputs({"mtt::field": per_structure}, {})
     with pytest.raises(UserError, match="per-atom input 'mtt::spins'"):
         check_inputs({"mtt::spins": ModelOutput(sample_kind="atom")}, {})
+
+
+def test_an_input_without_data_or_default_is_a_clear_error():
+    with pytest.raises(UserError, match=r"input 'mtt::field' .* no default"):
+        attach_inputs(systems(2), ["mtt::field"], {})

@@ -21,16 +21,23 @@ def test_only_degrees_up_to_two_and_no_pseudoscalar():
     assert unsupported_irreps([(3, 1), (0, -1), (2, 1)]) == [(3, 1), (0, -1)]
 
 
-def test_the_head_is_exactly_equivariant_on_invariant_features():
-    torch.manual_seed(0)
-    head = SphericalHead(2, 6, 8, 5, IRREPS, 2, 3).to(torch.float64)
-    n_atoms, n_edges = 4, 12
+def invariant_inputs(n_atoms: int = 4, n_edges: int = 12):
+    """Stand-ins for PET's node and edge features of 2 layers (widths 6 and 8),
+    independent of the orientation, with cutoff weights, edge centres and random
+    edge vectors."""
     centers = torch.arange(n_edges) % n_atoms
     vectors = torch.randn(n_edges, 3, dtype=torch.float64)
-    # stand-ins for PET's features, independent of the orientation
     nodes = [torch.randn(n_atoms, 6, dtype=torch.float64) for _ in range(2)]
     edges = [torch.randn(n_edges, 8, dtype=torch.float64) for _ in range(2)]
     weights = torch.rand(n_edges, dtype=torch.float64)
+    return nodes, edges, weights, centers, vectors
+
+
+def test_the_head_is_exactly_equivariant_on_invariant_features():
+    torch.manual_seed(0)
+    head = SphericalHead(2, 6, 8, 5, IRREPS, 2, 3).to(torch.float64)
+    nodes, edges, weights, centers, vectors = invariant_inputs()
+    n_atoms = nodes[0].shape[0]
     before = head(nodes, edges, weights, centers, vectors)
     rotation = random_transformations(
         1,
@@ -54,12 +61,7 @@ def test_the_head_is_exactly_equivariant_on_invariant_features():
 def test_a_cartesian_head_rotates_its_tensors_on_invariant_features(rank):
     torch.manual_seed(0)
     head = CartesianHead(2, 6, 8, 5, rank, 2, 3).to(torch.float64)
-    n_atoms, n_edges = 4, 12
-    centers = torch.arange(n_edges) % n_atoms
-    vectors = torch.randn(n_edges, 3, dtype=torch.float64)
-    nodes = [torch.randn(n_atoms, 6, dtype=torch.float64) for _ in range(2)]
-    edges = [torch.randn(n_edges, 8, dtype=torch.float64) for _ in range(2)]
-    weights = torch.rand(n_edges, dtype=torch.float64)
+    nodes, edges, weights, centers, vectors = invariant_inputs()
     keep = torch.tensor([3, 0, 2])
     features = head.last_layer_features(nodes, edges, weights, centers)[keep]
 

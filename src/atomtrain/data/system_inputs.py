@@ -82,8 +82,13 @@ def attach_inputs(
     for name in inputs:
         if name in extra_data:
             values = extra_data[name].block().values.reshape(len(systems), -1)[:, :1]
-        else:
+        elif name in DEFAULTS:
             values = torch.full((len(systems), 1), DEFAULTS[name])
+        else:
+            raise UserError(
+                f"the model needs the input '{name}' of every structure, which has "
+                "no default: give it as extra data"
+            )
         values = values.to(dtype=positions.dtype, device=positions.device)
         samples = Labels(["system"], torch.zeros((1, 1), dtype=torch.int32))
         properties = Labels([name], torch.zeros((1, 1), dtype=torch.int32))
