@@ -103,3 +103,23 @@ def test_forces_of_a_model_with_an_adaptive_cutoff_are_energy_derivatives(
     assert float(reference["energy"].block().values.sum().detach()) != pytest.approx(
         float(energy.block().values.sum().detach())
     )
+
+
+@pytest.mark.parametrize("method", ["solver", "grid"])
+def test_a_model_with_an_adaptive_cutoff_exports_with_its_energies(
+    ethanol, method, tmp_path
+):
+    from atomtrain.testing.base import ENERGY as SUITE_ENERGY
+    from atomtrain.testing.torchscript import check_exported_predictions
+
+    # the suite's check reads energies in eV: a model of eV energies
+    info = DatasetInfo(atomic_types=[1, 6, 8], targets={"energy": SUITE_ENERGY})
+    torch.manual_seed(0)
+    hypers = tiny_hypers(
+        num_neighbors_adaptive=4,
+        adaptive_cutoff_method=method,
+        featurizer_type="feedforward",
+        system_conditioning=True,
+    )
+    model = PET(hypers, info).to(torch.float64).eval()
+    check_exported_predictions(model, list(ethanol)[:2], tmp_path / "model.pt")

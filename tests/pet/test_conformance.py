@@ -51,15 +51,6 @@ class TestPet(
         "num_attention_layers": 2,
         "num_radial": 6,
     }
-    # the other featurizer, charge/spin conditioning (the suite's structures carry
-    # no charge: neutral singlets) and the adaptive cutoff run every check too
-    hypers_variants = {
-        "feedforward_conditioned_adaptive": {
-            "featurizer_type": "feedforward",
-            "system_conditioning": True,
-            "num_neighbors_adaptive": 3,
-        }
-    }
     # the golden checkpoints were written without EMA (the default before 0.99):
     # the suite's checkpoints keep that format
     trainer_hypers = {"ema_decay": None}
