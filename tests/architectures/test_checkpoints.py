@@ -81,7 +81,7 @@ def test_invalid_hypers_name_the_file_and_the_key(pet_checkpoint, tmp_path) -> N
         (
             lambda c: c.update(model_checkpoint_version=-2),
             "its entry 'model_checkpoint_version' is -2, but the model of 'pet' has "
-            "versions 1 to 9 only",
+            "versions 1 to 10 only",
         ),
     ],
 )

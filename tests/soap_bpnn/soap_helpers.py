@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Sequence
 import torch
 from metatomic.torch import ModelOutput
 
+from atomtrain.architectures.hypers import get_defaults
 from atomtrain.data.batching import Batch, BatchBuilder
 from atomtrain.data.dataset import Dataset, InMemoryDataset
 from atomtrain.data.loading import load_section
@@ -26,6 +27,7 @@ TINY: Dict[str, Any] = {
     "bpnn": {"num_hidden_layers": 2, "num_neurons_per_layer": 16, "layernorm": True},
     "heads": {},
     "spherical_channels": 3,
+    "long_range": get_defaults("soap_bpnn")["model"]["long_range"],
     "zbl": False,
 }
 

@@ -71,24 +71,10 @@ REFERENCE_TRAINING_KEYS: Dict[str, ReferenceKey] = {
 }
 
 
-def _long_range_off(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("enable", False) is False
-
-
-_LONG_RANGE_OFF = ReferenceKey(
-    _long_range_off,
-    "a section with enable: false: long-range electrostatics are not available yet",
-    "enable: false, no long-range part",
-)
-
 #: Model options of metatrain's PET and SOAP-BPNN, by architecture, accepted where
 #: they ask for nothing atomtrain's implementation does not do.
 REFERENCE_MODEL_KEYS: Dict[str, Dict[str, ReferenceKey]] = {
-    "pet": {
-        "long_range": _LONG_RANGE_OFF,
-    },
     "soap_bpnn": {
-        "long_range": _LONG_RANGE_OFF,
         "legacy": ReferenceKey(
             lambda value: value is True,
             "true: the variant with a chemical embedding is not available",

@@ -83,6 +83,7 @@ from typing import Literal, Optional
 
 from typing_extensions import TypedDict
 
+from atomtrain.modules.long_range_hypers import LongRangeHypers
 from atomtrain.training.hypers import (
     BaseTrainerHypers,
     Decay,
@@ -175,6 +176,10 @@ class ModelHypers(TypedDict):
     max_spin_multiplicity: PositiveInt = 10
     """With ``system_conditioning``: the largest spin multiplicity (integer, from
     1) the model has embeddings for."""
+    long_range: LongRangeHypers
+    """Long-range electrostatics (metatrain's section): learned charges whose
+    Coulomb potential over the whole structure, periodic images included, is added
+    to the node features the heads read (:mod:`atomtrain.modules.long_range`)."""
     zbl: bool = False
     """Add the screened nuclear repulsion of Ziegler, Biersack and Littmark (switched
     off smoothly at the sum of the two atoms' covalent radii) to every energy

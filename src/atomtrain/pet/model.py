@@ -1,6 +1,7 @@
 """The PET model: the :class:`~atomtrain.pet.encoder.Encoder`, one head per target,
 the composition baseline, and the plugin contract (checkpoints, restart, export)."""
 
+import math
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -27,6 +28,7 @@ from atomtrain.modules.atom_outputs import (
 )
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.invariant_parts import add_invariant_baseline, isotropic
+from atomtrain.modules.long_range import build_long_range
 from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import EnergyRepulsion
 from atomtrain.utils.abc import (
@@ -59,7 +61,7 @@ class PET(
 ):
     """Point-Edge Transformer for energies, forces, stresses and generic targets."""
 
-    __checkpoint_version__ = 9
+    __checkpoint_version__ = 10
     __supported_devices__ = ["cuda", "cpu"]
     __supported_dtypes__ = [torch.float32, torch.float64]
     __default_metadata__ = ModelMetadata(
@@ -110,6 +112,11 @@ class PET(
             int(hypers["max_spin_multiplicity"]),
             int(hypers["d_node"]),
             self.num_gnn_layers,
+        )
+        self.long_range_enabled = bool(hypers["long_range"]["enable"])
+        d_node = int(hypers["d_node"])
+        self.long_range = build_long_range(
+            hypers["long_range"], self.cutoff, d_node, d_node
         )
         self.heads = torch.nn.ModuleDict()
         self.spherical_heads = torch.nn.ModuleDict()
@@ -167,6 +174,9 @@ class PET(
         nodes, edges, cutoff_weights = self.encoder(
             vectors, centers, neighbors, shifts, species, fused, conditioning
         )
+        if self.long_range_enabled:
+            electrostatics = self.long_range(systems, nodes[-1])
+            nodes = [layer + electrostatics for layer in nodes]
         system, atom, keep = atom_indices(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
         baseline = self.composition_baseline(systems, outputs, selected_atoms)
@@ -336,8 +346,9 @@ class PET(
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
         """A metatomic model of every target and feature output, seeing
         ``num_gnn_layers`` times ``cutoff`` around each atom (or ZBL's range, if
-        longer), in the model's current dtype."""
+        longer; everything with ``long_range``), in the model's current dtype."""
         lists = [options.cutoff for options in self.requested_neighbor_lists()]
+        reach = max([self.num_gnn_layers * self.cutoff, *lists])
         return export_model(
-            self, max([self.num_gnn_layers * self.cutoff, *lists]), metadata
+            self, math.inf if self.long_range_enabled else reach, metadata
         )

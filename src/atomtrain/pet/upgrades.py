@@ -8,6 +8,7 @@ from atomtrain.checkpoints import UpgradeStep, upgrade_weights
 from atomtrain.checkpoints.weights import Weights
 from atomtrain.data.info import DatasetInfo
 from atomtrain.modules.composition_upgrades import add_tensor_baselines
+from atomtrain.modules.long_range_hypers import add_long_range_section
 from atomtrain.modules.scaling import scale_count
 
 
@@ -115,4 +116,5 @@ MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     6: add_system_conditioning_hypers,
     7: add_featurizer_type_hyper,
     8: add_adaptive_cutoff_hypers,
+    9: add_long_range_section,
 }

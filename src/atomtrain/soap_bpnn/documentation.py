@@ -81,6 +81,7 @@ from typing import Dict, Literal, Optional
 
 from typing_extensions import TypedDict
 
+from atomtrain.modules.long_range_hypers import LongRangeHypers
 from atomtrain.training.hypers import (
     BaseTrainerHypers,
     Decay,
@@ -147,6 +148,11 @@ class ModelHypers(TypedDict):
     """For spherical targets: the number of combinations of each angular channel's
     density coefficients that are coupled pairwise (Clebsch–Gordan products) into
     the equivariant basis of every irrep; the basis grows as its square."""
+    long_range: LongRangeHypers
+    """Long-range electrostatics (metatrain's section): learned charges whose
+    Coulomb potential over the whole structure, periodic images included, is added
+    to the outputs of the element networks the heads read
+    (:mod:`atomtrain.modules.long_range`)."""
     zbl: bool = False
     """Add the screened nuclear repulsion of Ziegler, Biersack and Littmark (switched
     off smoothly at the sum of the two atoms' covalent radii) to every energy

@@ -14,6 +14,7 @@ Forward pass for a batch of systems:
 Forces and stress are the autograd derivatives of the energy through the pair vectors.
 """
 
+import math
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -30,6 +31,7 @@ from atomtrain.checkpoints import upgrade
 from atomtrain.data.info import DatasetInfo, TargetInfo
 from atomtrain.modules.composition import CompositionBaseline
 from atomtrain.modules.invariant_parts import add_invariant_baseline
+from atomtrain.modules.long_range import build_long_range
 from atomtrain.modules.scaling import OutputScaler
 from atomtrain.modules.zbl import EnergyRepulsion
 from atomtrain.utils.abc import (
@@ -72,7 +74,7 @@ class SoapBpnn(
     """SOAP power spectrum + Behler-Parrinello per-element networks (output scales
     for the tensor targets only: see :mod:`~atomtrain.soap_bpnn.equivariant`)."""
 
-    __checkpoint_version__ = 4
+    __checkpoint_version__ = 5
     __supported_devices__ = ["cuda", "cpu"]
     # float32 first, as the reference implementation: one options file trains in the
     # same precision with both (base_precision: 64 asks for float64)
@@ -143,6 +145,10 @@ class SoapBpnn(
                 for _ in types
             ]
         )
+        self.long_range_enabled = bool(hypers["long_range"]["enable"])
+        self.long_range = build_long_range(
+            hypers["long_range"], self.cutoff, self.width, self.width
+        )
         self.heads = torch.nn.ModuleDict()
         self.spherical_heads = torch.nn.ModuleDict()
         self.spherical_keys = {}
@@ -205,6 +211,8 @@ class SoapBpnn(
         )
         features = self.power_spectrum(coefficients)
         hidden, order = self._hidden(species, features)
+        if self.long_range_enabled:
+            hidden = self._with_long_range(systems, hidden, order)
         system = system.index_select(0, order)
         atom = atom.index_select(0, order)
         keep = selected_mask(system, atom, selected_atoms)
@@ -325,6 +333,18 @@ class SoapBpnn(
         chunks = list(torch.split(features.index_select(0, order), sizes))
         return self.bpnn(chunks), order
 
+    def _with_long_range(
+        self, systems: List[System], hidden: List[torch.Tensor], order: torch.Tensor
+    ) -> List[torch.Tensor]:
+        """``hidden`` (each element's chunk, atoms in ``order``) plus the long-range
+        features of every atom."""
+        ordered = torch.cat(hidden)
+        features = torch.zeros_like(ordered).index_copy(0, order, ordered)
+        extra = self.long_range(systems, features).index_select(0, order)
+        sizes: List[int] = [chunk.shape[0] for chunk in hidden]
+        parts = torch.split(extra, sizes)
+        return [chunk + part for chunk, part in zip(hidden, parts)]
+
     def descriptor(self, systems: List[System]) -> torch.Tensor:
         """The SOAP power spectrum of every atom of ``systems`` (stacked in order),
         ``[n_atoms, n_features]``; the systems need this model's neighbour list."""
@@ -395,6 +415,8 @@ class SoapBpnn(
 
     def export(self, metadata: Optional[ModelMetadata] = None) -> AtomisticModel:
         """A metatomic model of every target, interaction range = the cutoff (or
-        ZBL's range, if longer), in the dtype the model was last moved to."""
+        ZBL's range, if longer; everything with ``long_range``), in the dtype the
+        model was last moved to."""
         lists = [options.cutoff for options in self.requested_neighbor_lists()]
-        return export_model(self, max(lists), metadata)
+        reach = math.inf if self.long_range_enabled else max(lists)
+        return export_model(self, reach, metadata)

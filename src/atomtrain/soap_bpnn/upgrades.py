@@ -7,6 +7,7 @@ import torch
 from atomtrain.checkpoints import UpgradeStep
 from atomtrain.data.info import DatasetInfo
 from atomtrain.modules.composition_upgrades import add_tensor_baselines
+from atomtrain.modules.long_range_hypers import add_long_range_section
 from atomtrain.modules.scaling import scale_count
 
 
@@ -49,4 +50,5 @@ MODEL_UPGRADES: Dict[int, UpgradeStep] = {
     1: _add_zbl_hyper,
     2: _add_spherical_channels_hyper,
     3: _add_tensor_baselines_and_scales,
+    4: add_long_range_section,
 }
