@@ -79,35 +79,43 @@ def test_num_workers_is_a_hyperparameter_of_every_engine_trainer(value):
     assert [p.path for p in problems] == ["architecture.training.num_workers"]
 
 
-LONG_RANGE_OFF = {
-    "enable": False,
-    "use_ewald": False,
-    "smearing": 1.4,
-    "kspace_resolution": 1.33,
-    "interpolation_nodes": 5,
-}
-#: As metatrain writes them in the expanded options of a run, by architecture.
-OFF_MODEL_OPTIONS = {
-    "pet": {"long_range": LONG_RANGE_OFF},
-    "soap_bpnn": {
-        "legacy": True,
-        "add_lambda_basis": True,
-        "long_range": LONG_RANGE_OFF,
-    },
-}
+#: As metatrain writes them in the expanded options of a SOAP-BPNN run.
+OFF_MODEL_OPTIONS = {"legacy": True, "add_lambda_basis": True}
 
 
-@pytest.mark.parametrize("architecture", sorted(OFF_MODEL_OPTIONS))
-def test_model_options_of_features_left_off_are_ignored(architecture):
-    options = OFF_MODEL_OPTIONS[architecture]
-    section = {"name": architecture, "model": dict(options)}
+def test_model_options_of_features_left_off_are_ignored():
+    section = {"name": "soap_bpnn", "model": dict(OFF_MODEL_OPTIONS)}
     with pytest.warns(IgnoredOptionWarning) as caught:
         expanded, problems, _ = validate_architecture(section)
     assert problems == []
     message = str(caught[0].message)
-    for key in options:
+    for key in OFF_MODEL_OPTIONS:
         assert f"architecture.model.{key} (" in message
         assert key not in expanded["model"]
+
+
+@pytest.mark.parametrize("architecture", ["pet", "soap_bpnn"])
+def test_the_long_range_section_is_read_as_the_architectures_own(architecture):
+    # metatrain's expanded section, with atomtrain's own key at its default
+    section = {
+        "enable": True,
+        "use_ewald": True,
+        "smearing": 1.2,
+        "kspace_resolution": 1.0,
+        "interpolation_nodes": 4,
+    }
+    model = {"long_range": section}
+    expanded, problems, _ = validate_architecture(
+        {"name": architecture, "model": model}
+    )
+    assert problems == []
+    assert expanded["model"]["long_range"] == {**section, "num_charges": 16}
+    _, problems, _ = validate_architecture(
+        {"name": architecture, "model": {"long_range": {"interpolation_nodes": 7}}}
+    )
+    assert [p.path for p in problems] == [
+        "architecture.model.long_range.interpolation_nodes"
+    ]
 
 
 def test_model_options_of_another_architecture_stay_unknown():
@@ -119,13 +127,12 @@ def test_model_options_of_another_architecture_stay_unknown():
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("long_range", {"enable": True}, "long-range electrostatics are not"),
         ("legacy", False, "chemical embedding is not available"),
+        ("add_lambda_basis", False, "always holds the expansion"),
     ],
 )
 def test_model_options_asking_for_missing_features_are_problems(key, value, expected):
-    name = "soap_bpnn" if key == "legacy" else "pet"
-    _, problems, _ = validate_architecture({"name": name, "model": {key: value}})
+    _, problems, _ = validate_architecture({"name": "soap_bpnn", "model": {key: value}})
     (problem,) = problems
     assert problem.path == f"architecture.model.{key}"
     assert expected in str(problem)
