@@ -1,8 +1,8 @@
 """Label pairs of molecular ions with GFN2-xTB (tblite), writing ``ion_pairs_gfn2.xyz``.
 
 Each frame holds two closed-shell molecular ions, far enough apart that most of their
-interaction is the Coulomb energy of two unit charges (about ±14.4 eV·Å / r, still
-±1 eV at 15 Å), so the energy depends on the structure well beyond a ~5 Å cutoff.
+interaction is the Coulomb energy of two like unit charges (about +14.4 eV·Å / r,
+still 1 eV at 15 Å), so the energy depends on the structure well beyond a ~5 Å cutoff.
 
 Ions: ammonium NH4+, methylammonium CH3NH3+, guanidinium C(NH2)3+, formate HCOO−,
 acetate CH3COO− and nitrate NO3−. Each starts from the coordinates in ``IONS`` below
@@ -19,8 +19,9 @@ transfer of the method's delocalisation error), and its SCF then often fails.
 orientations at 14 Å) and about +0.65 e with guanidinium, whose pairs mostly fail to
 converge; the energy falls below −14.4/r by about 0.15 eV at 15 Å with the
 carboxylates and 0.8 eV with guanidinium. Same-sign pairs keep their formal charges
-(within 0.01 e out to 50 Å in a test) and their mean interaction energy is within
-2 % of +14.4/r beyond 9 Å. So every pair here repels: the energy falls as the
+(within 0.01 e out to 50 Å in a test; no frame here is rejected, and no ion's charge
+drifts by more than 0.09 e) and their mean interaction energy is within 2 % of
++14.4/r beyond 9 Å. So every pair here repels: the energy falls as the
 separation grows, at total charge +2 and −2 alike; there are no attractive pairs.
 
 Frames: for pair type p and frame k (0–49) the numpy ``Generator`` seeded with 0

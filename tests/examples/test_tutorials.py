@@ -106,7 +106,26 @@ def _dipoles(results: Dict[str, Any]) -> None:
     assert results["rotated_quadrupole_error"] < 1e-5
 
 
+def _long_range(results: Dict[str, Any]) -> None:
+    short, long = results["short_range"], results["long_range"]
+    assert long["energy_mae"] < 0.8 * short["energy_mae"]
+    pulled = zip(
+        results["distances_angstrom"],
+        short["pulled_apart_eV"],
+        long["pulled_apart_eV"],
+        results["coulomb_eV"],
+    )
+    for distance, short_range, long_range, coulomb in pulled:
+        # no atom of one ion within 5 Å of the other: the short-range model is flat
+        if distance >= 10.0:
+            assert abs(short_range) < 1e-4
+        # beyond the training data too, the long-range model keeps the 1/r
+        if 8.0 <= distance <= 25.0:
+            assert 0.6 * coulomb < long_range < 1.4 * coulomb
+
+
 CHECKS: Dict[str, Callable[[Dict[str, Any]], None]] = {
+    "long_range": _long_range,
     "dipoles": _dipoles,
     "finetune_pretrained": _finetune_pretrained,
     "pet_md": _pet_md,

@@ -153,3 +153,39 @@ def test_without_torch_pme_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "torchpme", None)
     with pytest.raises(UserError, match="pip install torch-pme"):
         model_of("pet")
+
+
+@pytest.mark.parametrize("architecture", ["pet", "soap_bpnn"])
+def test_ase_gives_the_energy_forces_and_stress_of_the_model(architecture, tmp_path):
+    import ase
+    import numpy as np
+    from metatomic_ase import MetatomicCalculator
+
+    from atomtrain.testing.torchscript import export_and_save
+
+    model = model_of(architecture)
+    probe = Probe(model, {"energy": ENERGY})
+    export_and_save(model, tmp_path / "model.pt")
+    calculator = MetatomicCalculator(str(tmp_path / "model.pt"))
+    for structure in (cluster(TYPES, 5, seed=6, size=6.0), crystal(TYPES, 4, 7, 4.5)):
+        atoms = ase.Atoms(
+            numbers=structure.types.numpy(),
+            positions=structure.positions.numpy(),
+            cell=structure.cell.numpy(),
+            pbc=structure.pbc.numpy(),
+        )
+        atoms.calc = calculator
+        energy, leaves = probe.energy_and_gradients(structure)
+        assert leaves.positions.grad is not None
+        assert atoms.get_potential_energy() == pytest.approx(float(energy), rel=1e-9)
+        np.testing.assert_allclose(
+            atoms.get_forces(), -leaves.positions.grad.numpy(), rtol=1e-7, atol=1e-9
+        )
+        if structure.pbc.all():
+            assert leaves.strain.grad is not None
+            volume = abs(float(torch.linalg.det(structure.cell)))
+            stress = leaves.strain.grad.numpy() / volume
+            stress = (stress + stress.T) / 2  # PET's is symmetric only as learned
+            np.testing.assert_allclose(
+                atoms.get_stress(voigt=False), stress, rtol=1e-7, atol=1e-9
+            )
