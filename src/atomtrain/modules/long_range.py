@@ -18,7 +18,8 @@ heads read a Coulomb energy as easily as anything else.
 
 How the sum is done (all from ``torch-pme``, autograd gives forces and stress):
 
-- a structure without periodic boundaries: directly over all its pairs;
+- a structure without periodic boundaries: directly over all its pairs (time and
+  memory grow as the square of its atoms: fine up to a few thousand);
 - a periodic one: Ewald summation (``EwaldCalculator``), or particle-particle
   particle-mesh (``P3MCalculator``) for cells of more than
   :data:`LARGEST_EWALD_CELL` atoms unless ``use_ewald``; the real-space part runs

@@ -174,9 +174,7 @@ class PET(
         nodes, edges, cutoff_weights = self.encoder(
             vectors, centers, neighbors, shifts, species, fused, conditioning
         )
-        if self.long_range_enabled:
-            electrostatics = self.long_range(systems, nodes[-1])
-            nodes = [layer + electrostatics for layer in nodes]
+        nodes = self._with_long_range(systems, nodes)
         system, atom, keep = atom_indices(systems, selected_atoms, vectors.device)
         n_systems = len(systems)
         baseline = self.composition_baseline(systems, outputs, selected_atoms)
@@ -217,6 +215,16 @@ class PET(
             kept = self._features(nodes, edges, cutoff_weights, centers, keep)
             results["feature"] = features_map(kept, system, atom, n_systems, per_atom)
         return results
+
+    def _with_long_range(
+        self, systems: List[System], nodes: List[torch.Tensor]
+    ) -> List[torch.Tensor]:
+        """The node features of every layer plus, with ``long_range``, the
+        electrostatic features computed from the last layer's."""
+        if not self.long_range_enabled:
+            return nodes
+        electrostatics = self.long_range(systems, nodes[-1])
+        return [layer + electrostatics for layer in nodes]
 
     def _spherical(
         self,

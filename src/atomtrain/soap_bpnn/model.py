@@ -55,7 +55,7 @@ from .heads import (
     check_targets,
     tensor_output,
 )
-from .networks import PerElement, element_network
+from .networks import element_networks
 from .power_spectrum import PowerSpectrum
 from .spherical_expansion import SphericalExpansion
 from .systems import selected_mask, stack_systems
@@ -127,23 +127,8 @@ class SoapBpnn(
         self.power_spectrum = PowerSpectrum(
             [self.n_types * n for n in self.expansion.n_per_l]
         )
-        bpnn = hypers["bpnn"]
-        n_layers = int(bpnn["num_hidden_layers"])
-        self.width = (
-            int(bpnn["num_neurons_per_layer"])
-            if n_layers > 0
-            else self.power_spectrum.size
-        )
-        self.bpnn = PerElement(
-            [
-                element_network(
-                    self.power_spectrum.size,
-                    n_layers,
-                    int(bpnn["num_neurons_per_layer"]),
-                    bool(bpnn["layernorm"]),
-                )
-                for _ in types
-            ]
+        self.bpnn, self.width = element_networks(
+            hypers["bpnn"], self.power_spectrum.size, self.n_types
         )
         self.long_range_enabled = bool(hypers["long_range"]["enable"])
         self.long_range = build_long_range(
@@ -351,15 +336,6 @@ class SoapBpnn(
         species, _, _, centers, neighbors, vectors = stack_systems(
             systems, self.neighbors, self.type_index
         )
-        return self._descriptor(species, centers, neighbors, vectors)
-
-    def _descriptor(
-        self,
-        species: torch.Tensor,
-        centers: torch.Tensor,
-        neighbors: torch.Tensor,
-        vectors: torch.Tensor,
-    ) -> torch.Tensor:
         coefficients = self.expansion(
             vectors, centers, species.index_select(0, neighbors), species.shape[0]
         )

@@ -7,7 +7,7 @@ element, in the model's type order) to a list of chunks, with one matrix product
 element and no loop over atoms.
 """
 
-from typing import List
+from typing import Any, List, Mapping, Tuple
 
 import torch
 
@@ -74,3 +74,19 @@ class PerElementLinear(torch.nn.Module):
             padded[:, i * self.width : (i + 1) * self.width] = chunk
             results.append(padded)
         return results
+
+
+def element_networks(
+    hypers: Mapping[str, Any], n_inputs: int, n_types: int
+) -> Tuple[PerElement, int]:
+    """The network of each of ``n_types`` elements from the ``bpnn`` hypers, and the
+    width of their outputs (``n_inputs`` when they have no hidden layer)."""
+    n_layers = int(hypers["num_hidden_layers"])
+    n_neurons = int(hypers["num_neurons_per_layer"])
+    networks = PerElement(
+        [
+            element_network(n_inputs, n_layers, n_neurons, bool(hypers["layernorm"]))
+            for _ in range(n_types)
+        ]
+    )
+    return networks, n_neurons if n_layers > 0 else n_inputs

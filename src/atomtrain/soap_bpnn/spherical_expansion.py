@@ -27,6 +27,9 @@ class SphericalExpansion(torch.nn.Module):
     neighbour's type among the model's types (0 .. n_types - 1).
     """
 
+    radial_index: torch.Tensor
+    harmonic_index: torch.Tensor
+
     def __init__(
         self,
         n_types: int,
@@ -56,6 +59,24 @@ class SphericalExpansion(torch.nn.Module):
         self.radial_offsets = radial_offsets
         self.density_offsets = density_offsets
         self.density_size = density_offset
+        # the radial function and the harmonic of each density column (l, n, m):
+        # the products of all channels are one multiplication of two gathers, whose
+        # derivatives (scatters and gathers) cost far less than per-l slices joined
+        # by a concatenation, which the double backward of training on forces
+        # fills with zeros for every l
+        radial_index: List[int] = []
+        harmonic_index: List[int] = []
+        for ell, n in enumerate(self.n_per_l):
+            for radial_function in range(n):
+                for m in range(2 * ell + 1):
+                    radial_index.append(radial_offsets[ell] + radial_function)
+                    harmonic_index.append(ell * ell + m)
+        self.register_buffer(
+            "radial_index", torch.tensor(radial_index), persistent=False
+        )
+        self.register_buffer(
+            "harmonic_index", torch.tensor(harmonic_index), persistent=False
+        )
 
     def forward(
         self,
@@ -67,19 +88,15 @@ class SphericalExpansion(torch.nn.Module):
         distances = torch.linalg.vector_norm(vectors, dim=1)
         radial = self.radial(distances) * self.cutoff_function(distances).unsqueeze(1)
         harmonics = self._harmonics(vectors)
-        n_pairs = vectors.shape[0]
-        products: List[torch.Tensor] = []
-        for ell, n in enumerate(self.n_per_l):
-            r = radial[:, self.radial_offsets[ell] : self.radial_offsets[ell] + n]
-            y = harmonics[:, ell * ell : (ell + 1) * (ell + 1)]
-            product = r.unsqueeze(2) * y.unsqueeze(1)
-            products.append(product.reshape(n_pairs, n * (2 * ell + 1)))
+        products = radial.index_select(1, self.radial_index) * harmonics.index_select(
+            1, self.harmonic_index
+        )
         slots = centers * self.n_types + neighbor_types
         density = torch.zeros(
             (n_atoms * self.n_types, self.density_size),
             dtype=vectors.dtype,
             device=vectors.device,
-        ).index_add(0, slots, torch.cat(products, dim=1))
+        ).index_add(0, slots, products)
         density = density.reshape(n_atoms, self.n_types, self.density_size)
         coefficients: List[torch.Tensor] = []
         for ell, n in enumerate(self.n_per_l):
@@ -100,9 +117,11 @@ class SphericalExpansion(torch.nn.Module):
         instead from sphericart's ``compute_with_hessians``, entering autograd as
         the second-order expansion around the evaluated vectors: its value, gradient
         and Hessian there are sphericart's, so forces, stress and training on them
-        (which differentiates the forces once more) are exact.
+        (which differentiates the forces once more) are exact. In Python (training,
+        the eager model) sphericart's own derivatives are used: the same, faster.
         """
-        if not vectors.requires_grad:
+        if not vectors.requires_grad or not torch.jit.is_scripting():
+            # in Python, sphericart's registered derivatives are there (and faster)
             return self.harmonics(vectors)
         values, gradients, hessians = self.harmonics.compute_with_hessians(
             vectors.detach()
