@@ -74,9 +74,9 @@ architecture:
     soap: {{max_angular: 3, max_radial: 4, cutoff: {{radius: 5.0}}}}
     long_range: {{enable: {long_range}}}
   training:
-    num_epochs: 30
-    batch_size: 10
-    learning_rate: 0.003
+    num_epochs: 20
+    batch_size: 20
+    learning_rate: 0.005
 seed: 0
 final_eval: false
 training_set:
