@@ -68,7 +68,8 @@ def test_train_a_long_range_model_of_a_crystal_and_run_it(
     atoms = ase.io.read(NACL, index=200)  # 64 atoms, unseen
     labels = atoms.get_stress()
     atoms.calc = MetatomicCalculator("model.pt")
-    assert np.isfinite(atoms.get_potential_energy())
+    energy = atoms.get_potential_energy()
+    assert np.isfinite(energy)
     assert atoms.get_forces().shape == (64, 3)
     assert atoms.get_stress().shape == labels.shape
     assert np.isfinite(atoms.get_stress()).all()
@@ -77,3 +78,7 @@ def test_train_a_long_range_model_of_a_crystal_and_run_it(
     Path("eval.yaml").write_text(yaml.safe_dump(section))
     assert main(["eval", "model.pt", "eval.yaml"]) == 0
     assert "energy.stress.rmse" in capsys.readouterr().out
+    # the checkpoint holds the long-range part: exported again, the same energies
+    assert main(["export", "model.ckpt", "-o", "again.pt"]) == 0
+    atoms.calc = MetatomicCalculator("again.pt")
+    assert atoms.get_potential_energy() == pytest.approx(energy, rel=1e-6)
