@@ -47,14 +47,13 @@ its forces within 13 %.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
 import ase.io
 import numpy as np
-from soap_bpnn_vs_reference import ATOMTRAIN, REFERENCE, calculator, train
+from soap_bpnn_vs_reference import ATOMTRAIN, REFERENCE, calculator, report, train
 from tensor_targets_vs_reference import PET_HYPERS, training
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,12 +143,7 @@ def main() -> None:
         seconds = train(command, directory, config, args.threads)
         errors = state_errors(directory, paths["test"])
         results["runs"][name] = {"train_seconds": seconds, **errors}
-    ours, theirs = results["runs"]["atomtrain"], results["runs"]["reference"]
-    results["ratio"] = {key: ours[key] / theirs[key] for key in ours}
-    print(json.dumps(results, indent=2))
-    if args.output is not None:
-        args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"work directory: {work}")
+    report(results, args.output, work)
 
 
 if __name__ == "__main__":

@@ -46,14 +46,20 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Dict, List
 
 import ase.io
 import numpy as np
-from soap_bpnn_vs_reference import ATOMTRAIN, REFERENCE, calculator, train
+from soap_bpnn_vs_reference import (
+    ATOMTRAIN,
+    REFERENCE,
+    calculator,
+    report,
+    train,
+    write_shuffled_split,
+)
 from tensor_targets_vs_reference import PET_HYPERS, training
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,19 +70,7 @@ BINS = [3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0]
 
 def write_split(directory: Path) -> Dict[str, Path]:
     """Training, validation and test files: 60/10/30 % of the shuffled frames."""
-    frames = ase.io.read(DATA, ":")
-    order = np.random.default_rng(0).permutation(len(frames))
-    n_train, n_validation = int(0.6 * len(frames)), int(0.1 * len(frames))
-    parts = {
-        "train": order[:n_train],
-        "validation": order[n_train : n_train + n_validation],
-        "test": order[n_train + n_validation :],
-    }
-    paths = {}
-    for name, indices in parts.items():
-        paths[name] = directory / f"{name}.xyz"
-        ase.io.write(paths[name], [frames[i] for i in indices])
-    return paths
+    return write_shuffled_split(ase.io.read(DATA, ":"), directory, 0.6, 0.1)
 
 
 def options(
@@ -168,17 +162,9 @@ def main() -> None:
         seconds = train(command, directory, config, args.threads)
         errors = separation_errors(directory, paths["test"])
         results["runs"][name] = {"train_seconds": seconds, **errors}
-    ours, theirs = results["runs"]["atomtrain"], results["runs"]["reference"]
-    results["ratio"] = {
-        key: ours[key] / theirs[key]
-        for key in ("train_seconds", "energy_mae", "force_mae")
-    }
-    print(json.dumps(results, indent=2))
-    if args.output is not None:
-        args.output.write_text(json.dumps(results, indent=2) + "\n")
+    report(results, args.output, work)
     if args.plot is not None:
         plot(results, args.plot)
-    print(f"work directory: {work}")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,14 @@ import ase
 import ase.build
 import ase.io
 import numpy as np
-from soap_bpnn_vs_reference import ATOMTRAIN, REFERENCE, calculator, train
+from soap_bpnn_vs_reference import (
+    ATOMTRAIN,
+    REFERENCE,
+    calculator,
+    report,
+    train,
+    write_shuffled_split,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CARBON = ROOT / "tests" / "resources" / "carbon_reduced_100.xyz"
@@ -110,18 +117,7 @@ def alloy_cells(count: int = 300) -> List[ase.Atoms]:
 def write_split(directory: Path, data: str) -> Dict[str, Path]:
     """80/10/10 % of the shuffled frames (seed 0) as training, validation, test."""
     frames = ase.io.read(CARBON, ":") if data == "carbon" else alloy_cells()
-    order = np.random.default_rng(0).permutation(len(frames))
-    n_train, n_validation = int(0.8 * len(frames)), int(0.1 * len(frames))
-    parts = {
-        "train": order[:n_train],
-        "validation": order[n_train : n_train + n_validation],
-        "test": order[n_train + n_validation :],
-    }
-    paths = {}
-    for name, indices in parts.items():
-        paths[name] = directory / f"{name}.xyz"
-        ase.io.write(paths[name], [frames[i] for i in indices])
-    return paths
+    return write_shuffled_split(frames, directory, 0.8, 0.1)
 
 
 def options(paths: Dict[str, Path], args: argparse.Namespace) -> Dict[str, Any]:
@@ -202,12 +198,7 @@ def main() -> None:
         errors = test_errors(directory, paths["test"], args.data)
         results["runs"][name] = {"train_seconds": seconds, **errors}
         print(name, json.dumps(results["runs"][name]), flush=True)
-    ours, theirs = results["runs"]["atomtrain"], results["runs"]["reference"]
-    results["ratio"] = {key: ours[key] / theirs[key] for key in ours}
-    print(json.dumps(results, indent=2))
-    if args.output is not None:
-        args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"work directory: {work}")
+    report(results, args.output, work)
 
 
 if __name__ == "__main__":

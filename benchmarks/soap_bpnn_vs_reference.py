@@ -114,6 +114,38 @@ def train(
     return time.perf_counter() - start
 
 
+def write_shuffled_split(
+    frames: List[ase.Atoms], directory: Path, train: float, validation: float
+) -> Dict[str, Path]:
+    """The ``train`` and ``validation`` fractions of the frames shuffled with seed 0,
+    and the rest as the test set, written in ``directory``."""
+    order = np.random.default_rng(0).permutation(len(frames))
+    n_train, n_validation = int(train * len(frames)), int(validation * len(frames))
+    parts = {
+        "train": order[:n_train],
+        "validation": order[n_train : n_train + n_validation],
+        "test": order[n_train + n_validation :],
+    }
+    paths = {}
+    for name, indices in parts.items():
+        paths[name] = directory / f"{name}.xyz"
+        ase.io.write(paths[name], [frames[i] for i in indices])
+    return paths
+
+
+def report(results: Dict[str, Any], output: Any, work: Path) -> None:
+    """Add the ratios atomtrain / reference of every figure of both runs to
+    ``results``, print them, and write them to ``output`` (a path or ``None``)."""
+    ours, theirs = results["runs"]["atomtrain"], results["runs"]["reference"]
+    results["ratio"] = {
+        key: ours[key] / theirs[key] for key in ours if isinstance(ours[key], float)
+    }
+    print(json.dumps(results, indent=2))
+    if output is not None:
+        output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"work directory: {work}")
+
+
 def calculator(directory: Path) -> Any:
     from metatomic_ase import MetatomicCalculator
 
